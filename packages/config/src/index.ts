@@ -1,0 +1,10 @@
+export { configSchema, datastoreSchema } from './schema.js';
+export type { ConfigInput } from './schema.js';
+export type { Config, DatastoreConfig, ResolvedDatastore } from './types.js';
+export { ConfigError } from './errors.js';
+export type { ConfigIssue } from './errors.js';
+export { parseConfig, parseConfigText } from './parse-config.js';
+export { loadConfig, configPath, readConfigFile, resolvePaths } from './load-config.js';
+export { applyEnvOverrides, ENV_OVERRIDES } from './env-overrides.js';
+export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3 } from './datastores.js';
+export { parseSize, parseDuration, formatSize, parseListen } from './units.js';

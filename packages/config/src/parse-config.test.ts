@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText, resolveDatastore } from './index.js';
+
+describe('parseConfigText', () => {
+  it('applies defaults and parses sizes and durations', () => {
+    const c = parseConfigText('capacity: 2GiB\nfetcher: { timeout: 3s }\ndatastores:\n  demo: { layout: pbs, bucket: larder-demo }\n');
+    expect(c.capacity).toBe(2 * 2 ** 30);
+    expect(c.fetcher.timeout).toBe(3000);
+    expect(c.fetcher.concurrency).toBe(16);
+    expect(c.gateway.listen).toBe('127.0.0.1:8780');
+    expect(c.volume.reserve).toBeCloseTo(0.05);
+    expect(resolveDatastore(c, 'demo')?.endpoint).toBe('http://127.0.0.1:9000');
+    expect(resolveDatastore(c, 'nope')).toBeUndefined();
+    expect(resolveDatastore(c, 'constructor')).toBeUndefined();
+  });
+
+  it('names every bad field', () => {
+    const bad = 'capacity: lots\ndatastores:\n  demo: { layout: zip, bucket: B }\n';
+    const err = (() => {
+      try {
+        parseConfigText(bad, 'larder.yaml');
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('no error');
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    const paths = err.issues.map((i) => i.path);
+    expect(paths).toContain('capacity');
+    expect(paths).toContain('datastores.demo.layout');
+    expect(paths).toContain('datastores.demo.bucket');
+    expect(err.message).toMatch(/^larder\.yaml: /);
+  });
+
+  it('refuses unknown keys, bad YAML and prefixes with dot segments', () => {
+    expect(() => parseConfigText('capacty: 1GiB')).toThrow(/capacty|Unrecognized/);
+    expect(() => parseConfigText('a: [')).toThrow(/not valid YAML/);
+    expect(() => parseConfigText('datastores: { d: { layout: pbs, bucket: abc, prefix: "../x" } }')).toThrow(/datastores\.d\.prefix/);
+  });
+});

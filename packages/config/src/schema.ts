@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { parseDuration, parseListen, parseSize } from './units.js';
+
+const size = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (write e.g. 10GiB, 512MiB or a number of bytes)` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (write e.g. 250ms, 30s, 5m)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const listen = z.string().refine((v) => parseListen(v) !== undefined, { message: 'expected host:port' });
+
+/** A fraction written as `5%` or `0.05`. */
+const fraction = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*%\s*$/.test(v) ? parseFloat(v) / 100 : Number.NaN;
+  if (!(n >= 0 && n < 1)) {
+    ctx.addIssue({ code: 'custom', message: `not a fraction below 100%: ${JSON.stringify(v)} (write e.g. 5%)` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+/** Names used in NATS subjects, Redis keys and paths: no dots, slashes or spaces. */
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'use letters, digits, - and _ (at most 63, starting with a letter or digit)');
+
+const s3Connection = {
+  endpoint: z.string().url().optional(),
+  region: z.string().optional(),
+  pathStyle: z.boolean().optional(),
+  accessKeyId: z.string().optional(),
+  secretAccessKey: z.string().optional(),
+};
+
+export const datastoreSchema = z
+  .object({
+    layout: z.enum(['pbs', 'casync']),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'),
+    prefix: z
+      .string()
+      .default('')
+      .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), { message: 'must not contain . or .. segments' })
+      .transform((p) => p.replace(/^\/+|\/+$/g, '')),
+    ...s3Connection,
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    namespace: name.default('larder'),
+    capacity: size.default(10 * 2 ** 30),
+    volume: z
+      .object({ path: z.string().default('.larder/volume'), reserve: fraction.default(0.05) })
+      .strict()
+      .default({ path: '.larder/volume', reserve: 0.05 }),
+    redis: z.object({ url: z.string().default('redis://127.0.0.1:6379') }).strict().default({ url: 'redis://127.0.0.1:6379' }),
+    nats: z
+      .object({ servers: z.union([z.string(), z.array(z.string()).min(1)]).default('nats://127.0.0.1:4222') })
+      .strict()
+      .default({ servers: 'nats://127.0.0.1:4222' }),
+    gateway: z
+      .object({
+        listen: listen.default('127.0.0.1:8780'),
+        nbdListen: listen.default('127.0.0.1:10809'),
+        requestTimeout: duration.default(30_000),
+        touchFlushInterval: duration.default(1000),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:8780', nbdListen: '127.0.0.1:10809', requestTimeout: 30_000, touchFlushInterval: 1000 }),
+    s3: z
+      .object({
+        ...s3Connection,
+        region: z.string().default('us-east-1'),
+        pathStyle: z.boolean().default(true),
+        embedded: z
+          .object({ listen: listen.default('127.0.0.1:9000'), directory: z.string().default('.larder/s3') })
+          .strict()
+          .default({ listen: '127.0.0.1:9000', directory: '.larder/s3' }),
+      })
+      .strict()
+      .default({ region: 'us-east-1', pathStyle: true, embedded: { listen: '127.0.0.1:9000', directory: '.larder/s3' } }),
+    fetcher: z
+      .object({
+        concurrency: z.number().int().min(1).max(1024).default(16),
+        timeout: duration.default(15_000),
+        retries: z.number().int().min(0).max(10).default(3),
+        backoff: duration.default(100),
+      })
+      .strict()
+      .default({ concurrency: 16, timeout: 15_000, retries: 3, backoff: 100 }),
+    index: z
+      .object({ evictInterval: duration.default(2000), reconcileInterval: duration.default(300_000) })
+      .strict()
+      .default({ evictInterval: 2000, reconcileInterval: 300_000 }),
+    telemetry: z
+      .object({ otlpEndpoint: z.string().url().optional() })
+      .strict()
+      .default({}),
+    datastores: z.record(name, datastoreSchema).default({}),
+  })
+  .strict();
+
+/** The configuration file as written (sizes and durations still as text). */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,21 @@
+import type { z } from 'zod';
+import type { configSchema, datastoreSchema } from './schema.js';
+
+/** The validated configuration, sizes in bytes and durations in milliseconds. */
+export type Config = z.output<typeof configSchema>;
+
+/** One datastore as written in the configuration. */
+export type DatastoreConfig = z.output<typeof datastoreSchema>;
+
+/** A datastore with its S3 connection resolved from its own fields and the `s3` defaults. */
+export interface ResolvedDatastore {
+  name: string;
+  layout: 'pbs' | 'casync';
+  bucket: string;
+  prefix: string;
+  endpoint: string;
+  region: string;
+  pathStyle: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+}

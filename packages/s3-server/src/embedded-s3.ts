@@ -1,0 +1,96 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { EmbeddedS3, EmbeddedS3Options, S3Fault, S3ServerStats } from './types.js';
+
+const require = createRequire(import.meta.url);
+// s3rver is CommonJS and ships no types.
+const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => {
+  configureBuckets(): Promise<void>;
+  callback(): http.RequestListener;
+};
+
+function emptyStats(): S3ServerStats {
+  return { requests: 0, objectGets: 0, objectGetBytes: 0, puts: 0, getsByKey: new Map() };
+}
+
+/** Object path (`bucket/key`) of a path-style request, or undefined for service and bucket requests. */
+function objectPath(url: string): string | undefined {
+  const path = url.split('?')[0] ?? '';
+  const rest = path.replace(/^\/+/, '');
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1) return undefined;
+  return decodeURIComponent(rest);
+}
+
+/** Start s3rver behind a thin HTTP layer that counts requests and can inject faults. */
+export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<EmbeddedS3> {
+  await mkdir(opts.directory, { recursive: true });
+  const s3rver = new S3rver({
+    directory: opts.directory,
+    silent: true,
+    configureBuckets: (opts.buckets ?? []).map((name) => ({ name })),
+  });
+  await s3rver.configureBuckets();
+  const handler = s3rver.callback();
+  let stats = emptyStats();
+  let fault: S3Fault | undefined;
+  const sockets = new Set<Socket>();
+
+  const server = http.createServer((req, res) => {
+    stats.requests++;
+    const key = objectPath(req.url ?? '/');
+    if (req.method === 'GET' && key) {
+      stats.objectGets++;
+      stats.getsByKey.set(key, (stats.getsByKey.get(key) ?? 0) + 1);
+      const write = res.write.bind(res);
+      res.write = ((chunk: unknown, ...rest: unknown[]) => {
+        if (chunk && typeof (chunk as Buffer).length === 'number') stats.objectGetBytes += (chunk as Buffer).length;
+        return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof res.write;
+    }
+    if (req.method === 'PUT' && key) stats.puts++;
+    const serve = () => {
+      const f = fault;
+      if (f?.drop) return req.socket.destroy();
+      if (f?.status) {
+        res.writeHead(f.status, { 'content-type': 'application/xml' });
+        return res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InjectedFault</Code><Message>injected fault ${f.status}</Message></Error>`);
+      }
+      handler(req, res);
+    };
+    const delay = fault?.delayMs ?? 0;
+    if (delay > 0) setTimeout(serve, delay);
+    else serve();
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://${host}:${port}`,
+    host,
+    port,
+    get stats() {
+      return stats;
+    },
+    resetStats: () => {
+      stats = emptyStats();
+    },
+    setFault: (f) => {
+      fault = f;
+    },
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}

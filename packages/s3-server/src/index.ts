@@ -1,0 +1,2 @@
+export { startEmbeddedS3 } from './embedded-s3.js';
+export type { EmbeddedS3, EmbeddedS3Options, S3Fault, S3ServerStats } from './types.js';

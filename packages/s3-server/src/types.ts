@@ -1,0 +1,43 @@
+/** Options for the embedded S3-protocol server used in development and tests. */
+export interface EmbeddedS3Options {
+  /** Directory where s3rver keeps buckets and objects. */
+  directory: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Buckets created at start (existing ones are kept). */
+  buckets?: string[];
+}
+
+/** A fault the server injects into object requests, for failure tests. */
+export interface S3Fault {
+  /** Answer every request with this status (e.g. 503) instead of serving it. */
+  status?: number;
+  /** Delay each request by this many milliseconds before serving it. */
+  delayMs?: number;
+  /** Destroy the connection without an answer. */
+  drop?: boolean;
+}
+
+/** Request counters, as seen at the server. */
+export interface S3ServerStats {
+  requests: number;
+  /** GET requests for objects (not bucket listings). */
+  objectGets: number;
+  objectGetBytes: number;
+  puts: number;
+  /** Object GETs per object key (`bucket/key`). */
+  getsByKey: Map<string, number>;
+}
+
+/** A running embedded S3 server. */
+export interface EmbeddedS3 {
+  readonly endpoint: string;
+  readonly host: string;
+  readonly port: number;
+  readonly stats: S3ServerStats;
+  resetStats(): void;
+  setFault(fault: S3Fault | undefined): void;
+  /** Stop listening and drop open connections. */
+  stop(): Promise<void>;
+}
