@@ -1,1 +1,10 @@
-export {};
+export { subjects } from './subjects.js';
+export type { Subjects } from './subjects.js';
+export { connectBus } from './connect.js';
+export { encodeJson, decodeJson } from './codec.js';
+export { traceHeaders, contextFromHeaders } from './trace-headers.js';
+export { BusError, checkReply, requestFailure } from './service-errors.js';
+export { Svcm, ServiceError } from '@nats-io/services';
+export type { Service, ServiceMsg } from '@nats-io/services';
+export { headers } from '@nats-io/transport-node';
+export type { NatsConnection, Msg, MsgHdrs, Subscription } from '@nats-io/transport-node';

@@ -1,1 +1,6 @@
-export {};
+export type { Redis } from 'ioredis';
+export type { AdmitResult, EvictedChunk, IndexTotals, RedisOptions } from './types.js';
+export { createRedis } from './connection.js';
+export { ChunkIndex } from './chunk-index.js';
+export { FlightLocks } from './flight-locks.js';
+export { IndexError, IndexScriptCode } from './errors.js';

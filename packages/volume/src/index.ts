@@ -1,1 +1,2 @@
-export {};
+export { Volume } from './volume.js';
+export { chunkKey, parseChunkKey } from './chunk-key.js';

@@ -1,1 +1,5 @@
-export {};
+export { startCacheIndex } from './index-service.js';
+export type { CacheIndexService } from './index-service.js';
+export { effectiveCapacity } from './capacity.js';
+export type { EvictionReport } from './evictor.js';
+export type { ReconcileReport } from './reconciler.js';

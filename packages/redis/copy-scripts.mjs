@@ -1,0 +1,9 @@
+// Build step: copy the Lua scripts next to the compiled modules (src/scripts/*.lua -> dist/scripts/).
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+
+const from = new URL('./src/scripts/', import.meta.url);
+const to = new URL('./dist/scripts/', import.meta.url);
+mkdirSync(to, { recursive: true });
+const scripts = readdirSync(from).filter((name) => name.endsWith('.lua'));
+for (const name of scripts) copyFileSync(new URL(name, from), new URL(name, to));
+console.log(`copied ${scripts.length} Lua scripts to dist/scripts/`);

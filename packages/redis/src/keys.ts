@@ -1,0 +1,40 @@
+import { IndexScriptCode, indexError } from './errors.js';
+
+/** Redis keys of one chunk index; all share the Cluster hash tag `{namespace}`. */
+export interface IndexKeys {
+  /** Sorted set: member = chunk key, score = last access time in ms. */
+  lru: string;
+  /** Hash: member -> size in bytes. */
+  size: string;
+  /** String integer: total bytes of all members. */
+  used: string;
+  /** Hash of counters (hits, misses, evictions, evictedBytes, ...). */
+  stats: string;
+}
+
+/** Throw BAD_ARGUMENT unless `namespace` is non-empty and free of the hash-tag braces `{` `}`. */
+export function assertNamespace(op: string, namespace: unknown): asserts namespace is string {
+  if (typeof namespace !== 'string' || namespace.length === 0 || /[{}]/.test(namespace)) {
+    throw indexError(
+      IndexScriptCode.BAD_ARGUMENT,
+      op,
+      `namespace must be a non-empty string without "{" or "}", got ${JSON.stringify(namespace)}`,
+    );
+  }
+}
+
+/** The index key prefix `{namespace}:idx:`. */
+export function indexPrefix(namespace: string): string {
+  return `{${namespace}}:idx:`;
+}
+
+/** The keys of the chunk index of `namespace`. */
+export function indexKeys(namespace: string): IndexKeys {
+  const prefix = indexPrefix(namespace);
+  return { lru: `${prefix}lru`, size: `${prefix}size`, used: `${prefix}used`, stats: `${prefix}stats` };
+}
+
+/** The single-flight lock key `{namespace}:flight:<chunkKey>`. */
+export function flightKey(namespace: string, chunkKey: string): string {
+  return `{${namespace}}:flight:${chunkKey}`;
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { IndexError, IndexScriptCode, indexError, isIndexScriptCode } from './errors.js';
+
+/** The Lua scripts of this package: source file (beside this module in src/ and dist/) and KEYS count. */
+const SCRIPTS = {
+  admitChunk: { url: new URL('./scripts/admit-chunk.lua', import.meta.url), keys: 3 },
+  touchChunks: { url: new URL('./scripts/touch-chunks.lua', import.meta.url), keys: 1 },
+  evictToTarget: { url: new URL('./scripts/evict-to-target.lua', import.meta.url), keys: 4 },
+  removeChunks: { url: new URL('./scripts/remove-chunks.lua', import.meta.url), keys: 3 },
+  releaseLock: { url: new URL('./scripts/release-lock.lua', import.meta.url), keys: 1 },
+  extendLock: { url: new URL('./scripts/extend-lock.lua', import.meta.url), keys: 1 },
+} as const;
+
+/** Name of one of the package's Lua scripts. */
+export type ScriptName = keyof typeof SCRIPTS;
+
+/** A script reply after its code was checked: the elements after the code. */
+export type ScriptReply = { code: IndexScriptCode; values: unknown[] };
+
+type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
+
+const sources = new Map<ScriptName, string>();
+const registered = new WeakSet<Redis>();
+
+/** The Lua source of a script, read once from the package's `scripts/` folder. */
+export function scriptSource(name: ScriptName): string {
+  let source = sources.get(name);
+  if (source === undefined) {
+    const { url } = SCRIPTS[name];
+    try {
+      source = readFileSync(url, 'utf8');
+    } catch (err) {
+      throw new Error(`@larder/redis: cannot read Lua script ${url.pathname} (was dist/scripts copied by the build?)`, {
+        cause: err,
+      });
+    }
+    sources.set(name, source);
+  }
+  return source;
+}
+
+function commandName(name: ScriptName): string {
+  return `larder${name[0]!.toUpperCase()}${name.slice(1)}`;
+}
+
+/** Register every script on `redis` with `defineCommand` (EVALSHA with EVAL fallback); idempotent per connection. */
+export function registerScripts(redis: Redis): void {
+  if (registered.has(redis)) return;
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+    redis.defineCommand(commandName(name), { numberOfKeys: SCRIPTS[name].keys, lua: scriptSource(name) });
+  }
+  registered.add(redis);
+}
+
+/**
+ * Run script `name` and decode the `{ code, ...values }` reply. Throws an {@link IndexError} for
+ * a failed command, a malformed reply, or a code not listed in `accept` (OK is always accepted).
+ */
+export async function runScript(
+  redis: Redis,
+  op: string,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+  accept: readonly IndexScriptCode[] = [],
+): Promise<ScriptReply> {
+  registerScripts(redis);
+  if (keys.length !== SCRIPTS[name].keys) {
+    throw new Error(`@larder/redis: script ${name} takes ${SCRIPTS[name].keys} keys, got ${keys.length}`);
+  }
+  const command = (redis as unknown as Record<string, ScriptCommand>)[commandName(name)]!;
+  let reply: unknown;
+  try {
+    reply = await command.call(redis, ...keys, ...args);
+  } catch (err) {
+    throw indexError(IndexScriptCode.COMMAND_FAILED, op, errorText(err), err);
+  }
+  if (!Array.isArray(reply) || !isIndexScriptCode(reply[0])) {
+    throw indexError(IndexScriptCode.UNEXPECTED_REPLY, op, `script ${name} replied ${JSON.stringify(reply)}`);
+  }
+  const [code, ...values] = reply as [IndexScriptCode, ...unknown[]];
+  if (code !== IndexScriptCode.OK && !accept.includes(code)) {
+    throw indexError(code, op, typeof values[0] === 'string' ? values[0] : undefined);
+  }
+  return { code, values };
+}
+
+/** Run `fn`, wrapping any non-{@link IndexError} failure as COMMAND_FAILED with the original as `cause`. */
+export async function guard<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof IndexError) throw err;
+    throw indexError(IndexScriptCode.COMMAND_FAILED, op, errorText(err), err);
+  }
+}
+
+/** Read an integer reply element, or throw UNEXPECTED_REPLY. */
+export function replyInt(op: string, value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw indexError(IndexScriptCode.UNEXPECTED_REPLY, op, `expected an integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

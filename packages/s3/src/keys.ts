@@ -1,0 +1,27 @@
+import type { ResolvedDatastore } from '@larder/config';
+
+function join(prefix: string, rest: string): string {
+  return prefix ? `${prefix}/${rest}` : rest;
+}
+
+/** S3 key of a chunk object: pbs `<prefix>/.chunks/<4 hex>/<digest>`, casync `<prefix>/<4 hex>/<digest>.cacnk`. */
+export function chunkObjectKey(ds: Pick<ResolvedDatastore, 'layout' | 'prefix'>, digest: string): string {
+  const shard = digest.slice(0, 4);
+  return ds.layout === 'pbs' ? join(ds.prefix, `.chunks/${shard}/${digest}`) : join(ds.prefix, `${shard}/${digest}.cacnk`);
+}
+
+/** Folder (with trailing slash) under which a datastore keeps index files (images): `<prefix>/.cnt/`. */
+export function indexFolder(ds: Pick<ResolvedDatastore, 'prefix'>): string {
+  return join(ds.prefix, '.cnt/');
+}
+
+/** S3 key of an index object named `name` (a relative path such as `vm/100/disk.img.fidx`). */
+export function indexObjectKey(ds: Pick<ResolvedDatastore, 'prefix'>, name: string): string {
+  return indexFolder(ds) + name;
+}
+
+/** Whether an image/index name is a safe relative path: no empty, `.` or `..` segments, no backslashes or control characters. */
+export function isSafeObjectName(name: string): boolean {
+  if (!name || name.length > 1024 || name.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(name)) return false;
+  return name.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}

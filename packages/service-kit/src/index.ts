@@ -1,0 +1,3 @@
+export { connectNodeDeps } from './node-deps.js';
+export type { NodeDeps } from './node-deps.js';
+export { runMain } from './run-main.js';

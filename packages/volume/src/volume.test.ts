@@ -1,0 +1,40 @@
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Volume } from './volume.js';
+
+const d = 'ab'.repeat(32);
+const root = await mkdtemp(path.join(os.tmpdir(), 'larder-volume-'));
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+describe('Volume', () => {
+  it('writes atomically, lists, reads an unlinked file whole', async () => {
+    const v = new Volume(root, 'ns1');
+    await v.writeChunk('demo', d, Buffer.from('hello'));
+    expect(await v.hasChunk('demo', d)).toBe(true);
+    const fh = await v.openChunk('demo', d);
+    expect(await v.removeChunk('demo', d)).toBe(true);
+    expect((await fh!.readFile()).toString()).toBe('hello');
+    await fh!.close();
+    expect(await v.openChunk('demo', d)).toBeUndefined();
+    await v.writeChunk('demo', d, Buffer.from('x'));
+    const listed = [];
+    for await (const c of v.listChunks()) listed.push(c);
+    expect(listed).toEqual([{ key: `demo/${d}`, size: 1 }]);
+    expect(await readdir(path.dirname(v.chunkPath('demo', d)))).toEqual([d]);
+  });
+
+  it('sweeps stale temp files and never lists them', async () => {
+    const v = new Volume(root, 'ns2');
+    await v.writeChunk('demo', d, Buffer.from('x'));
+    const temp = path.join(path.dirname(v.chunkPath('demo', d)), `.tmp-${d}.1.abcd`);
+    await writeFile(temp, 'partial');
+    const listed = [];
+    for await (const c of v.listChunks()) listed.push(c.key);
+    expect(listed).toEqual([`demo/${d}`]);
+    expect(await v.sweepTempFiles(60_000)).toBe(0);
+    await utimes(temp, new Date(0), new Date(0));
+    expect(await v.sweepTempFiles(60_000)).toBe(1);
+  });
+});

@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { constants, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { chunkKey, parseChunkKey } from './chunk-key.js';
+
+const TEMP_PREFIX = '.tmp-';
+
+/** The local volume that holds chunk bodies: `<root>/<namespace>/chunks/<store>/<4 hex>/<digest>`. */
+export class Volume {
+  readonly dir: string;
+  private readonly made = new Set<string>();
+
+  constructor(root: string, namespace: string, private readonly opts: { fsync?: boolean } = {}) {
+    this.dir = path.join(root, namespace, 'chunks');
+  }
+
+  /** Path of a chunk's file; store and digest must already be validated. */
+  chunkPath(store: string, digest: string): string {
+    return path.join(this.dir, store, digest.slice(0, 4), digest);
+  }
+
+  /** Open a cached chunk for reading, or undefined when the volume does not hold it. */
+  async openChunk(store: string, digest: string): Promise<FileHandle | undefined> {
+    try {
+      return await open(this.chunkPath(store, digest), constants.O_RDONLY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Whether the volume holds a chunk. */
+  async hasChunk(store: string, digest: string): Promise<boolean> {
+    try {
+      await stat(this.chunkPath(store, digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Write a chunk atomically: a temp file in the same directory, synced, then renamed; no reader sees a partial file. */
+  async writeChunk(store: string, digest: string, bytes: Uint8Array): Promise<void> {
+    const final = this.chunkPath(store, digest);
+    const dir = path.dirname(final);
+    if (!this.made.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.made.add(dir);
+    }
+    const temp = path.join(dir, `${TEMP_PREFIX}${digest}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    const fh = await open(temp, 'wx', 0o644);
+    try {
+      await fh.writeFile(bytes);
+      if (this.opts.fsync !== false) await fh.datasync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+    await fh.close();
+    try {
+      await rename(temp, final);
+    } catch (err) {
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Delete a chunk's file (unlink: a reader that has it open still reads it whole). True when it existed. */
+  async removeChunk(store: string, digest: string): Promise<boolean> {
+    try {
+      await unlink(this.chunkPath(store, digest));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /** Every chunk file on the volume with its size (temp files excluded). */
+  async *listChunks(): AsyncIterable<{ key: string; size: number }> {
+    for (const store of await dirents(this.dir)) {
+      if (!store.isDirectory()) continue;
+      for (const shard of await dirents(path.join(this.dir, store.name))) {
+        if (!shard.isDirectory()) continue;
+        const shardDir = path.join(this.dir, store.name, shard.name);
+        for (const f of await dirents(shardDir)) {
+          const key = chunkKey(store.name, f.name);
+          if (!f.isFile() || !parseChunkKey(key)) continue;
+          const st = await stat(path.join(shardDir, f.name)).catch(() => undefined);
+          if (st) yield { key, size: st.size };
+        }
+      }
+    }
+  }
+
+  /** Remove temp files older than `olderThanMs` (left by a writer that died mid-write); returns how many. */
+  async sweepTempFiles(olderThanMs: number): Promise<number> {
+    let removed = 0;
+    const cutoff = Date.now() - olderThanMs;
+    for (const store of await dirents(this.dir)) {
+      for (const shard of await dirents(path.join(this.dir, store.name))) {
+        const shardDir = path.join(this.dir, store.name, shard.name);
+        for (const f of await dirents(shardDir)) {
+          if (!f.name.startsWith(TEMP_PREFIX)) continue;
+          const p = path.join(shardDir, f.name);
+          const st = await stat(p).catch(() => undefined);
+          if (st && st.mtimeMs < cutoff && (await unlink(p).then(() => true, () => false))) removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** Size and free space of the filesystem that holds the volume. */
+  async filesystem(): Promise<{ totalBytes: number; freeBytes: number }> {
+    await mkdir(this.dir, { recursive: true });
+    const s = await statfs(this.dir);
+    return { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+  }
+
+  /** Delete the whole namespace folder (tests, reset). */
+  async destroy(): Promise<void> {
+    await rm(path.dirname(this.dir), { recursive: true, force: true });
+  }
+}
+
+async function dirents(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}

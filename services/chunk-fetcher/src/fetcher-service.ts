@@ -1,0 +1,92 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { Svcm, contextFromHeaders, decodeJson, encodeJson, subjects, type NatsConnection, type ServiceMsg } from '@larder/bus';
+import type { Config } from '@larder/config';
+import type { ChunkIndex, FlightLocks } from '@larder/redis';
+import { createLogger, tracer } from '@larder/telemetry';
+import type { Volume } from '@larder/volume';
+import { ChunkLoader } from './chunk-loader.js';
+import { FetchError, toFetchError } from './fetch-error.js';
+import { Semaphore } from './semaphore.js';
+import { FetchErrorCode, type FetchRequest } from './types.js';
+
+const log = createLogger('chunk-fetcher');
+const tr = tracer('larder.chunk-fetcher');
+
+/** A running chunk-fetcher worker. */
+export interface ChunkFetcher {
+  readonly id: string;
+  stats(): { inflight: number; queued: number; fetched: number; failed: number };
+  stop(): Promise<void>;
+}
+
+/** Start a chunk-fetcher: a NATS queue-group worker that loads requested chunks into the volume with bounded concurrency. */
+export async function startChunkFetcher(deps: {
+  config: () => Config;
+  nc: NatsConnection;
+  index: ChunkIndex;
+  locks: FlightLocks;
+  volume: Volume;
+}): Promise<ChunkFetcher> {
+  const subj = subjects(deps.config().namespace);
+  const loader = new ChunkLoader(deps);
+  const limit = new Semaphore(deps.config().fetcher.concurrency);
+  const counters = { fetched: 0, failed: 0 };
+  const stats = () => ({ inflight: limit.inUse, queued: limit.queued, ...counters });
+
+  const service = await new Svcm(deps.nc).add({
+    name: subj.fetcherService,
+    version: '0.1.0',
+    description: 'Larder chunk-fetcher: loads chunks from S3 into the local volume',
+    queue: subj.fetcherService,
+    statsHandler: async () => stats(),
+  });
+
+  const handle = async (msg: ServiceMsg) => {
+    let req: FetchRequest;
+    try {
+      req = decodeJson<FetchRequest>(msg.data);
+      if (typeof req?.store !== 'string' || typeof req?.digest !== 'string') throw new Error('expected {"store": string, "digest": string}');
+    } catch (err) {
+      msg.respondError(FetchErrorCode.BadRequest, `bad fetch request: ${(err as Error).message}`);
+      return;
+    }
+    await tr.startActiveSpan(
+      'chunk-fetcher fetch',
+      { kind: SpanKind.SERVER, attributes: { 'larder.store': req.store, 'larder.digest': req.digest } },
+      contextFromHeaders(msg.headers),
+      async (span) => {
+        try {
+          limit.setLimit(deps.config().fetcher.concurrency);
+          const reply = await limit.run(() => loader.load(req.store, req.digest));
+          span.setAttribute('larder.source', reply.source);
+          counters.fetched++;
+          msg.respond(encodeJson(reply));
+        } catch (err) {
+          const fe = err instanceof FetchError ? err : toFetchError(err, req.store, req.digest);
+          counters.failed++;
+          span.setStatus({ code: SpanStatusCode.ERROR, message: fe.message });
+          if (fe.code >= 500 && fe.code !== FetchErrorCode.Unavailable) log.warn('fetch failed', { store: req.store, digest: req.digest, code: fe.code, err: fe.message });
+          msg.respondError(fe.code, fe.message);
+        } finally {
+          span.end();
+        }
+      },
+    );
+  };
+
+  service.addEndpoint('fetch', {
+    subject: subj.fetch,
+    handler: (err, msg) => {
+      if (err) return log.error('fetch endpoint stopped', { err });
+      void handle(msg);
+    },
+  });
+
+  return {
+    id: service.info().id,
+    stats,
+    stop: async () => {
+      await service.stop();
+    },
+  };
+}

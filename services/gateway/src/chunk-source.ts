@@ -1,0 +1,81 @@
+import type { FileHandle } from 'node:fs/promises';
+import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
+import { BusError, checkReply, decodeJson, encodeJson, requestFailure, subjects, traceHeaders, type NatsConnection } from '@larder/bus';
+import type { FetchReply } from '@larder/chunk-fetcher';
+import type { Config } from '@larder/config';
+import { tracer } from '@larder/telemetry';
+import { chunkKey, type Volume } from '@larder/volume';
+import type { TouchBatcher } from './touch-batcher.js';
+
+const tr = tracer('larder.gateway');
+
+/** An open chunk file and whether it was already cached. */
+export interface OpenedChunk {
+  fh: FileHandle;
+  size: number;
+  hit: boolean;
+}
+
+/**
+ * Opens chunks from the volume; on a miss asks the chunk-fetchers over NATS (one request per chunk in this
+ * process however many clients wait for it) and opens the file they wrote.
+ */
+export class ChunkSource {
+  private readonly inflight = new Map<string, Promise<FetchReply>>();
+
+  constructor(private readonly deps: { config: () => Config; nc: NatsConnection; volume: Volume; touches: TouchBatcher }) {}
+
+  /** Open a chunk; store and digest must already be validated. Throws BusError (HTTP-like code) on failure. */
+  async open(store: string, digest: string): Promise<OpenedChunk> {
+    const key = chunkKey(store, digest);
+    const fh = await this.deps.volume.openChunk(store, digest);
+    if (fh) {
+      this.deps.touches.hit(key);
+      return { fh, size: (await fh.stat()).size, hit: true };
+    }
+    this.deps.touches.miss();
+    // Evicted between the fetch and our open: ask once more.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.fetch(store, digest, key);
+      const opened = await this.deps.volume.openChunk(store, digest);
+      if (opened) return { fh: opened, size: (await opened.stat()).size, hit: false };
+    }
+    throw new BusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
+  }
+
+  /** Make sure the volume holds a chunk, without opening it. */
+  async ensure(store: string, digest: string): Promise<boolean> {
+    if (await this.deps.volume.hasChunk(store, digest)) return true;
+    await this.fetch(store, digest, chunkKey(store, digest));
+    return false;
+  }
+
+  private fetch(store: string, digest: string, key: string): Promise<FetchReply> {
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.request(store, digest).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private request(store: string, digest: string): Promise<FetchReply> {
+    const cfg = this.deps.config();
+    const subject = subjects(cfg.namespace).fetch;
+    return tr.startActiveSpan('nats request chunk.fetch', { kind: SpanKind.CLIENT, attributes: { 'messaging.destination': subject } }, context.active(), async (span) => {
+      try {
+        const msg = await this.deps.nc
+          .request(subject, encodeJson({ store, digest }), { timeout: cfg.gateway.requestTimeout, headers: traceHeaders() })
+          .catch((err) => {
+            throw requestFailure(err, `fetching chunk ${digest} of ${store}`);
+          });
+        return decodeJson<FetchReply>(checkReply(msg).data);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+}

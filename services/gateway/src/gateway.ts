@@ -1,0 +1,96 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/api';
+import { BusError, type NatsConnection } from '@larder/bus';
+import { parseListen, type Config } from '@larder/config';
+import type { ChunkIndex } from '@larder/redis';
+import { createLogger, tracer } from '@larder/telemetry';
+import type { Volume } from '@larder/volume';
+import { ChunkSource } from './chunk-source.js';
+import { HttpError, matchRoute, sendError, type Route } from './http-kit.js';
+import { chunkRoutes } from './routes/chunk-routes.js';
+import { statusRoutes } from './routes/status-routes.js';
+import { TouchBatcher } from './touch-batcher.js';
+
+const log = createLogger('gateway');
+const tr = tracer('larder.gateway');
+
+/** What the gateway needs: config (read per request so reloads apply), NATS, the index and the volume. */
+export interface GatewayDeps {
+  config: () => Config;
+  nc: NatsConnection;
+  index: ChunkIndex;
+  volume: Volume;
+  /** Overrides config.gateway.listen (tests use 127.0.0.1:0). */
+  listen?: string;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  readonly url: string;
+  readonly port: number;
+  readonly chunks: ChunkSource;
+  stop(): Promise<void>;
+}
+
+/** Start the HTTP gateway: chunks (hit from the volume, miss through the fetchers), casync store, health and status. */
+export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
+  const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
+  const chunks = new ChunkSource({ ...deps, touches });
+  const routes: Route[] = [...chunkRoutes(deps.config, chunks), ...statusRoutes({ ...deps, touches })];
+  const sockets = new Set<Socket>();
+
+  const server = http.createServer((req, res) => void handle(routes, req, res));
+  server.keepAliveTimeout = 65_000;
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const listen = parseListen(deps.listen ?? deps.config().gateway.listen);
+  if (!listen) throw new Error(`gateway.listen is not host:port: ${deps.listen}`);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`gateway cannot listen on ${listen.host}:${listen.port}: ${err.message}`, { cause: err })));
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
+  log.info('gateway listening', { url });
+  return {
+    url,
+    port,
+    chunks,
+    stop: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();
+      await closed;
+      await touches.stop();
+    },
+  };
+}
+
+async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET';
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const parent = propagation.extract(context.active(), req.headers);
+  await tr.startActiveSpan(`gateway ${method}`, { kind: SpanKind.SERVER, attributes: { 'http.method': method, 'http.target': path } }, parent, async (span) => {
+    try {
+      const found = matchRoute(routes, method, path);
+      if ('status' in found) {
+        sendError(res, found.status, found.status === 405 ? `method ${method} not allowed on ${path}` : `no such endpoint: ${path}`);
+      } else {
+        await found.handler(req, res, found.params);
+      }
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : err instanceof BusError ? err.code : 500;
+      if (status >= 500) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        if (status === 500) log.error('request failed', { path, err });
+      }
+      sendError(res, status, (err as Error).message);
+    } finally {
+      span.setAttribute('http.status_code', res.statusCode);
+      span.end();
+    }
+  });
+}

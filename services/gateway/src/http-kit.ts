@@ -1,0 +1,68 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** A request handler with the path parameters its route captured. */
+export type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void> | void;
+
+/** A route: methods, a path pattern whose groups become params, and a handler. */
+export interface Route {
+  methods: string[];
+  pattern: RegExp;
+  handler: Handler;
+}
+
+/** An error that becomes an HTTP answer with a JSON body. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'HttpError';
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 416: 'range_not_satisfiable',
+  500: 'internal', 502: 'bad_upstream_data', 503: 'unavailable', 504: 'timeout',
+};
+
+/** Send a JSON body. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Send an error as `{ "error": code, "message": text }`, unless the response has started (then end it). */
+export function sendError(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: REASONS[status] ?? 'error', message });
+}
+
+/** Find the route for a request: its handler and params, or an error status (404, 405). */
+export function matchRoute(routes: Route[], method: string, path: string): { handler: Handler; params: string[] } | { status: number } {
+  let methodMismatch = false;
+  for (const r of routes) {
+    const m = r.pattern.exec(path);
+    if (!m) continue;
+    if (!r.methods.includes(method)) {
+      methodMismatch = true;
+      continue;
+    }
+    return { handler: r.handler, params: m.slice(1).map((p) => p ?? '') };
+  }
+  return { status: methodMismatch ? 405 : 404 };
+}
+
+/** Decode one percent-encoded path segment; a bad encoding is a 400. */
+export function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch (err) {
+    throw new HttpError(400, `malformed percent-encoding in path: ${s}`, { cause: err });
+  }
+}

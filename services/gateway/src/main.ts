@@ -1,0 +1,14 @@
+import { connectNodeDeps, runMain } from '@larder/service-kit';
+import { startGateway } from './gateway.js';
+
+await runMain('gateway', async (config) => {
+  const deps = await connectNodeDeps(config, 'gateway');
+  const gateway = await startGateway({ ...deps, config: () => config });
+  process.stdout.write(`Larder gateway: ${gateway.url}\n`);
+  return {
+    stop: async () => {
+      await gateway.stop();
+      await deps.close();
+    },
+  };
+});

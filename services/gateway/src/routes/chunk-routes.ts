@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolveDatastore, type Config } from '@larder/config';
+import { isHexDigest } from '@larder/formats';
+import type { ChunkSource } from '../chunk-source.js';
+import { HttpError, decodeSegment, type Route } from '../http-kit.js';
+import { serveFile } from '../serve-file.js';
+
+/** Validate a store name and digest from a path; throws 404/400 HttpErrors that name the problem. */
+export function checkChunkPath(config: Config, storeSeg: string, digestSeg: string) {
+  const store = decodeSegment(storeSeg);
+  const ds = resolveDatastore(config, store);
+  if (!ds) throw new HttpError(404, `unknown datastore: ${store}`);
+  const digest = decodeSegment(digestSeg);
+  if (!isHexDigest(digest)) throw new HttpError(400, `malformed digest ${JSON.stringify(digest.slice(0, 80))}: expected 64 lowercase hex characters`);
+  return { ds, store, digest };
+}
+
+async function serveChunk(source: ChunkSource, req: IncomingMessage, res: ServerResponse, store: string, digest: string): Promise<void> {
+  const chunk = await source.open(store, digest);
+  await serveFile(req, res, chunk.fh, 200, {
+    'content-type': 'application/octet-stream',
+    'content-length': chunk.size,
+    etag: `"${digest}"`,
+    'cache-control': 'public, max-age=31536000, immutable',
+    'x-larder-cache': chunk.hit ? 'hit' : 'miss',
+  });
+}
+
+/** `GET|HEAD /v1/stores/{store}/chunks/{digest}` and casync's `GET /casync/{store}/{4 hex}/{digest}.cacnk`. */
+export function chunkRoutes(config: () => Config, source: ChunkSource): Route[] {
+  return [
+    {
+      methods: ['GET', 'HEAD'],
+      pattern: /^\/v1\/stores\/([^/]+)\/chunks\/([^/]+)$/,
+      handler: async (req, res, [s, d]) => {
+        const { store, digest } = checkChunkPath(config(), s as string, d as string);
+        await serveChunk(source, req, res, store, digest);
+      },
+    },
+    {
+      methods: ['GET', 'HEAD'],
+      pattern: /^\/casync\/([^/]+)\/([^/]+)\/([^/]+)\.cacnk$/,
+      handler: async (req, res, [s, shard, d]) => {
+        const { ds, store, digest } = checkChunkPath(config(), s as string, d as string);
+        if (ds.layout !== 'casync') throw new HttpError(404, `datastore ${store} has the ${ds.layout} layout, not casync`);
+        if (shard !== digest.slice(0, 4)) throw new HttpError(404, `chunk ${digest} is not stored under ${shard}/`);
+        await serveChunk(source, req, res, store, digest);
+      },
+    },
+  ];
+}
