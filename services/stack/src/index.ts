@@ -1,1 +1,4 @@
-export {};
+export { startStack } from './start-stack.js';
+export type { Stack, StackOptions } from './start-stack.js';
+export { seedDemo, DEMO_IMAGE } from './seed-demo.js';
+export { makeDemoImage } from './demo-image.js';

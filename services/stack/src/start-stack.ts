@@ -1,0 +1,94 @@
+import { startCacheIndex, type CacheIndexService } from '@larder/cache-index';
+import { startChunkFetcher, type ChunkFetcher } from '@larder/chunk-fetcher';
+import { resolveDatastores, usesEmbeddedS3, type Config } from '@larder/config';
+import { startGateway, type Gateway } from '@larder/gateway';
+import { destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
+import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
+import { connectNodeDeps, type NodeDeps } from '@larder/service-kit';
+import { parseListen } from '@larder/config';
+
+/** How many of each service to run in this process. */
+export interface StackOptions {
+  fetchers?: number;
+  gateways?: number;
+  /** Gateway listen address override (tests: 127.0.0.1:0). */
+  gatewayListen?: string;
+}
+
+/** A whole Larder node running in one process: embedded S3 (when configured), cache-index, fetchers, gateways. */
+export interface Stack {
+  /** The config with the embedded S3 endpoint filled in. */
+  readonly config: Config;
+  readonly s3: EmbeddedS3 | undefined;
+  readonly gateways: Gateway[];
+  readonly fetchers: ChunkFetcher[];
+  readonly cacheIndex: CacheIndexService;
+  /** Connections of the first gateway, for tests and tools. */
+  readonly deps: NodeDeps;
+  /** Stop one fetcher (tests of failures). */
+  stopFetcher(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Start every service of a node in this process; stops what started if a later part fails. */
+export async function startStack(input: Config, opts: StackOptions = {}): Promise<Stack> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+  };
+  try {
+    let config = input;
+    let s3: EmbeddedS3 | undefined;
+    if (usesEmbeddedS3(config)) {
+      const listen = parseListen(config.s3.embedded.listen);
+      s3 = await startEmbeddedS3({ directory: config.s3.embedded.directory, host: listen?.host, port: listen?.port }).catch((err: Error) => {
+        throw new Error(`cannot start the embedded S3 server on ${config.s3.embedded.listen}: ${err.message}`, { cause: err });
+      });
+      const server = s3;
+      cleanups.push(() => server.stop());
+      config = { ...config, s3: { ...config.s3, endpoint: s3.endpoint } };
+      for (const ds of resolveDatastores(config)) if (ds.endpoint === s3.endpoint) await ensureBucket(s3ClientFor(ds), ds.bucket);
+    }
+    const cfg = config;
+    const getConfig = () => cfg;
+    const connect = async (name: string) => {
+      const d = await connectNodeDeps(cfg, name);
+      cleanups.push(() => d.close());
+      return d;
+    };
+
+    const indexDeps = await connect('cache-index');
+    const cacheIndex = await startCacheIndex({ ...indexDeps, config: getConfig });
+    cleanups.push(() => cacheIndex.stop());
+
+    const fetchers: ChunkFetcher[] = [];
+    for (let i = 0; i < (opts.fetchers ?? 1); i++) {
+      const f = await startChunkFetcher({ ...(await connect(`chunk-fetcher-${i}`)), config: getConfig });
+      fetchers.push(f);
+      cleanups.push(() => f.stop());
+    }
+    const gateways: Gateway[] = [];
+    let firstDeps: NodeDeps | undefined;
+    for (let i = 0; i < (opts.gateways ?? 1); i++) {
+      const d = await connect(`gateway-${i}`);
+      firstDeps ??= d;
+      const g = await startGateway({ ...d, config: getConfig, listen: opts.gatewayListen });
+      gateways.push(g);
+      cleanups.push(() => g.stop());
+    }
+    cleanups.unshift(async () => destroyS3Clients());
+    return {
+      config: cfg,
+      s3,
+      gateways,
+      fetchers,
+      cacheIndex,
+      deps: firstDeps as NodeDeps,
+      stopFetcher: (i) => fetchers[i]?.stop() ?? Promise.resolve(),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
