@@ -42,9 +42,11 @@ export async function makeDemoImage(outFile: string, sizeMiB = 64): Promise<void
     await mkdir(path.join(tree, 'srv/media'), { recursive: true });
     await mkdir(path.join(tree, 'home/demo'), { recursive: true });
     await writeFile(path.join(tree, 'etc/hostname'), 'larder-demo\n');
-    for (let i = 0; i < 8; i++) await writeFile(path.join(tree, `var/log/app.${i}.log`), text(i, 20_000));
-    for (let i = 0; i < 3; i++) await writeFile(path.join(tree, `srv/media/video-${i}.bin`), noise(`media-${i}`, 6 * 2 ** 20));
-    const shared = noise('shared', 5 * 2 ** 20);
+    for (let i = 0; i < 8; i++) await writeFile(path.join(tree, `var/log/app.${i}.log`), text(i, sizeMiB * 250));
+    // Content scales with the image: about half of it used, the rest free space (zeros).
+    const unit = Math.floor((sizeMiB * 2 ** 20) / 12);
+    for (let i = 0; i < 3; i++) await writeFile(path.join(tree, `srv/media/video-${i}.bin`), noise(`media-${i}`, unit));
+    const shared = noise('shared', Math.floor(unit * 0.75));
     for (let i = 0; i < 3; i++) await writeFile(path.join(tree, `home/demo/copy-${i}.img`), shared);
     await mkdir(path.dirname(outFile), { recursive: true });
     await rm(outFile, { force: true });

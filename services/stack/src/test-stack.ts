@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
 import { encodeChunk, type ChunkLayout } from '@larder/formats';
 import { ChunkIndex, createRedis } from '@larder/redis';
 import { chunkObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 import { startStack, type Stack, type StackOptions } from './start-stack.js';
+
+const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
 /** A stack in its own namespace (NATS subjects, Redis keys, buckets, volume), for one test file. */
 export interface TestStack extends Stack {
@@ -16,6 +21,10 @@ export interface TestStack extends Stack {
   ds(name: string): ResolvedDatastore;
   /** Put a chunk object into S3 as the layout stores it; returns its digest and object key. */
   putChunk(store: string, plain: Uint8Array): Promise<{ digest: string; key: string; bytes: Buffer }>;
+  /** Write the stack's config (with the embedded S3 endpoint) to a YAML file for child processes; returns its path. */
+  writeConfigFile(): Promise<string>;
+  /** Run the real `larder` CLI in a child process against this stack. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Remove every trace of the stack: services, Redis keys, files. */
   cleanup(): Promise<void>;
 }
@@ -30,7 +39,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
     volume: { path: path.join(dir, 'volume') },
     redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     nats: { servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
-    gateway: { listen: '127.0.0.1:0', touchFlushInterval: '100ms' },
+    gateway: { listen: '127.0.0.1:0', touchFlushInterval: '100ms', requestTimeout: '5s' },
     s3: { embedded: { listen: '127.0.0.1:0', directory: path.join(dir, 's3') } },
     fetcher: { timeout: '3s', retries: 2, backoff: '50ms' },
     index: { evictInterval: '200ms' },
@@ -38,6 +47,22 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
     ...opts.config,
   });
   const stack = await startStack(config, { gatewayListen: '127.0.0.1:0', ...opts });
+  const writeConfigFile = async () => {
+    const file = path.join(dir, 'larder.yaml');
+    const c = stack.config;
+    const raw = {
+      namespace: c.namespace,
+      capacity: c.capacity,
+      volume: { path: c.volume.path, reserve: c.volume.reserve },
+      redis: c.redis,
+      nats: c.nats,
+      s3: { endpoint: c.s3.endpoint, region: c.s3.region, pathStyle: c.s3.pathStyle },
+      fetcher: { timeout: c.fetcher.timeout, retries: c.fetcher.retries, backoff: c.fetcher.backoff },
+      datastores: c.datastores,
+    };
+    await writeFile(file, stringify(raw));
+    return file;
+  };
   const ds = (name: string) => {
     const d = resolveDatastore(stack.config, name);
     if (!d) throw new Error(`no datastore ${name}`);
@@ -55,6 +80,18 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
       const key = chunkObjectKey(d, digest);
       await putObjectBytes(s3ClientFor(d), d.bucket, key, bytes);
       return { digest, key: `${d.bucket}/${key}`, bytes };
+    },
+    writeConfigFile,
+    cli: async (args: string[]) => {
+      const file = await writeConfigFile();
+      return new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          [cliMain, ...args],
+          { env: { ...process.env, LARDER_CONFIG: file, LARDER_GATEWAY_URL: stack.gateways[0]?.url }, maxBuffer: 64 * 2 ** 20 },
+          (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
     },
     cleanup: async () => {
       await stack.stop();
