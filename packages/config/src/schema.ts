@@ -76,11 +76,11 @@ export const configSchema = z
       .object({
         listen: listen.default('127.0.0.1:8780'),
         nbdListen: listen.default('127.0.0.1:10809'),
-        requestTimeout: duration.default(30_000),
+        requestTimeout: duration.default(20_000),
         touchFlushInterval: duration.default(1000),
       })
       .strict()
-      .default({ listen: '127.0.0.1:8780', nbdListen: '127.0.0.1:10809', requestTimeout: 30_000, touchFlushInterval: 1000 }),
+      .default({ listen: '127.0.0.1:8780', nbdListen: '127.0.0.1:10809', requestTimeout: 20_000, touchFlushInterval: 1000 }),
     s3: z
       .object({
         ...s3Connection,
@@ -106,6 +106,14 @@ export const configSchema = z
       .object({ evictInterval: duration.default(2000), reconcileInterval: duration.default(300_000) })
       .strict()
       .default({ evictInterval: 2000, reconcileInterval: 300_000 }),
+    images: z
+      .object({
+        decodedCacheSize: size.default(256 * 2 ** 20),
+        readahead: z.number().int().min(0).max(256).default(16),
+        indexTtl: duration.default(60_000),
+      })
+      .strict()
+      .default({ decodedCacheSize: 256 * 2 ** 20, readahead: 16, indexTtl: 60_000 }),
     telemetry: z
       .object({ otlpEndpoint: z.string().url().optional() })
       .strict()

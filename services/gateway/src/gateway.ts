@@ -11,6 +11,12 @@ import { HttpError, matchRoute, sendError, type Route } from './http-kit.js';
 import { chunkRoutes } from './routes/chunk-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
 import { TouchBatcher } from './touch-batcher.js';
+import { createNbdServer, type NbdServer } from '@larder/nbd';
+import { DecodedChunkCache } from './images/decoded-cache.js';
+import { ImageCatalog } from './images/image-catalog.js';
+import { ImageReader } from './images/image-reader.js';
+import { imageExports } from './images/nbd-exports.js';
+import { imageRoutes } from './routes/image-routes.js';
 
 const log = createLogger('gateway');
 const tr = tracer('larder.gateway');
@@ -23,6 +29,10 @@ export interface GatewayDeps {
   volume: Volume;
   /** Overrides config.gateway.listen (tests use 127.0.0.1:0). */
   listen?: string;
+  /** Overrides config.gateway.nbdListen; `false` runs no NBD server. */
+  nbdListen?: string | false;
+  /** The config cache's status (generation, config-service online, restart required), shown as `config` in /v1/status. */
+  configStatus?: () => object;
 }
 
 /** A running gateway. */
@@ -30,6 +40,9 @@ export interface Gateway {
   readonly url: string;
   readonly port: number;
   readonly chunks: ChunkSource;
+  /** The NBD server's port, when one runs. */
+  readonly nbdPort: number | undefined;
+  readonly decodedCache: DecodedChunkCache;
   stop(): Promise<void>;
 }
 
@@ -37,7 +50,17 @@ export interface Gateway {
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
   const chunks = new ChunkSource({ ...deps, touches });
-  const routes: Route[] = [...chunkRoutes(deps.config, chunks), ...statusRoutes({ ...deps, touches })];
+  const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
+  const catalog = new ImageCatalog(deps.config);
+  const reader = async (store: string, name: string) => {
+    decodedCache.setBudget(deps.config().images.decodedCacheSize);
+    return new ImageReader(await catalog.open(store, name), { chunks, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
+  };
+  const routes: Route[] = [
+    ...chunkRoutes(deps.config, chunks),
+    ...imageRoutes({ catalog, reader }),
+    ...statusRoutes({ ...deps, touches, decodedCache }),
+  ];
   const sockets = new Set<Socket>();
 
   const server = http.createServer((req, res) => void handle(routes, req, res));
@@ -53,13 +76,28 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     server.listen(listen.port, listen.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  let nbd: NbdServer | undefined;
+  let nbdPort: number | undefined;
+  const nbdAddr = deps.nbdListen === false ? undefined : parseListen(deps.nbdListen ?? deps.config().gateway.nbdListen);
+  if (nbdAddr) {
+    nbd = createNbdServer({ provider: imageExports({ config: deps.config, catalog, reader }), host: nbdAddr.host, port: nbdAddr.port, logger: log });
+    try {
+      nbdPort = (await nbd.listen()).port;
+    } catch (err) {
+      server.close();
+      throw new Error(`gateway cannot serve NBD on ${nbdAddr.host}:${nbdAddr.port}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
-  log.info('gateway listening', { url });
+  log.info('gateway listening', { url, nbdPort });
   return {
     url,
     port,
     chunks,
+    nbdPort,
+    decodedCache,
     stop: async () => {
+      await nbd?.close();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();

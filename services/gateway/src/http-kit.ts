@@ -23,7 +23,7 @@ export class HttpError extends Error {
 }
 
 const REASONS: Record<number, string> = {
-  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 416: 'range_not_satisfiable',
+  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 416: 'range_not_satisfiable', 422: 'malformed_index',
   500: 'internal', 502: 'bad_upstream_data', 503: 'unavailable', 504: 'timeout',
 };
 

@@ -1,4 +1,4 @@
-import { loadConfig } from '@larder/config';
+import { configPath, loadConfig } from '@larder/config';
 import { createLogger, initTelemetry, shutdownTelemetry } from '@larder/telemetry';
 import { seedDemo } from './seed-demo.js';
 import { startStack } from './start-stack.js';
@@ -9,7 +9,7 @@ const log = createLogger('stack');
 async function main(): Promise<void> {
   const config = loadConfig();
   initTelemetry({ serviceName: 'larder', otlpEndpoint: config.telemetry.otlpEndpoint });
-  const stack = await startStack(config);
+  const stack = await startStack(config, { configFile: configPath() });
   await seedDemo(stack.config);
   const url = stack.gateways[0]?.url;
   process.stdout.write(

@@ -6,6 +6,9 @@ import { destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
 import { connectNodeDeps, type NodeDeps } from '@larder/service-kit';
 import { parseListen } from '@larder/config';
+import type { ConfigCache } from '@larder/config-cache';
+import type { ConfigService } from '@larder/config-service';
+import { startStackConfig } from './stack-config.js';
 
 /** How many of each service to run in this process. */
 export interface StackOptions {
@@ -13,6 +16,10 @@ export interface StackOptions {
   gateways?: number;
   /** Gateway listen address override (tests: 127.0.0.1:0). */
   gatewayListen?: string;
+  /** The config file: when given, the stack runs the config-service on it and each service reads its config through its own ConfigCache. */
+  configFile?: string;
+  /** TTL (ms) of the config-service's file check and of the caches' generation check; default LARDER_CONFIG_TTL or 60 s. */
+  configTtlMs?: number;
 }
 
 /** A whole Larder node running in one process: embedded S3 (when configured), cache-index, fetchers, gateways. */
@@ -27,6 +34,13 @@ export interface Stack {
   readonly deps: NodeDeps;
   /** Stop one fetcher (tests of failures). */
   stopFetcher(i: number): Promise<void>;
+  /** The running config-service (only with `configFile`; undefined while stopped). */
+  configService(): ConfigService | undefined;
+  /** Each service's config cache by service name (only with `configFile`). */
+  readonly configCaches: Record<string, ConfigCache>;
+  /** Stop and start the config-service again (tests of failures). */
+  stopConfigService(): Promise<void>;
+  startConfigService(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -50,20 +64,23 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
       for (const ds of resolveDatastores(config)) if (ds.endpoint === s3.endpoint) await ensureBucket(s3ClientFor(ds), ds.bucket);
     }
     const cfg = config;
-    const getConfig = () => cfg;
+    const stackConfig = await startStackConfig(cfg, { file: opts.configFile, ttlMs: opts.configTtlMs, embeddedEndpoint: s3?.endpoint });
+    cleanups.push(() => stackConfig.stop());
     const connect = async (name: string) => {
       const d = await connectNodeDeps(cfg, name);
       cleanups.push(() => d.close());
-      return d;
+      const c = await stackConfig.forService(name, d.nc);
+      cleanups.push(() => c.stop());
+      return { ...d, config: c.config, configStatus: c.configStatus };
     };
 
     const indexDeps = await connect('cache-index');
-    const cacheIndex = await startCacheIndex({ ...indexDeps, config: getConfig });
+    const cacheIndex = await startCacheIndex(indexDeps);
     cleanups.push(() => cacheIndex.stop());
 
     const fetchers: ChunkFetcher[] = [];
     for (let i = 0; i < (opts.fetchers ?? 1); i++) {
-      const f = await startChunkFetcher({ ...(await connect(`chunk-fetcher-${i}`)), config: getConfig });
+      const f = await startChunkFetcher(await connect(`chunk-fetcher-${i}`));
       fetchers.push(f);
       cleanups.push(() => f.stop());
     }
@@ -72,7 +89,7 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
     for (let i = 0; i < (opts.gateways ?? 1); i++) {
       const d = await connect(`gateway-${i}`);
       firstDeps ??= d;
-      const g = await startGateway({ ...d, config: getConfig, listen: opts.gatewayListen });
+      const g = await startGateway({ ...d, listen: opts.gatewayListen });
       gateways.push(g);
       cleanups.push(() => g.stop());
     }
@@ -85,6 +102,10 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
       cacheIndex,
       deps: firstDeps as NodeDeps,
       stopFetcher: (i) => fetchers[i]?.stop() ?? Promise.resolve(),
+      configService: () => stackConfig.service(),
+      configCaches: stackConfig.caches,
+      stopConfigService: () => stackConfig.stopService(),
+      startConfigService: () => stackConfig.startService(),
       stop,
     };
   } catch (err) {

@@ -3,6 +3,7 @@ import type { Config } from '@larder/config';
 import type { ChunkIndex } from '@larder/redis';
 import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
+import type { DecodedChunkCache } from '../images/decoded-cache.js';
 
 /** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
 async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online: number; inflight: number; queued: number }> {
@@ -22,7 +23,7 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
 }
 
 /** `GET /healthz` and `GET /v1/status`. */
-export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher }): Route[] {
+export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; configStatus?: () => object }): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
@@ -61,6 +62,13 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
           fetchesInFlight: fetchers.inflight,
           fetchesQueued: fetchers.queued,
           cacheIndexOnline: index !== undefined,
+          decodedCache: {
+            budgetBytes: cfg.images.decodedCacheSize,
+            usedBytes: deps.decodedCache.usedBytes,
+            hits: deps.decodedCache.hits,
+            misses: deps.decodedCache.misses,
+          },
+          config: deps.configStatus?.() ?? null,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });
       },

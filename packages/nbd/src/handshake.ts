@@ -1,0 +1,270 @@
+import {
+  MAX_OPTION_LENGTH,
+  MAX_STRING_LENGTH,
+  NBD_FLAG_C_FIXED_NEWSTYLE,
+  NBD_FLAG_C_NO_ZEROES,
+  NBD_FLAG_CAN_MULTI_CONN,
+  NBD_FLAG_HAS_FLAGS,
+  NBD_FLAG_READ_ONLY,
+  NBD_FLAG_SEND_DF,
+  NBD_FLAG_SEND_FLUSH,
+  NBD_IHAVEOPT,
+  NBD_INFO_DESCRIPTION,
+  NBD_INFO_NAME,
+  NBD_OPT_ABORT,
+  NBD_OPT_EXPORT_NAME,
+  NBD_OPT_GO,
+  NBD_OPT_INFO,
+  NBD_OPT_LIST,
+  NBD_OPT_STARTTLS,
+  NBD_OPT_STRUCTURED_REPLY,
+  NBD_REP_ACK,
+  NBD_REP_ERR_INVALID,
+  NBD_REP_ERR_PLATFORM,
+  NBD_REP_ERR_POLICY,
+  NBD_REP_ERR_TOO_BIG,
+  NBD_REP_ERR_UNKNOWN,
+  NBD_REP_ERR_UNSUP,
+  NBD_REP_INFO,
+  NBD_REP_SERVER,
+} from './constants.js';
+import { describeError, NbdProtocolError } from './errors.js';
+import type { SocketReader } from './socket-reader.js';
+import type { SocketWriter } from './socket-writer.js';
+import type { NbdExport, ServerSettings } from './types.js';
+import {
+  encodeExportNameReply,
+  encodeGreeting,
+  encodeInfoBlockSize,
+  encodeInfoExport,
+  encodeInfoString,
+  encodeOptionReply,
+  encodeServerEntry,
+} from './wire.js';
+
+/** What negotiation settled on; the caller owns (and must close) `export`. */
+export interface HandshakeResult {
+  readonly export: NbdExport;
+  readonly structuredReplies: boolean;
+  readonly transmissionFlags: number;
+}
+
+export interface HandshakeContext {
+  readonly reader: SocketReader;
+  readonly writer: SocketWriter;
+  readonly settings: ServerSettings;
+  readonly peer: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeName(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Transmission flags for an export, given whether structured replies were negotiated. */
+export function transmissionFlagsFor(structuredReplies: boolean): number {
+  const base = NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY | NBD_FLAG_SEND_FLUSH | NBD_FLAG_CAN_MULTI_CONN;
+  // Reads are always answered with one data chunk, so NBD_CMD_FLAG_DF is trivially honoured.
+  return structuredReplies ? base | NBD_FLAG_SEND_DF : base;
+}
+
+/** Parse the data of NBD_OPT_INFO / NBD_OPT_GO; undefined when malformed. */
+export function parseInfoRequest(data: Buffer): { name: string; infos: number[] } | undefined {
+  if (data.length < 6) return undefined;
+  const nameLength = data.readUInt32BE(0);
+  if (nameLength > data.length - 6 || nameLength > MAX_STRING_LENGTH) return undefined;
+  const name = decodeName(data.subarray(4, 4 + nameLength));
+  if (name === undefined) return undefined;
+  const count = data.readUInt16BE(4 + nameLength);
+  const rest = 4 + nameLength + 2;
+  if (data.length !== rest + 2 * count) return undefined;
+  const infos: number[] = [];
+  for (let i = 0; i < count; i++) infos.push(data.readUInt16BE(rest + 2 * i));
+  return { name, infos };
+}
+
+function checkExport(exp: NbdExport): string | undefined {
+  if (!Number.isSafeInteger(exp.size) || exp.size < 0) return `export has invalid size ${String(exp.size)}`;
+  return undefined;
+}
+
+function closeQuietly(exp: NbdExport | undefined, ctx: HandshakeContext): void {
+  if (!exp?.close) return;
+  try {
+    exp.close();
+  } catch (err) {
+    ctx.settings.logger.warn('nbd: export close failed', { peer: ctx.peer, error: describeError(err) });
+  }
+}
+
+/**
+ * Run fixed-newstyle negotiation. Resolves with the chosen export, or undefined when the client
+ * sent NBD_OPT_ABORT. Rejects on protocol violations and disconnects (any export opened is closed).
+ */
+export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult | undefined> {
+  const { reader, writer, settings } = ctx;
+  const { provider, logger } = settings;
+  let structuredReplies = false;
+  /** An export opened by NBD_OPT_INFO, kept for a following NBD_OPT_GO with the same name. */
+  let held: { requested: string; exp: NbdExport } | undefined;
+
+  const reply = (option: number, type: number, data?: Uint8Array): Promise<void> =>
+    writer.write(encodeOptionReply(option, type, data));
+  const replyError = (option: number, type: number, message: string): Promise<void> =>
+    reply(option, type, Buffer.from(message, 'utf8'));
+
+  /** Open `name`, reusing the export kept from NBD_OPT_INFO. Returns an error message on failure. */
+  const openExport = async (name: string): Promise<NbdExport | string> => {
+    if (held && held.requested === name) {
+      const exp = held.exp;
+      held = undefined;
+      return exp;
+    }
+    closeQuietly(held?.exp, ctx);
+    held = undefined;
+    let exp: NbdExport | undefined;
+    try {
+      exp = await provider.open(name);
+    } catch (err) {
+      logger.warn('nbd: opening export failed', { peer: ctx.peer, export: name, error: describeError(err) });
+      return `cannot open export '${name}': ${describeError(err)}`;
+    }
+    if (!exp) return `unknown export '${name}'`;
+    const problem = checkExport(exp);
+    if (problem) {
+      logger.warn(`nbd: ${problem}`, { peer: ctx.peer, export: name });
+      closeQuietly(exp, ctx);
+      return `cannot open export '${name}': ${problem}`;
+    }
+    return exp;
+  };
+
+  try {
+    await writer.write(encodeGreeting());
+    const clientFlags = (await reader.read(4)).readUInt32BE(0);
+    if ((clientFlags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) !== 0) {
+      throw new NbdProtocolError(`unknown client flags 0x${clientFlags.toString(16)}`);
+    }
+    const noZeroes = (clientFlags & NBD_FLAG_C_NO_ZEROES) !== 0;
+
+    for (;;) {
+      const header = await reader.read(16);
+      if (header.readBigUInt64BE(0) !== NBD_IHAVEOPT) {
+        throw new NbdProtocolError(`bad option magic 0x${header.readBigUInt64BE(0).toString(16)}`);
+      }
+      const option = header.readUInt32BE(8);
+      const length = header.readUInt32BE(12);
+      if (length > MAX_OPTION_LENGTH) {
+        if (option !== NBD_OPT_EXPORT_NAME) {
+          await replyError(option, NBD_REP_ERR_TOO_BIG, `option data too long (${length} bytes)`);
+        }
+        throw new NbdProtocolError(`option ${option} has oversized data (${length} bytes)`);
+      }
+      const data = await reader.read(length);
+
+      switch (option) {
+        case NBD_OPT_EXPORT_NAME: {
+          const name = decodeName(data);
+          if (name === undefined) throw new NbdProtocolError('NBD_OPT_EXPORT_NAME with invalid UTF-8 name');
+          const exp = await openExport(name);
+          // No error reply exists for NBD_OPT_EXPORT_NAME: the session must simply end.
+          if (typeof exp === 'string') throw new NbdProtocolError(`NBD_OPT_EXPORT_NAME: ${exp}`);
+          const transmissionFlags = transmissionFlagsFor(structuredReplies);
+          try {
+            await writer.write(encodeExportNameReply(exp.size, transmissionFlags, noZeroes));
+          } catch (err) {
+            closeQuietly(exp, ctx);
+            throw err;
+          }
+          return { export: exp, structuredReplies, transmissionFlags };
+        }
+
+        case NBD_OPT_INFO:
+        case NBD_OPT_GO: {
+          const request = parseInfoRequest(data);
+          if (!request) {
+            await replyError(option, NBD_REP_ERR_INVALID, 'malformed NBD_OPT_INFO/NBD_OPT_GO request');
+            break;
+          }
+          const exp = await openExport(request.name);
+          if (typeof exp === 'string') {
+            await replyError(option, NBD_REP_ERR_UNKNOWN, exp);
+            break;
+          }
+          const transmissionFlags = transmissionFlagsFor(structuredReplies);
+          try {
+            await reply(option, NBD_REP_INFO, encodeInfoExport(exp.size, transmissionFlags));
+            if (request.infos.includes(NBD_INFO_NAME)) {
+              await reply(option, NBD_REP_INFO, encodeInfoString(NBD_INFO_NAME, exp.name));
+            }
+            if (request.infos.includes(NBD_INFO_DESCRIPTION) && exp.description) {
+              await reply(option, NBD_REP_INFO, encodeInfoString(NBD_INFO_DESCRIPTION, exp.description));
+            }
+            // Always sent: clients that did not ask may ignore it, and it documents our limits.
+            await reply(
+              option,
+              NBD_REP_INFO,
+              encodeInfoBlockSize(1, settings.preferredBlockSize, settings.maxReadLength),
+            );
+            await reply(option, NBD_REP_ACK);
+          } catch (err) {
+            closeQuietly(exp, ctx);
+            throw err;
+          }
+          if (option === NBD_OPT_GO) return { export: exp, structuredReplies, transmissionFlags };
+          held = { requested: request.name, exp };
+          break;
+        }
+
+        case NBD_OPT_LIST: {
+          if (length !== 0) {
+            await replyError(option, NBD_REP_ERR_INVALID, 'NBD_OPT_LIST takes no data');
+            break;
+          }
+          let entries: { name: string; description?: string }[];
+          try {
+            entries = await provider.list();
+          } catch (err) {
+            logger.warn('nbd: listing exports failed', { peer: ctx.peer, error: describeError(err) });
+            await replyError(option, NBD_REP_ERR_PLATFORM, `cannot list exports: ${describeError(err)}`);
+            break;
+          }
+          for (const e of entries) {
+            await reply(option, NBD_REP_SERVER, encodeServerEntry(e.name, e.description));
+          }
+          await reply(option, NBD_REP_ACK);
+          break;
+        }
+
+        case NBD_OPT_ABORT:
+          await reply(option, NBD_REP_ACK);
+          return undefined;
+
+        case NBD_OPT_STRUCTURED_REPLY:
+          if (length !== 0) {
+            await replyError(option, NBD_REP_ERR_INVALID, 'NBD_OPT_STRUCTURED_REPLY takes no data');
+            break;
+          }
+          structuredReplies = true;
+          await reply(option, NBD_REP_ACK);
+          break;
+
+        case NBD_OPT_STARTTLS:
+          await replyError(option, NBD_REP_ERR_POLICY, 'TLS is not supported by this server');
+          break;
+
+        default:
+          // Includes NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT (no block status support).
+          await replyError(option, NBD_REP_ERR_UNSUP, `option ${option} is not supported`);
+          break;
+      }
+    }
+  } finally {
+    closeQuietly(held?.exp, ctx);
+  }
+}

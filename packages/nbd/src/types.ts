@@ -1,0 +1,70 @@
+// Public types of @larder/nbd.
+
+/** One block device served over NBD (read-only). */
+export interface NbdExport {
+  readonly name: string;
+  /** Size in bytes. */
+  readonly size: number;
+  readonly description?: string;
+  /**
+   * Read exactly `length` bytes at `offset` (caller guarantees in range). May reject; reject with an
+   * Error whose `nbdErrno` (number) property is set to choose the NBD error, else EIO.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Called when the client disconnects. On a hard disconnect reads may still be pending; their
+   * results are then discarded.
+   */
+  close?(): void;
+}
+
+/** Source of exports: what NBD_OPT_LIST shows and what NBD_OPT_GO / EXPORT_NAME open. */
+export interface NbdExportProvider {
+  list(): Promise<{ name: string; description?: string }[]>;
+  /** Undefined when no such export. */
+  open(name: string): Promise<NbdExport | undefined>;
+}
+
+/** Where log lines go. */
+export interface NbdLogger {
+  info(msg: string, meta?: object): void;
+  warn(msg: string, meta?: object): void;
+}
+
+export interface NbdServerOptions {
+  provider: NbdExportProvider;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 10809; 0 = ephemeral. */
+  port?: number;
+  /** Default 64 concurrent reads per connection. */
+  maxInflightPerConnection?: number;
+  /** Default 32 MiB; a larger read gets EINVAL (also advertised as maximum block size). */
+  maxReadLength?: number;
+  /** Default 64 KiB (advertised via NBD_INFO_BLOCK_SIZE; the minimum block size is 1). */
+  preferredBlockSize?: number;
+  /** Default 10000. */
+  handshakeTimeoutMs?: number;
+  logger?: NbdLogger;
+}
+
+export interface NbdServer {
+  /** Start listening; resolves with the bound address. */
+  listen(): Promise<{ host: string; port: number }>;
+  /** Stop accepting, end every connection (in-flight reads get a short grace period). */
+  close(): Promise<void>;
+  /** Number of open client connections. */
+  readonly connections: number;
+}
+
+/** Resolved server settings shared by every connection. */
+export interface ServerSettings {
+  readonly provider: NbdExportProvider;
+  readonly maxInflight: number;
+  readonly maxReadLength: number;
+  readonly preferredBlockSize: number;
+  readonly handshakeTimeoutMs: number;
+  /** Upper bound of bytes being read for one connection at once (soft: one read may exceed it). */
+  readonly maxInflightBytes: number;
+  readonly logger: NbdLogger;
+}

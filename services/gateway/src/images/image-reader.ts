@@ -1,0 +1,105 @@
+import { decodeCasyncChunk, decodeDataBlob, layoutDigestAlgorithm, type CaibxIndex } from '@larder/formats';
+import type { ChunkSource } from '../chunk-source.js';
+import { HttpError } from '../http-kit.js';
+import type { DecodedChunkCache } from './decoded-cache.js';
+import type { ImageInfo } from './image-catalog.js';
+import { zeroBuffer, zeroDigest } from './zero-chunks.js';
+
+/** Per-client read state: where the last read ended and how far ahead to prefetch. */
+export interface ReadCursor {
+  lastEnd: number;
+  window: number;
+}
+
+/** A new cursor: no readahead until reads turn out to be sequential. */
+export function newCursor(): ReadCursor {
+  return { lastEnd: -1, window: 0 };
+}
+
+/**
+ * Reads any byte range of an image: maps it to chunks, loads them (in parallel) through the shared
+ * decoded-chunk cache, and prefetches ahead of sequential readers with a window that doubles up to
+ * `maxReadahead` while reads stay sequential and drops to zero on a random read.
+ */
+export class ImageReader {
+  private readonly alg;
+
+  constructor(
+    readonly image: ImageInfo,
+    private readonly deps: { chunks: ChunkSource; cache: DecodedChunkCache; maxReadahead: () => number },
+  ) {
+    this.alg = image.index.format === 'caibx' ? (image.index as CaibxIndex).digestAlgorithm : layoutDigestAlgorithm(image.ds.layout);
+  }
+
+  get size(): number {
+    return this.image.size;
+  }
+
+  /** Read exactly `length` bytes at `offset` (clamped by the caller to the image). */
+  async read(offset: number, length: number, cursor?: ReadCursor): Promise<Buffer> {
+    if (length === 0) return Buffer.alloc(0);
+    const { index } = this.image;
+    const first = index.findChunk(offset);
+    const last = index.findChunk(offset + length - 1);
+    if (first < 0 || last < 0) throw new HttpError(416, `range ${offset}+${length} is outside the image (${this.size} bytes)`);
+    if (cursor) this.readahead(cursor, offset, offset + length, last);
+    const pieces = await Promise.all(Array.from({ length: last - first + 1 }, (_, k) => this.chunk(first + k)));
+    if (pieces.length === 1) {
+      const start = offset - index.chunkStart(first);
+      return (pieces[0] as Buffer).subarray(start, start + length);
+    }
+    const out = Buffer.allocUnsafe(length);
+    let written = 0;
+    for (let k = 0; k < pieces.length; k++) {
+      const i = first + k;
+      const piece = pieces[k] as Buffer;
+      const from = Math.max(offset, index.chunkStart(i)) - index.chunkStart(i);
+      const to = Math.min(offset + length, index.chunkEnd(i)) - index.chunkStart(i);
+      written += piece.copy(out, written, from, to);
+    }
+    return out;
+  }
+
+  /** The decoded chunk `i`: zeros without a fetch when its digest is that of zeros, else through the cache. */
+  chunk(i: number): Promise<Buffer> {
+    const { index, store } = this.image;
+    const len = index.chunkEnd(i) - index.chunkStart(i);
+    const digest = index.chunkDigest(i);
+    if (digest === zeroDigest(this.alg, len)) return Promise.resolve(zeroBuffer(len));
+    return this.deps.cache.get(`${store}/${digest}`, len, () => this.load(digest, len));
+  }
+
+  /** Prefetch chunk `i` if the cache has room; false when skipped. */
+  prefetch(i: number): boolean {
+    const { index, store } = this.image;
+    if (i >= index.chunkCount) return false;
+    const len = index.chunkEnd(i) - index.chunkStart(i);
+    const digest = index.chunkDigest(i);
+    if (digest === zeroDigest(this.alg, len)) return false;
+    return this.deps.cache.tryPrefetch(`${store}/${digest}`, len, () => this.load(digest, len));
+  }
+
+  private readahead(cursor: ReadCursor, start: number, end: number, lastChunk: number): void {
+    const sequential = cursor.lastEnd >= 0 && start >= cursor.lastEnd - 65536 && start <= cursor.lastEnd + 65536;
+    const max = this.deps.maxReadahead();
+    cursor.window = sequential ? Math.min(max, Math.max(2, cursor.window * 2)) : 0;
+    cursor.lastEnd = end;
+    for (let i = lastChunk + 1; i <= lastChunk + cursor.window && i < this.image.index.chunkCount; i++) this.prefetch(i);
+  }
+
+  private async load(digest: string, expected: number): Promise<Buffer> {
+    const { store, ds } = this.image;
+    const opened = await this.deps.chunks.open(store, digest);
+    let raw: Buffer;
+    try {
+      raw = await opened.fh.readFile();
+    } finally {
+      await opened.fh.close();
+    }
+    const plain = ds.layout === 'pbs' ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
+    if (plain.byteLength !== expected) {
+      throw new HttpError(502, `chunk ${digest} of ${store} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
+    }
+    return plain;
+  }
+}
