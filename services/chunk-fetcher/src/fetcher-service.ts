@@ -57,7 +57,7 @@ export async function startChunkFetcher(deps: {
       async (span) => {
         try {
           limit.setLimit(deps.config().fetcher.concurrency);
-          const reply = await limit.run(() => loader.load(req.store, req.digest));
+          const reply = await limit.run(() => loader.load(req.store, req.digest), req.priority === 'low');
           span.setAttribute('larder.source', reply.source);
           counters.fetched++;
           msg.respond(encodeJson(reply));

@@ -1,7 +1,9 @@
-/** A counting semaphore: at most `limit` holders at once, the rest wait in order. */
+/** A counting semaphore with two priorities: at most `limit` holders; low-priority work waits behind normal work and never takes more than half the slots. */
 export class Semaphore {
   private active = 0;
+  private activeLow = 0;
   private readonly waiting: (() => void)[] = [];
+  private readonly waitingLow: (() => void)[] = [];
 
   constructor(private limit: number) {}
 
@@ -18,17 +20,20 @@ export class Semaphore {
 
   /** Waiters right now. */
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.waitingLow.length;
   }
 
-  /** Run `fn` once a slot is free. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
+  /** Run `fn` once a slot is free; `low` for background work such as warming an image. */
+  async run<T>(fn: () => Promise<T>, low = false): Promise<T> {
+    await new Promise<void>((r) => {
+      (low ? this.waitingLow : this.waiting).push(r);
+      this.drain();
+    });
     try {
       return await fn();
     } finally {
       this.active--;
+      if (low) this.activeLow--;
       this.drain();
     }
   }
@@ -37,6 +42,12 @@ export class Semaphore {
     while (this.active < this.limit && this.waiting.length > 0) {
       this.active++;
       this.waiting.shift()?.();
+    }
+    const lowLimit = Math.max(1, Math.floor(this.limit / 2));
+    while (this.active < this.limit && this.activeLow < lowLimit && this.waiting.length === 0 && this.waitingLow.length > 0) {
+      this.active++;
+      this.activeLow++;
+      this.waitingLow.shift()?.();
     }
   }
 }

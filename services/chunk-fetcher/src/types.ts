@@ -2,6 +2,8 @@
 export interface FetchRequest {
   store: string;
   digest: string;
+  /** `low`: background work (warming an image) that waits behind client reads. */
+  priority?: 'normal' | 'low';
 }
 
 /** A successful fetch: where the chunk came from and its size on the volume. */

@@ -9,6 +9,9 @@ import type { TouchBatcher } from './touch-batcher.js';
 
 const tr = tracer('larder.gateway');
 
+/** Client reads are `normal`; warming an image is `low` and waits behind them at the fetchers. */
+export type Priority = 'normal' | 'low';
+
 /** An open chunk file and whether it was already cached. */
 export interface OpenedChunk {
   fh: FileHandle;
@@ -26,7 +29,7 @@ export class ChunkSource {
   constructor(private readonly deps: { config: () => Config; nc: NatsConnection; volume: Volume; touches: TouchBatcher }) {}
 
   /** Open a chunk; store and digest must already be validated. Throws BusError (HTTP-like code) on failure. */
-  async open(store: string, digest: string): Promise<OpenedChunk> {
+  async open(store: string, digest: string, priority: Priority = 'normal'): Promise<OpenedChunk> {
     const key = chunkKey(store, digest);
     const fh = await this.deps.volume.openChunk(store, digest);
     if (fh) {
@@ -36,7 +39,7 @@ export class ChunkSource {
     this.deps.touches.miss();
     // Evicted between the fetch and our open: ask once more.
     for (let attempt = 0; attempt < 3; attempt++) {
-      await this.fetch(store, digest, key);
+      await this.fetch(store, digest, key, priority);
       const opened = await this.deps.volume.openChunk(store, digest);
       if (opened) return { fh: opened, size: (await opened.stat()).size, hit: false };
     }
@@ -44,28 +47,22 @@ export class ChunkSource {
   }
 
   /** Make sure the volume holds a chunk, without opening it. */
-  async ensure(store: string, digest: string): Promise<boolean> {
-    if (await this.deps.volume.hasChunk(store, digest)) return true;
-    await this.fetch(store, digest, chunkKey(store, digest));
-    return false;
-  }
-
-  private fetch(store: string, digest: string, key: string): Promise<FetchReply> {
+  private fetch(store: string, digest: string, key: string, priority: Priority): Promise<FetchReply> {
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.request(store, digest).finally(() => this.inflight.delete(key));
+      p = this.request(store, digest, priority).finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     return p;
   }
 
-  private request(store: string, digest: string): Promise<FetchReply> {
+  private request(store: string, digest: string, priority: Priority): Promise<FetchReply> {
     const cfg = this.deps.config();
     const subject = subjects(cfg.namespace).fetch;
     return tr.startActiveSpan('nats request chunk.fetch', { kind: SpanKind.CLIENT, attributes: { 'messaging.destination': subject } }, context.active(), async (span) => {
       try {
         const msg = await this.deps.nc
-          .request(subject, encodeJson({ store, digest }), { timeout: cfg.gateway.requestTimeout, headers: traceHeaders() })
+          .request(subject, encodeJson({ store, digest, ...(priority === 'low' ? { priority } : {}) }), { timeout: cfg.gateway.requestTimeout, headers: traceHeaders() })
           .catch((err) => {
             throw requestFailure(err, `fetching chunk ${digest} of ${store}`);
           });

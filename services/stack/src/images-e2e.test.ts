@@ -136,3 +136,34 @@ describe('images over NBD, with real clients', () => {
     expect(Number(stdout.trim())).toBe(pbsImage.length);
   });
 });
+
+describe('larder restore and warm', () => {
+  it('warm brings a cold image into the cache, skipping zero chunks', async () => {
+    const ds = stack.ds('demo');
+    const image = Buffer.concat([randomBytes(4 * 2 ** 20), Buffer.alloc(4 * 2 ** 20), randomBytes(2 ** 20 + 512)]);
+    await writeFile(path.join(work, 'warm.raw'), image);
+    await importRawImage({ ds, file: path.join(work, 'warm.raw'), name: 'warm' });
+    const w = await stack.cli(['warm', 'demo/warm.fidx']);
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toMatch(/warmed demo\/warm\.fidx: 2 chunks .* 0 already cached, 1 zero or repeated/);
+    const again = await stack.cli(['warm', 'demo/warm.fidx']);
+    expect(again.stdout).toMatch(/2 already cached/);
+  });
+
+  it('restore writes both images byte for byte and verifies them', async () => {
+    for (const [arg, image] of [['demo/vm/100/disk.img.fidx', pbsImage], ['cas/cas.caibx', casImage]] as const) {
+      const out = path.join(work, `restore-${arg.replaceAll('/', '_')}`);
+      const r = await stack.cli(['restore', arg, out, '--parallel', '4']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/chunks verified/);
+      expect((await readFile(out)).equals(image)).toBe(true);
+      const again = await stack.cli(['restore', arg, out]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/exists; pass --force/);
+    }
+    const missing = await stack.cli(['restore', 'demo/none.fidx', path.join(work, 'x')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/404 no image none\.fidx/);
+    expect((await stack.cli(['restore', 'justonepart', path.join(work, 'x')])).code).toBe(2);
+  });
+});

@@ -10,6 +10,7 @@ import { chunkObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startStack, type Stack, type StackOptions } from './start-stack.js';
+import { writeServedConfig } from './test-config.js';
 
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
@@ -30,7 +31,7 @@ export interface TestStack extends Stack {
 }
 
 /** Start an isolated stack with an embedded S3 server on a free port and short timeouts. */
-export async function startTestStack(opts: StackOptions & { config?: Record<string, unknown> } = {}): Promise<TestStack> {
+export async function startTestStack(opts: StackOptions & { config?: Record<string, unknown>; configService?: boolean } = {}): Promise<TestStack> {
   const ns = `t${randomBytes(5).toString('hex')}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), `larder-${ns}-`));
   const config: Config = parseConfig({
@@ -46,7 +47,9 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
     datastores: { demo: { layout: 'pbs', bucket: `${ns}-demo` }, cas: { layout: 'casync', bucket: `${ns}-cas` } },
     ...opts.config,
   });
-  const stack = await startStack(config, { gatewayListen: '127.0.0.1:0', ...opts });
+  // configService: the stack's config-service owns <dir>/config/larder.yaml (see test-config.ts).
+  const configFile = opts.configService ? await writeServedConfig(dir, config) : undefined;
+  const stack = await startStack(config, { gatewayListen: '127.0.0.1:0', configFile, ...opts });
   const writeConfigFile = async () => {
     const file = path.join(dir, 'larder.yaml');
     const c = stack.config;

@@ -1,8 +1,11 @@
 import type { Command } from '../command.js';
+import { configCommand } from './config.js';
 import { get } from './get.js';
 import { importCommand } from './import.js';
 import { pushCasync } from './push-casync.js';
+import { restore } from './restore.js';
 import { status } from './status.js';
+import { warm } from './warm.js';
 
 /** Every CLI command by name. */
 export const commands: Record<string, Command> = {
@@ -10,4 +13,7 @@ export const commands: Record<string, Command> = {
   import: importCommand,
   'push-casync': pushCasync,
   get,
+  restore,
+  warm,
+  config: configCommand,
 };

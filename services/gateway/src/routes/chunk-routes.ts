@@ -16,7 +16,7 @@ export function checkChunkPath(config: Config, storeSeg: string, digestSeg: stri
 }
 
 async function serveChunk(source: ChunkSource, req: IncomingMessage, res: ServerResponse, store: string, digest: string): Promise<void> {
-  const chunk = await source.open(store, digest);
+  const chunk = await source.open(store, digest, req.headers['x-larder-priority'] === 'low' ? 'low' : 'normal');
   await serveFile(req, res, chunk.fh, 200, {
     'content-type': 'application/octet-stream',
     'content-length': chunk.size,

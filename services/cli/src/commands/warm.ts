@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import { formatSize } from '@larder/config';
+import { forEachLimit } from '@larder/datastore';
+import { digest } from '@larder/formats';
+import { usage } from '../cli-error.js';
+import type { Command } from '../command.js';
+import { gatewayGet } from '../gateway-client.js';
+import { fetchImageIndex } from '../image-index.js';
+import { Progress } from '../progress.js';
+
+/** `larder warm STORE/IMAGE`: bring every chunk of an image into the volume, at low priority. */
+export const warm: Command = {
+  summary: 'prefetch a whole image into the cache (low priority)',
+  usage: 'larder warm STORE/IMAGE [--parallel 8]',
+  async run({ args, config, out, err }) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { parallel: { type: 'string' } } });
+    if (positionals.length !== 1) throw usage('warm takes STORE/IMAGE');
+    const parallel = Number(values.parallel ?? 8);
+    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw usage('--parallel must be 1..64');
+    const cfg = config();
+    const { store, image, index, alg } = await fetchImageIndex(cfg, positionals[0]);
+    const unique = new Map<string, number>();
+    const zero = new Map<number, string>();
+    for (let i = 0; i < index.chunkCount; i++) {
+      const len = index.chunkEnd(i) - index.chunkStart(i);
+      let z = zero.get(len);
+      if (!z) zero.set(len, (z = digest(alg, Buffer.alloc(len)).toString('hex')));
+      const d = index.chunkDigest(i);
+      if (d !== z) unique.set(d, len);
+    }
+    const total = [...unique.values()].reduce((a, b) => a + b, 0);
+    const progress = new Progress('warm', total, err as NodeJS.WritableStream & { isTTY?: boolean });
+    let done = 0;
+    let hits = 0;
+    await forEachLimit(unique, parallel, async ([d, len]) => {
+      const res = await gatewayGet(cfg, `/v1/stores/${encodeURIComponent(store)}/chunks/${d}`, { method: 'HEAD', headers: { 'x-larder-priority': 'low' } });
+      if (res.headers.get('x-larder-cache') === 'hit') hits++;
+      done += len;
+      progress.update(done);
+    });
+    progress.finish(done);
+    out.write(`warmed ${store}/${image}: ${unique.size} chunks (${formatSize(total)}), ${hits} already cached, ${index.chunkCount - [...unique.keys()].length} zero or repeated chunks skipped\n`);
+  },
+};
