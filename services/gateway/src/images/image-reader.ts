@@ -81,10 +81,21 @@ export class ImageReader {
 
   private readahead(cursor: ReadCursor, start: number, end: number, lastChunk: number): void {
     const sequential = cursor.lastEnd >= 0 && start >= cursor.lastEnd - 65536 && start <= cursor.lastEnd + 65536;
-    const max = this.deps.maxReadahead();
+    const max = this.maxWindow();
     cursor.window = sequential ? Math.min(max, Math.max(2, cursor.window * 2)) : 0;
     cursor.lastEnd = end;
     for (let i = lastChunk + 1; i <= lastChunk + cursor.window && i < this.image.index.chunkCount; i++) this.prefetch(i);
+  }
+
+  /**
+   * The readahead limit in chunks: `images.readahead` for 4 MiB chunks, scaled up for smaller ones (casync's
+   * ~64 KiB) so that the bytes in flight, not the request count, cover the link's delay; at most 256.
+   */
+  private maxWindow(): number {
+    const { index } = this.image;
+    const avg = index.chunkCount > 0 ? index.size / index.chunkCount : 4 * 2 ** 20;
+    const scale = Math.max(1, Math.round((4 * 2 ** 20) / Math.max(1, avg)));
+    return Math.min(256, this.deps.maxReadahead() * scale);
   }
 
   private async load(digest: string, expected: number): Promise<Buffer> {
