@@ -10,6 +10,7 @@ import { FetchError, toFetchError } from './fetch-error.js';
 import { FetchErrorCode, type FetchOutcome, type FetchReply } from './types.js';
 
 const log = createLogger('chunk-fetcher');
+const LOCK_TTL_MS = 3000;
 const tr = tracer('larder.chunk-fetcher');
 
 /** What a loader needs: the config (read on every call, so reloads apply), the bus, the index and the volume. */
@@ -59,11 +60,14 @@ export class ChunkLoader {
         await index.admit(key, size);
         return { source: 'volume', size };
       }
-      const token = await locks.acquire(key, timeout + 5000);
+      const token = await locks.acquire(key, LOCK_TTL_MS);
       if (token) {
+        // A short lease, renewed while we work: if this process dies, another fetcher takes over within LOCK_TTL_MS.
+        const renew = setInterval(() => void locks.extend(key, token, LOCK_TTL_MS).catch(() => {}), LOCK_TTL_MS / 3);
         try {
           return await this.fetchFromS3(ds, digest, key);
         } finally {
+          clearInterval(renew);
           await locks.release(key, token).catch((err) => log.warn('lock release failed', { key, err }));
         }
       }
