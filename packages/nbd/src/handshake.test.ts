@@ -36,6 +36,7 @@ import { createNbdServer } from './server.js';
 import {
   createMemoryProvider,
   demoExports,
+  pseudoRandomBytes,
   recordingLogger,
   waitFor,
   type MemoryProvider,
@@ -241,6 +242,26 @@ describe('handshake', () => {
     c.write(Buffer.from([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]));
     expect(await c.expectEof()).toBe(true);
     expect(logger.lines.some((l) => l.level === 'warn' && l.msg.includes('client flags'))).toBe(true);
+    await expectServerHealthy();
+  });
+
+  it('survives random bytes at any point of the handshake', async () => {
+    const garbage = pseudoRandomBytes(64 * 1024, 42);
+    for (let i = 0; i < 12; i++) {
+      const c = await client();
+      const stage = i % 3;
+      if (stage >= 1) await c.readGreeting();
+      if (stage >= 2) c.sendClientFlags();
+      const start = (i * 7919) % (garbage.length - 4096);
+      c.write(garbage.subarray(start, start + 1 + ((i * 523) % 4096)));
+      if (i % 2 === 0) {
+        c.destroy();
+      } else {
+        if (stage === 0) await c.readGreeting();
+        expect(await c.expectEof()).toBe(true);
+      }
+    }
+    await waitFor(() => server.connections === 0, 2000, 'all garbage connections to end');
     await expectServerHealthy();
   });
 

@@ -43,6 +43,8 @@ export class RawClient {
   private constructor(readonly socket: Socket) {
     this.reader = new SocketReader(socket);
     this.closed = new Promise((r) => socket.once('close', () => r()));
+    // Like real clients: once the server has ended its side, close ours.
+    socket.once('end', () => socket.end());
   }
 
   /** Connect to 127.0.0.1:`port`. */

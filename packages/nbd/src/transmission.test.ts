@@ -235,6 +235,26 @@ describe('transmission with simple replies', () => {
     expect(seen.size).toBe(20);
   });
 
+  it('stops taking requests while the client does not read its replies (write back-pressure)', async () => {
+    const c = await attach();
+    const count = 200;
+    const length = 256 * 1024; // 50 MiB requested in total
+    for (let i = 0; i < count; i++) c.request(NBD_CMD_READ, BigInt(i), i * length % (SIZE1 - length), length);
+    await sleep(300);
+    const started = provider.reads.length;
+    // Only what fits in socket buffers (a few MiB) plus the in-flight window has been read.
+    expect(started).toBeLessThan(count * 0.75);
+    await sleep(100);
+    expect(provider.reads.length).toBe(started);
+    let received = 0;
+    for (let i = 0; i < count; i++) {
+      const r = await c.readSimpleReply();
+      expect(r.error).toBe(0);
+      received += (await c.read(length)).length;
+    }
+    expect(received).toBe(count * length);
+  });
+
   it('finishes in-flight reads after NBD_CMD_DISC, then closes', async () => {
     provider.readHook = (_call, data) => sleep(50).then(() => data);
     const c = await attach();
