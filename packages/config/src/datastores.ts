@@ -13,6 +13,7 @@ export function resolveDatastore(config: Config, name: string): ResolvedDatastor
   return {
     name,
     layout: ds.layout,
+    digest: ds.digest ?? (ds.layout === 'pbs' ? 'sha256' : 'sha512-256'),
     bucket: ds.bucket,
     prefix: ds.prefix,
     endpoint: ds.endpoint ?? config.s3.endpoint ?? embeddedEndpoint(config),

@@ -49,6 +49,8 @@ const s3Connection = {
 export const datastoreSchema = z
   .object({
     layout: z.enum(['pbs', 'casync']),
+    /** Digest naming the chunks; default by layout (pbs sha256, casync sha512-256; casync --digest=sha256 stores need sha256). */
+    digest: z.enum(['sha256', 'sha512-256']).optional(),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'),
     prefix: z
       .string()

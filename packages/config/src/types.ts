@@ -11,6 +11,8 @@ export type DatastoreConfig = z.output<typeof datastoreSchema>;
 export interface ResolvedDatastore {
   name: string;
   layout: 'pbs' | 'casync';
+  /** Digest algorithm of the chunk names. */
+  digest: 'sha256' | 'sha512-256';
   bucket: string;
   prefix: string;
   endpoint: string;

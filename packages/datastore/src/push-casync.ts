@@ -58,7 +58,7 @@ export async function pushCasyncStore(opts: {
   await forEachLimit(chunkFiles(opts.storeDir), opts.concurrency ?? 16, async ({ file, digest }) => {
     const bytes = await readFile(file);
     try {
-      decodeAndVerifyChunk('casync', digest, bytes);
+      decodeAndVerifyChunk('casync', digest, bytes, ds.digest);
     } catch (err) {
       throw new Error(`${file}: not a valid casync chunk: ${(err as Error).message}`, { cause: err });
     }

@@ -110,7 +110,7 @@ export class ChunkLoader {
       );
       await index.incrStats({ s3Gets: gets, s3Bytes: bytes.byteLength });
       try {
-        await span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes));
+        await span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest));
       } catch (err) {
         await index.incrStats({ verifyFailures: 1 });
         log.error('chunk failed verification, not cached', { store: ds.name, digest, err });

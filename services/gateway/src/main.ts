@@ -1,9 +1,9 @@
 import { connectNodeDeps, runMain } from '@larder/service-kit';
 import { startGateway } from './gateway.js';
 
-await runMain('gateway', async (config) => {
+await runMain('gateway', async (config, ctx) => {
   const deps = await connectNodeDeps(config, 'gateway');
-  const gateway = await startGateway({ ...deps, config: () => config });
+  const gateway = await startGateway({ ...deps, config: () => config, configStatus: ctx.configStatus });
   process.stdout.write(`Larder gateway: ${gateway.url}\n`);
   return {
     stop: async () => {

@@ -1,4 +1,4 @@
-import { decodeCasyncChunk, decodeDataBlob, layoutDigestAlgorithm, type CaibxIndex } from '@larder/formats';
+import { decodeCasyncChunk, decodeDataBlob, type CaibxIndex } from '@larder/formats';
 import type { ChunkSource } from '../chunk-source.js';
 import { HttpError } from '../http-kit.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
@@ -28,7 +28,7 @@ export class ImageReader {
     readonly image: ImageInfo,
     private readonly deps: { chunks: ChunkSource; cache: DecodedChunkCache; maxReadahead: () => number },
   ) {
-    this.alg = image.index.format === 'caibx' ? (image.index as CaibxIndex).digestAlgorithm : layoutDigestAlgorithm(image.ds.layout);
+    this.alg = image.index.format === 'caibx' ? (image.index as CaibxIndex).digestAlgorithm : image.ds.digest;
   }
 
   get size(): number {

@@ -1,0 +1,22 @@
+export { ConfigCache, startConfigCache, DEFAULT_CONFIG_TTL_MS } from './config-cache.js';
+export { ConfigCacheError } from './errors.js';
+export { configFromSnapshot } from './build-config.js';
+export { requestConfig, requestConfigChange, requestConfigHistory } from './config-client.js';
+export { RESTART_PATHS, needsRestart, restartRequiredFor, changedPaths } from './restart-paths.js';
+export { liveConfig } from './live-config.js';
+export { configTtlFromEnv } from './ttl.js';
+export type {
+  ConfigCacheOptions,
+  ConfigCacheStatus,
+  ConfigChangeEvent,
+  ConfigChange,
+  ConfigChangeResult,
+  ConfigGetReply,
+  ConfigGetRequest,
+  ConfigHistoryReply,
+  ConfigHistoryRequest,
+  ConfigSnapshot,
+  GenerationAnnouncement,
+  GenerationSource,
+  HistoryEntry,
+} from './types.js';
