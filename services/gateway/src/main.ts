@@ -1,3 +1,4 @@
+import '@larder/service-kit/threadpool';
 import { connectNodeDeps, runMain } from '@larder/service-kit';
 import { startGateway } from './gateway.js';
 

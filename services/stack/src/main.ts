@@ -1,3 +1,4 @@
+import '@larder/service-kit/threadpool';
 import { configPath, loadConfig } from '@larder/config';
 import { createLogger, initTelemetry, shutdownTelemetry } from '@larder/telemetry';
 import { seedDemo } from './seed-demo.js';

@@ -14,6 +14,25 @@ export interface ImageInfo {
   size: number;
   etag: string;
   indexBytes: Buffer;
+  /** Chunks read recently through any connection (readahead detects sequential streams from it). */
+  recent: RecentChunks;
+}
+
+/** A bounded set of recently read chunk numbers of one image. */
+export class RecentChunks {
+  private readonly seen = new Set<number>();
+
+  /** Remember that chunk `i` was read. */
+  add(i: number): void {
+    this.seen.delete(i);
+    this.seen.add(i);
+    if (this.seen.size > 1024) this.seen.delete(this.seen.values().next().value as number);
+  }
+
+  /** Whether chunk `i` was read recently. */
+  has(i: number): boolean {
+    return this.seen.has(i);
+  }
 }
 
 /** Loads and caches parsed index files (images) from S3; entries are re-read after `images.indexTtl`. */
@@ -77,7 +96,7 @@ export class ImageCatalog {
       throw err;
     }
     const etag = `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
-    return { store, name, ds, index, size: index.size, etag, indexBytes: bytes };
+    return { store, name, ds, index, size: index.size, etag, indexBytes: bytes, recent: new RecentChunks() };
   }
 }
 

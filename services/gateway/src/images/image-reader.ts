@@ -42,7 +42,7 @@ export class ImageReader {
     const first = index.findChunk(offset);
     const last = index.findChunk(offset + length - 1);
     if (first < 0 || last < 0) throw new HttpError(416, `range ${offset}+${length} is outside the image (${this.size} bytes)`);
-    if (cursor) this.readahead(cursor, offset, offset + length, last);
+    if (cursor) this.readahead(cursor, offset, offset + length, first, last);
     const pieces = await Promise.all(Array.from({ length: last - first + 1 }, (_, k) => this.chunk(first + k)));
     if (pieces.length === 1) {
       const start = offset - index.chunkStart(first);
@@ -79,8 +79,14 @@ export class ImageReader {
     return this.deps.cache.tryPrefetch(`${store}/${digest}`, len, () => this.load(digest, len));
   }
 
-  private readahead(cursor: ReadCursor, start: number, end: number, lastChunk: number): void {
-    const sequential = cursor.lastEnd >= 0 && start >= cursor.lastEnd - 65536 && start <= cursor.lastEnd + 65536;
+  private readahead(cursor: ReadCursor, start: number, end: number, firstChunk: number, lastChunk: number): void {
+    // Sequential: this stream continues where it left off; or it moved only a little and the chunk before was
+    // read recently by anyone (several connections of one copy, as nbdcopy makes, each see strided reads of one
+    // sequential stream). A random reader jumps far between reads and gets no readahead.
+    const { recent } = this.image;
+    const distance = cursor.lastEnd < 0 ? Infinity : Math.abs(start - cursor.lastEnd);
+    const sequential = distance <= 65536 || (distance <= 32 * 2 ** 20 && firstChunk > 0 && recent.has(firstChunk - 1));
+    for (let i = firstChunk; i <= lastChunk; i++) recent.add(i);
     const max = this.maxWindow();
     cursor.window = sequential ? Math.min(max, Math.max(2, cursor.window * 2)) : 0;
     cursor.lastEnd = end;

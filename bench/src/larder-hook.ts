@@ -1,0 +1,71 @@
+/**
+ * The extension point where Larder's stack plugs into the benchmark.
+ *
+ * Until it is wired, `larderHook` is undefined and every scenario measures only its baselines
+ * (its Larder rows and Larder ratios are left out, with a note saying so). To wire it, replace
+ * the `undefined` at the bottom with an object implementing {@link LarderHook}; nothing else in
+ * the harness needs to change.
+ */
+import type { ChunkEncoder, ChunkedImage } from './image-fixture.js';
+import type { RedisTarget } from './redis-bench.js';
+import { larderStackHook } from './larder-stack.js';
+
+/** How Larder reaches S3: always through the WAN proxy, with the embedded S3's credentials. */
+export interface LarderS3Access {
+  /** The WAN proxy's endpoint (`http://127.0.0.1:PORT`). */
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Always true for s3rver. */
+  pathStyle: boolean;
+}
+
+/** What the harness gives Larder when it starts a stack. */
+export interface LarderStartOptions {
+  s3: LarderS3Access;
+  /** The images uploaded for this run, one datastore each (`image.format` is its layout, `image.prefix` its prefix). */
+  images: ChunkedImage[];
+  /** A private Redis, flushed by the harness before every start (so each start is cold). */
+  redis: RedisTarget & { url: string };
+  /** Chunk fetchers to run (the fetcher-scaling scenario sets 1, 2, 4; otherwise Larder's default). */
+  fetchers?: number;
+  /** Empty scratch directory for this stack (cache files, config, logs). */
+  workDir: string;
+}
+
+/** A running Larder stack. */
+export interface LarderStack {
+  /** Gateway base URL; a chunk is at `${gatewayUrl}/v1/stores/${store}/chunks/${digest}`. */
+  readonly gatewayUrl: string;
+  /** Store name of an image in chunk URLs. */
+  storeName(image: ChunkedImage): string;
+  /** NBD URI serving the image (e.g. `nbd://127.0.0.1:10809/<export>`). */
+  nbdUri(image: ChunkedImage): string;
+  /** Process ids of the gateway (the memory scenario samples their RSS). */
+  gatewayPids(): number[];
+  /** Stop every process of the stack. */
+  stop(): Promise<void>;
+}
+
+/** Index micro-benchmark figures (scenario index-throughput). */
+export interface LarderIndexFigures {
+  admitOpsPerSec: number;
+  touchOpsPerSec: number;
+}
+
+/** Everything the benchmark needs from Larder. */
+export interface LarderHook {
+  /** Encode a chunk's plain bytes as stored in S3 (PBS DataBlob, casync .cacnk); stored as is when absent. */
+  encodeChunk?: ChunkEncoder;
+  /** Write whatever else a datastore needs for an uploaded image (its .fidx / .caidx index) with `put`. */
+  writeIndex?(image: ChunkedImage, put: (key: string, body: Buffer) => Promise<void>): Promise<void>;
+  /** Start a stack with an empty cache. */
+  start(opts: LarderStartOptions): Promise<LarderStack>;
+  /** Admit/touch throughput of the cache index against `redis`, for about `durationMs`, on keys under `keyPrefix`. */
+  indexBench?(opts: { redis: RedisTarget & { url: string }; durationMs: number; keyPrefix: string }): Promise<LarderIndexFigures>;
+}
+
+/** The wired hook: Larder's services as separate processes (see larder-stack.ts). */
+export const larderHook: LarderHook | undefined = larderStackHook;

@@ -1,0 +1,30 @@
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCommand } from './processes.js';
+import type { LarderStack } from './larder-hook.js';
+import type { BenchContext } from './types.js';
+
+/** Start a cold Larder stack (fresh scratch dir, Redis flushed), run `fn` with it, and always stop it. Undefined when Larder is not wired. */
+export async function withLarder<T>(ctx: BenchContext, fn: (stack: LarderStack) => Promise<T>, fetchers?: number): Promise<T | undefined> {
+  const hook = ctx.larder;
+  if (!hook) return undefined;
+  const fx = await ctx.fixtures();
+  const redis = await ctx.redis();
+  await runCommand('redis-cli', ['-h', redis.host, '-p', String(redis.port), 'FLUSHALL'], { timeoutMs: 10_000 });
+  const workDir = await mkdtemp(join(ctx.workDir, 'larder-'));
+  const stack = await hook.start({
+    s3: { endpoint: fx.s3.endpoint, bucket: fx.bucket, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', pathStyle: true },
+    images: Object.values(fx.images),
+    redis,
+    workDir,
+    ...(fetchers === undefined ? {} : { fetchers }),
+  });
+  try {
+    return await fn(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** The note a scenario adds when Larder is not wired yet. */
+export const LARDER_NOT_WIRED = 'Larder is not wired into the harness yet (bench/src/larder-hook.ts): only the baselines were measured.';

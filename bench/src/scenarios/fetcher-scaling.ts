@@ -1,0 +1,53 @@
+import { s3Limit } from '../baselines.js';
+import { nbdCopyToNull } from '../nbd-copy.js';
+import { LARDER_NOT_WIRED, withLarder } from '../larder-run.js';
+import { fig, OutcomeBuilder } from '../outcome.js';
+import type { ResultRow, Scenario } from '../types.js';
+import { FORMATS, formatCase } from './common.js';
+import { scrubPorts } from '../units.js';
+
+/** Fetcher counts the scenario tries. */
+export const FETCHER_COUNTS = [1, 2, 4] as const;
+
+/** Scenario 6: cold read throughput with 1, 2 and 4 chunk fetchers. */
+export const fetcherScaling: Scenario = {
+  name: 'fetcher-scaling',
+  title: 'Fetcher scaling: cold restore with 1 / 2 / 4 fetchers',
+  description:
+    'The cold full read of scenario cold-restore, with Larder started with 1, 2 and 4 chunk fetchers; the S3 side\'s limit ' +
+    '(best parallel GETs) is the ceiling. Higher MiB/s is better; ratios are against 1 fetcher and against the ceiling.',
+  needs: ['nbdcopy', 'nbdinfo'],
+  async run(ctx) {
+    const out = new OutcomeBuilder();
+    const fx = await ctx.fixtures();
+    for (const format of FORMATS) {
+      const c = formatCase(format);
+      const limit = await s3Limit(ctx, format);
+      const ceiling = out.row({
+        case: c,
+        system: 'S3 side\'s limit (ceiling)',
+        link: ctx.linkLabel,
+        figures: [fig('throughput', limit.best.mibPerSec, 'MiB/s', 'higher')],
+        note: `best of parallel GETs, at ${limit.best.concurrency} in flight`,
+      });
+      let one: ResultRow | undefined;
+      for (const n of FETCHER_COUNTS) {
+        const r = await withLarder(
+          ctx,
+          async (stack) => {
+            ctx.log(`larder: cold read of the ${format} image with ${n} fetcher(s)`);
+            return nbdCopyToNull(stack.nbdUri(fx.images[format]));
+          },
+          n,
+        );
+        if (!r) continue;
+        const row = out.row({ case: c, system: `Larder, ${n} fetcher${n > 1 ? 's' : ''}`, link: ctx.linkLabel, figures: [fig('throughput', r.mibPerSec, 'MiB/s', 'higher')], note: `\`${scrubPorts(r.command)}\`` });
+        if (n === 1) one = row;
+        else out.ratio(c, `${n} fetchers / 1 fetcher`, 'throughput', row, one);
+        out.ratio(c, `${n} fetcher${n > 1 ? 's' : ''} / S3 limit`, 'throughput', row, ceiling);
+      }
+    }
+    if (!ctx.larder) out.note(LARDER_NOT_WIRED);
+    return out.done();
+  },
+};
