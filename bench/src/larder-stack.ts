@@ -26,7 +26,9 @@ function indexName(image: ChunkedImage): string {
 /** Start Larder as separate processes (cache-index, N chunk-fetchers, gateway) against the harness's S3 link and Redis. */
 async function start(opts: LarderStartOptions): Promise<LarderStack> {
   const ns = `bench${randomBytes(3).toString('hex')}`;
-  const [httpPort, nbdPort] = [await freePort(), await freePort()];
+  const httpPort = await freePort();
+  let nbdPort = await freePort();
+  while (nbdPort === httpPort) nbdPort = await freePort(); // the kernel may hand the same free port out twice
   const datastores: Record<string, unknown> = {};
   for (const image of opts.images) {
     // The fixture names chunks by SHA-256 in both layouts (casync's --digest=sha256).
@@ -47,7 +49,9 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
   const env = { ...process.env, LARDER_CONFIG: file, LARDER_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const services: Service[] = [];
   const spawnNode = (service: string) => {
-    const s = spawnService(process.execPath, [main(service)], { env });
+    // LARDER_BENCH_PROFILE_DIR=DIR writes a CPU profile of every Larder process (read them to see where time goes).
+    const prof = process.env.LARDER_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LARDER_BENCH_PROFILE_DIR}`, `--cpu-prof-name=${service}-${services.length}.cpuprofile`] : [];
+    const s = spawnService(process.execPath, [...prof, main(service)], { env });
     services.push(s);
     return s;
   };

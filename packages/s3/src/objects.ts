@@ -1,6 +1,24 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 
+/** Gather a response body into one buffer, sized by Content-Length when known: one copy, no concatenation passes. */
+async function collectBody(body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Buffer> {
+  if (length === undefined) {
+    const parts: Uint8Array[] = [];
+    for await (const part of body) parts.push(part);
+    return Buffer.concat(parts);
+  }
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for await (const part of body) {
+    if (at + part.byteLength > length) throw new Error(`object body longer than its Content-Length ${length}`);
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  if (at !== length) throw new Error(`object body ended after ${at} of ${length} bytes`);
+  return out;
+}
+
 /** Read a whole object into memory, retrying transient failures within the policy's deadline. */
 export async function getObjectBytes(
   client: S3Client,
@@ -15,7 +33,7 @@ export async function getObjectBytes(
     async (abortSignal) => {
       const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
       if (!res.Body) return Buffer.alloc(0);
-      return Buffer.from(await res.Body.transformToByteArray());
+      return collectBody(res.Body as unknown as AsyncIterable<Uint8Array>, res.ContentLength);
     },
     onRetry,
   );

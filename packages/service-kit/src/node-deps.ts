@@ -36,7 +36,7 @@ export async function connectNodeDeps(config: Config, name: string): Promise<Nod
     redis,
     index: new ChunkIndex(redis, config.namespace),
     locks: new FlightLocks(redis, config.namespace),
-    volume: new Volume(config.volume.path, config.namespace),
+    volume: new Volume(config.volume.path, config.namespace, { fsync: config.volume.fsync }),
     close: async () => {
       await nc.drain().catch(() => nc.close());
       redis.disconnect();

@@ -95,6 +95,7 @@ export class ChunkLoader {
     const done = subjects(cfg.namespace).chunkDone(ds.name, digest);
     try {
       const objectKey = chunkObjectKey(ds, digest);
+      const t0 = performance.now();
       let gets = 0;
       const bytes = await span('s3.get', { 's3.bucket': ds.bucket, 's3.key': objectKey }, () =>
         getObjectBytes(
@@ -108,6 +109,7 @@ export class ChunkLoader {
           },
         ).finally(() => gets++),
       );
+      const t1 = performance.now();
       await index.incrStats({ s3Gets: gets, s3Bytes: bytes.byteLength });
       try {
         await span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest));
@@ -117,7 +119,9 @@ export class ChunkLoader {
         throw err;
       }
       await span('volume.write', { 'chunk.size': bytes.byteLength }, () => volume.writeChunk(ds.name, digest, bytes));
+      const t2 = performance.now();
       const admitted = await index.admit(key, bytes.byteLength);
+      log.debug('fetched', { key, bytes: bytes.byteLength, getMs: Math.round(t1 - t0), verifyWriteMs: Math.round(t2 - t1), admitMs: Math.round(performance.now() - t2) });
       if (admitted.usedBytes > cfg.capacity) nc.publish(subjects(cfg.namespace).indexPressure, encodeJson({ usedBytes: admitted.usedBytes }));
       nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));
       return { source: 's3', size: bytes.byteLength };
