@@ -97,7 +97,11 @@ async function indexBench(opts: { redis: { url: string }; durationMs: number; ke
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: 16 }, async () => {
-          while (performance.now() < until) ops += await op(ops);
+          while (performance.now() < until) {
+            // Not `ops += await …`: that reads `ops` before the await and loses the other workers' counts.
+            const done = await op(ops);
+            ops += done;
+          }
         }),
       );
       return ops / ((performance.now() - t0) / 1000);
