@@ -9,5 +9,11 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<vo
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status !== 404) throw new Error(`cannot check bucket ${bucket}: ${(err as Error).message}`, { cause: err });
   }
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    // Someone else created it between our check and our create: that is what we wanted.
+    const name = (err as { name?: string }).name;
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw new Error(`cannot create bucket ${bucket}: ${(err as Error).message}`, { cause: err });
+  }
 }
