@@ -1,5 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { openSync } from 'node:fs';
 import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import { BusError, checkReply, decodeJson, encodeJson, requestFailure, subjects, traceHeaders, type NatsConnection } from '@larder/bus';
 import type { FetchReply } from '@larder/chunk-fetcher';
@@ -13,9 +12,9 @@ const tr = tracer('larder.gateway');
 /** Client reads are `normal`; warming an image is `low` and waits behind them at the fetchers. */
 export type Priority = 'normal' | 'low';
 
-/** An open chunk file and whether it was already cached. */
+/** An open chunk file (a descriptor the caller closes) and whether it was already cached. */
 export interface OpenedChunk {
-  fh: FileHandle;
+  fd: number;
   hit: boolean;
 }
 
@@ -29,43 +28,33 @@ export class ChunkSource {
   constructor(private readonly deps: { config: () => Config; nc: NatsConnection; volume: Volume; touches: TouchBatcher }) {}
 
   /**
-   * A small cached chunk's bytes read synchronously (open, one read, close), or undefined when it is not cached or
-   * is larger than `max`. For files in the page cache this is far cheaper than three thread-pool round trips.
+   * Open a chunk; store and digest must already be validated. Throws BusError (HTTP-like code) on failure.
+   * The open is synchronous: for a file in the page cache one `open` is far cheaper than a thread-pool round trip.
    */
-  readSmallHit(store: string, digest: string, max: number): Buffer | undefined {
-    let fd: number;
-    try {
-      fd = openSync(this.deps.volume.chunkPath(store, digest), 'r');
-    } catch {
-      return undefined;
-    }
-    try {
-      const buf = Buffer.allocUnsafe(max);
-      const n = readSync(fd, buf, 0, max, 0);
-      if (n >= max) return undefined;
-      this.deps.touches.hit(chunkKey(store, digest));
-      return buf.subarray(0, n);
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** Open a chunk; store and digest must already be validated. Throws BusError (HTTP-like code) on failure. */
   async open(store: string, digest: string, priority: Priority = 'normal'): Promise<OpenedChunk> {
     const key = chunkKey(store, digest);
-    const fh = await this.deps.volume.openChunk(store, digest);
-    if (fh) {
+    const fd = this.openCached(store, digest);
+    if (fd !== undefined) {
       this.deps.touches.hit(key);
-      return { fh, hit: true };
+      return { fd, hit: true };
     }
     this.deps.touches.miss();
     // Evicted between the fetch and our open: ask once more.
     for (let attempt = 0; attempt < 3; attempt++) {
       await this.fetch(store, digest, key, priority);
-      const opened = await this.deps.volume.openChunk(store, digest);
-      if (opened) return { fh: opened, hit: false };
+      const opened = this.openCached(store, digest);
+      if (opened !== undefined) return { fd: opened, hit: false };
     }
     throw new BusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
+  }
+
+  private openCached(store: string, digest: string): number | undefined {
+    try {
+      return openSync(this.deps.volume.chunkPath(store, digest), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** Make sure the volume holds a chunk, without opening it. */

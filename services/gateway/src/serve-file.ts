@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, createReadStream, fstatSync, readSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 
@@ -6,22 +6,26 @@ import { pipeline } from 'node:stream/promises';
 const ONE_READ = 256 * 1024;
 
 /**
- * Answer with a whole open file as the body, then close it; HEAD sends headers only. A small file costs one
- * read (its size is what the read returned); a larger one is streamed after that first block.
+ * Answer with a whole open file as the body; the descriptor is closed in every case. HEAD sends headers only.
+ * A small file costs one synchronous read (its size is what the read returned); a larger one is streamed on
+ * from where that first read stopped.
  */
-export async function serveWholeFile(req: IncomingMessage, res: ServerResponse, fh: FileHandle, headers: Record<string, string | number>): Promise<void> {
+export async function serveFile(req: IncomingMessage, res: ServerResponse, fd: number, headers: Record<string, string | number>): Promise<void> {
+  let streaming = false;
   try {
     const first = Buffer.allocUnsafe(ONE_READ);
-    const { bytesRead } = await fh.read(first, 0, ONE_READ, 0);
-    const size = bytesRead < ONE_READ ? bytesRead : (await fh.stat()).size;
+    const bytesRead = readSync(fd, first, 0, ONE_READ, 0);
+    const size = bytesRead < ONE_READ ? bytesRead : fstatSync(fd).size;
     res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') return void res.end();
     if (size === bytesRead) return void res.end(first.subarray(0, bytesRead));
     res.write(first);
-    await pipeline(fh.createReadStream({ start: ONE_READ, autoClose: false, highWaterMark: 1024 * 1024 }), res).catch(() => {
+    // The stream owns the descriptor from here and closes it when it ends or is destroyed.
+    streaming = true;
+    await pipeline(createReadStream('', { fd, start: ONE_READ, highWaterMark: 1024 * 1024 }), res).catch(() => {
       // The client went away mid-body: nothing to answer.
     });
   } finally {
-    await fh.close().catch(() => {});
+    if (!streaming) closeSync(fd);
   }
 }

@@ -1,9 +1,15 @@
+import { closeSync, fstat as fstatCb, read as readCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { decodeCasyncChunk, decodeDataBlob, type CaibxIndex } from '@larder/formats';
 import type { ChunkSource } from '../chunk-source.js';
 import { HttpError } from '../http-kit.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
 import { zeroBuffer, zeroDigest } from './zero-chunks.js';
+
+const fstat = promisify(fstatCb);
+const read = (fd: number, buf: Buffer, off: number, len: number, pos: number) =>
+  new Promise<number>((resolve, reject) => readCb(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
 
 /** Per-client read state: where the last read ended and how far ahead to prefetch. */
 export interface ReadCursor {
@@ -110,12 +116,12 @@ export class ImageReader {
     let raw: Buffer;
     try {
       // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them).
-      const { size } = await opened.fh.stat();
+      const { size } = await fstat(opened.fd);
       raw = Buffer.allocUnsafe(size);
-      const { bytesRead } = await opened.fh.read(raw, 0, size, 0);
+      const bytesRead = await read(opened.fd, raw, 0, size, 0);
       if (bytesRead !== size) throw new HttpError(500, `chunk ${digest} of ${store}: short read from the volume (${bytesRead} of ${size} bytes)`);
     } finally {
-      await opened.fh.close();
+      closeSync(opened.fd);
     }
     const plain = ds.layout === 'pbs' ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
     if (plain.byteLength !== expected) {

@@ -3,7 +3,7 @@ import { resolveDatastore, type Config } from '@larder/config';
 import { isHexDigest } from '@larder/formats';
 import type { ChunkSource } from '../chunk-source.js';
 import { HttpError, decodeSegment, type Route } from '../http-kit.js';
-import { serveWholeFile } from '../serve-file.js';
+import { serveFile } from '../serve-file.js';
 
 /** Validate a store name and digest from a path; throws 404/400 HttpErrors that name the problem. */
 export function checkChunkPath(config: Config, storeSeg: string, digestSeg: string) {
@@ -15,9 +15,6 @@ export function checkChunkPath(config: Config, storeSeg: string, digestSeg: stri
   return { ds, store, digest };
 }
 
-/** Cached chunks up to this size are served from one synchronous read (most casync chunks). */
-const SMALL_CHUNK = 256 * 1024;
-
 function chunkHeaders(digest: string, cache: 'hit' | 'miss'): Record<string, string> {
   return {
     'content-type': 'application/octet-stream',
@@ -28,14 +25,8 @@ function chunkHeaders(digest: string, cache: 'hit' | 'miss'): Record<string, str
 }
 
 async function serveChunk(source: ChunkSource, req: IncomingMessage, res: ServerResponse, store: string, digest: string): Promise<void> {
-  const small = source.readSmallHit(store, digest, SMALL_CHUNK);
-  if (small) {
-    res.writeHead(200, { ...chunkHeaders(digest, 'hit'), 'content-length': small.byteLength });
-    res.end(req.method === 'HEAD' ? undefined : small);
-    return;
-  }
   const chunk = await source.open(store, digest, req.headers['x-larder-priority'] === 'low' ? 'low' : 'normal');
-  await serveWholeFile(req, res, chunk.fh, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
+  await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
 }
 
 /** `GET|HEAD /v1/stores/{store}/chunks/{digest}` and casync's `GET /casync/{store}/{4 hex}/{digest}.cacnk`. */
