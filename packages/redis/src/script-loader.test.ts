@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IndexScriptCode } from './errors.js';
+import { expandIncludes } from './script-loader.js';
 
 const dir = new URL('./scripts/', import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
@@ -18,7 +19,8 @@ describe('Lua scripts', () => {
   });
 
   it.each(files)('%s documents KEYS, ARGV and every code it returns, all in IndexScriptCode', (file) => {
-    const source = readFileSync(new URL(file, dir), 'utf8');
+    // As Redis runs it: with its `-- @include` lines expanded.
+    const source = expandIncludes(readFileSync(new URL(file, dir), 'utf8'));
     const header = source.slice(0, source.indexOf(']]'));
     expect(source.startsWith(`--[[\n  ${file}:`)).toBe(true);
     expect(header).toMatch(/KEYS\[1\]/);

@@ -23,18 +23,25 @@ type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 const sources = new Map<ScriptName, string>();
 const registered = new WeakSet<Redis>();
 
+function readLua(url: URL): string {
+  try {
+    return readFileSync(url, 'utf8');
+  } catch (err) {
+    throw new Error(`@larder/redis: cannot read Lua script ${url.pathname} (was dist/scripts copied by the build?)`, { cause: err });
+  }
+}
+
+/** Replace each `-- @include NAME` line with `scripts/includes/NAME.lua` (code the scripts share, as BullMQ's includes). */
+export function expandIncludes(source: string): string {
+  return source.replace(/^-- @include ([a-z0-9-]+)$/gm, (_line, name: string) => readLua(new URL(`./scripts/includes/${name}.lua`, import.meta.url)).trimEnd());
+}
+
 /** The Lua source of a script, read once from the package's `scripts/` folder. */
 export function scriptSource(name: ScriptName): string {
   let source = sources.get(name);
   if (source === undefined) {
     const { url } = SCRIPTS[name];
-    try {
-      source = readFileSync(url, 'utf8');
-    } catch (err) {
-      throw new Error(`@larder/redis: cannot read Lua script ${url.pathname} (was dist/scripts copied by the build?)`, {
-        cause: err,
-      });
-    }
+    source = expandIncludes(readLua(url));
     sources.set(name, source);
   }
   return source;

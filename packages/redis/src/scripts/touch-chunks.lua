@@ -17,23 +17,11 @@
     { -2, message }  BAD_ARGUMENT; nothing was changed
 ]]
 
-local MAX_SAFE = 9007199254740991
-
--- Strict decimal integer parser: rejects signs, decimals, exponents, hex, NaN, inf.
-local function parseUInt(value)
-  if type(value) ~= 'string' or #value == 0 or #value > 16 or not string.match(value, '^%d+$') then
-    return nil
-  end
-  local n = tonumber(value)
-  if n == nil or n > MAX_SAFE then
-    return nil
-  end
-  return n
-end
+-- @include parse-uint
 
 local now = parseUInt(ARGV[1])
 if now == nil then
-  return { -2, 'nowMs must be a non-negative integer, got "' .. string.sub(tostring(ARGV[1]), 1, 64) .. '"' }
+  return badArgument('nowMs', ARGV[1])
 end
 if #ARGV < 2 then
   return { 0, 0 }
