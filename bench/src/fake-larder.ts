@@ -11,20 +11,8 @@ import type { LarderHook, LarderStack, LarderStartOptions } from './larder-hook.
 import { startNbdkit } from './nbdkit.js';
 import type { Nbdkit } from './nbdkit.js';
 import { objectUrl } from './s3-gets.js';
+import { fetchBuffer } from './fetch-buffer.js';
 
-/** GET a URL into a buffer. */
-function fetchBuffer(url: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (b: Buffer) => parts.push(b));
-        res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`HTTP ${res.statusCode}`))));
-        res.on('error', reject);
-      })
-      .on('error', reject);
-  });
-}
 
 /** Start the stand-in stack: one nbdkit file export per image, one chunk server with a memory cache. */
 async function startFake(opts: LarderStartOptions): Promise<LarderStack> {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,22 +7,11 @@ import { chunkSizes, uploadChunkedImage, uploadFileObject, writeRandomImage } fr
 import type { ChunkedImage } from './image-fixture.js';
 import { objectUrl, timeObjectGets, bestParallelGets } from './s3-gets.js';
 import { startWanS3 } from './wan-s3.js';
+import { fetchBuffer } from './fetch-buffer.js';
 import type { WanS3 } from './wan-s3.js';
 import { KiB, MiB } from './units.js';
 import { readFile } from 'node:fs/promises';
 
-/** GET a URL into a buffer. */
-function fetchBuffer(url: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (b: Buffer) => parts.push(b));
-        res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`HTTP ${res.statusCode}`))));
-      })
-      .on('error', reject);
-  });
-}
 
 describe('S3 behind the WAN proxy', () => {
   let dir: string;
