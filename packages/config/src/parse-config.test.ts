@@ -6,7 +6,8 @@ describe('parseConfigText', () => {
     const c = parseConfigText('capacity: 2GiB\nfetcher: { timeout: 3s }\ndatastores:\n  demo: { layout: pbs, bucket: larder-demo }\n');
     expect(c.capacity).toBe(2 * 2 ** 30);
     expect(c.fetcher.timeout).toBe(3000);
-    expect(c.fetcher.concurrency).toBe(16);
+    expect(c.fetcher.concurrency).toBe(128);
+    expect(c.fetcher.inflightBytes).toBe(64 * 2 ** 20);
     expect(c.gateway.listen).toBe('127.0.0.1:8780');
     expect(c.volume.reserve).toBeCloseTo(0.05);
     expect(resolveDatastore(c, 'demo')?.endpoint).toBe('http://127.0.0.1:9000');

@@ -97,13 +97,14 @@ export const configSchema = z
       .default({ region: 'us-east-1', pathStyle: true, embedded: { listen: '127.0.0.1:9000', directory: '.larder/s3' } }),
     fetcher: z
       .object({
-        concurrency: z.number().int().min(1).max(1024).default(16),
+        concurrency: z.number().int().min(1).max(1024).default(128),
+        inflightBytes: size.default(64 * 2 ** 20),
         timeout: duration.default(15_000),
         retries: z.number().int().min(0).max(10).default(3),
         backoff: duration.default(100),
       })
       .strict()
-      .default({ concurrency: 16, timeout: 15_000, retries: 3, backoff: 100 }),
+      .default({ concurrency: 128, inflightBytes: 64 * 2 ** 20, timeout: 15_000, retries: 3, backoff: 100 }),
     index: z
       .object({ evictInterval: duration.default(2000), reconcileInterval: duration.default(300_000) })
       .strict()

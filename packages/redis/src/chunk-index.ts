@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { IndexScriptCode, assertInteger, assertKey, indexError } from './errors.js';
-import { type IndexKeys, assertNamespace, indexKeys } from './keys.js';
+import { type IndexKeys, assertNamespace, flightKey, indexKeys } from './keys.js';
 import { guard, registerScripts, replyInt, runScript } from './script-loader.js';
-import type { AdmitResult, EvictedChunk, IndexTotals } from './types.js';
+import type { AdmitFetchedResult, AdmitResult, EvictedChunk, IndexTotals } from './types.js';
 
 /** Keys sent per touch/remove script call. */
 export const SCRIPT_BATCH = 500;
@@ -46,6 +46,34 @@ export class ChunkIndex {
       admitted: replyInt(op, values[0]) === 1,
       usedBytes: replyInt(op, values[1]),
       chunkCount: replyInt(op, values[2]),
+    };
+  }
+
+  /**
+   * Finish a fetch in one atomic step: admit the chunk, add the fetch's S3 GETs and bytes to the stats, and
+   * release the fetcher's single-flight lock if `token` still owns it (see FlightLocks).
+   */
+  async admitFetched(key: string, size: number, fetch: { token: string; s3Gets: number; s3Bytes: number }, nowMs: number = Date.now()): Promise<AdmitFetchedResult> {
+    const op = 'ChunkIndex.admitFetched';
+    assertKey(op, 'key', key);
+    assertKey(op, 'token', fetch.token);
+    assertInteger(op, 'size', size);
+    assertInteger(op, 'nowMs', nowMs);
+    assertInteger(op, 's3Gets', fetch.s3Gets);
+    assertInteger(op, 's3Bytes', fetch.s3Bytes);
+    const { lru, size: sizes, used, stats } = this.keys;
+    const { values } = await runScript(
+      this.redis,
+      op,
+      'admitFetched',
+      [lru, sizes, used, stats, flightKey(this.namespace, key)],
+      [key, size, nowMs, fetch.token, fetch.s3Gets, fetch.s3Bytes],
+    );
+    return {
+      admitted: replyInt(op, values[0]) === 1,
+      usedBytes: replyInt(op, values[1]),
+      chunkCount: replyInt(op, values[2]),
+      lockReleased: replyInt(op, values[3]) === 1,
     };
   }
 

@@ -1,5 +1,5 @@
 export type { Redis } from 'ioredis';
-export type { AdmitResult, EvictedChunk, IndexTotals, RedisOptions } from './types.js';
+export type { AdmitFetchedResult, AdmitResult, EvictedChunk, IndexTotals, RedisOptions } from './types.js';
 export { createRedis } from './connection.js';
 export { ChunkIndex } from './chunk-index.js';
 export { FlightLocks } from './flight-locks.js';

@@ -10,6 +10,7 @@ describe('Lua scripts', () => {
   it('are the expected files', () => {
     expect(files.sort()).toEqual([
       'admit-chunk.lua',
+      'admit-fetched.lua',
       'evict-to-target.lua',
       'extend-lock.lua',
       'release-lock.lua',

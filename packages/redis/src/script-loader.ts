@@ -5,6 +5,7 @@ import { IndexError, IndexScriptCode, indexError, isIndexScriptCode } from './er
 /** The Lua scripts of this package: source file (beside this module in src/ and dist/) and KEYS count. */
 const SCRIPTS = {
   admitChunk: { url: new URL('./scripts/admit-chunk.lua', import.meta.url), keys: 3 },
+  admitFetched: { url: new URL('./scripts/admit-fetched.lua', import.meta.url), keys: 5 },
   touchChunks: { url: new URL('./scripts/touch-chunks.lua', import.meta.url), keys: 1 },
   evictToTarget: { url: new URL('./scripts/evict-to-target.lua', import.meta.url), keys: 4 },
   removeChunks: { url: new URL('./scripts/remove-chunks.lua', import.meta.url), keys: 3 },

@@ -16,6 +16,12 @@ export interface AdmitResult {
   chunkCount: number;
 }
 
+/** Outcome of {@link ChunkIndex.admitFetched}. */
+export interface AdmitFetchedResult extends AdmitResult {
+  /** True if the fetcher's lock was still its own and is now released; false if it had expired or changed hands. */
+  lockReleased: boolean;
+}
+
 /** A chunk key with its size in bytes (as returned by eviction and scans). */
 export interface EvictedChunk {
   key: string;

@@ -25,6 +25,21 @@ describe('Volume', () => {
     expect(await readdir(path.dirname(v.chunkPath('demo', d)))).toEqual([d]);
   });
 
+  it('reports sizes, creates missing shard directories, and leaves no temp file when a write fails', async () => {
+    const v = new Volume(root, 'ns3');
+    expect(await v.chunkSize('demo', d)).toBeUndefined();
+    await v.writeChunk('demo', d, Buffer.alloc(70_000, 7));
+    expect(await v.chunkSize('demo', d)).toBe(70_000);
+    const other = 'cd'.repeat(32);
+    await v.writeChunk('other', other, Buffer.from('y'));
+    expect(await v.chunkSize('other', other)).toBe(1);
+    // A write into a shard that is a file, not a directory, fails cleanly and leaves nothing behind.
+    const blocked = 'ef'.repeat(32);
+    await writeFile(path.dirname(v.chunkPath('demo', blocked)), 'not a directory');
+    await expect(v.writeChunk('demo', blocked, Buffer.from('z'))).rejects.toThrow();
+    expect(await readdir(path.dirname(path.dirname(v.chunkPath('demo', blocked))))).toEqual([d.slice(0, 4), 'efef'].sort());
+  });
+
   it('sweeps stale temp files and never lists them', async () => {
     const v = new Volume(root, 'ns2');
     await v.writeChunk('demo', d, Buffer.from('x'));

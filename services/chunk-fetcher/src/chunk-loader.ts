@@ -64,11 +64,12 @@ export class ChunkLoader {
       if (token) {
         // A short lease, renewed while we work: if this process dies, another fetcher takes over within LOCK_TTL_MS.
         const renew = setInterval(() => void locks.extend(key, token, LOCK_TTL_MS).catch(() => {}), LOCK_TTL_MS / 3);
+        const lock = { token, released: false };
         try {
-          return await this.fetchFromS3(ds, digest, key);
+          return await this.fetchFromS3(ds, digest, key, lock);
         } finally {
           clearInterval(renew);
-          await locks.release(key, token).catch((err) => log.warn('lock release failed', { key, err }));
+          if (!lock.released) await locks.release(key, token).catch((err) => log.warn('lock release failed', { key, err }));
         }
       }
       const outcome = await this.waitForPeer(ds.name, digest, Math.min(1000, deadline - Date.now()));
@@ -79,17 +80,12 @@ export class ChunkLoader {
     throw new FetchError(FetchErrorCode.Timeout, `fetching chunk ${digest} of ${ds.name} took longer than ${timeout} ms`);
   }
 
-  private async onVolume(store: string, digest: string): Promise<number | undefined> {
-    const fh = await this.deps.volume.openChunk(store, digest);
-    if (!fh) return undefined;
-    try {
-      return (await fh.stat()).size;
-    } finally {
-      await fh.close();
-    }
+  private onVolume(store: string, digest: string): Promise<number | undefined> {
+    return this.deps.volume.chunkSize(store, digest);
   }
 
-  private async fetchFromS3(ds: ResolvedDatastore, digest: string, key: string): Promise<FetchReply> {
+  /** Fetch, verify, write and admit a chunk while holding its lock; the admission also releases the lock (`lock.released`). */
+  private async fetchFromS3(ds: ResolvedDatastore, digest: string, key: string, lock: { token: string; released: boolean }): Promise<FetchReply> {
     const { config, index, volume, nc } = this.deps;
     const cfg = config();
     const done = subjects(cfg.namespace).chunkDone(ds.name, digest);
@@ -110,17 +106,17 @@ export class ChunkLoader {
         ).finally(() => gets++),
       );
       const t1 = performance.now();
-      await index.incrStats({ s3Gets: gets, s3Bytes: bytes.byteLength });
       try {
         await span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest));
       } catch (err) {
-        await index.incrStats({ verifyFailures: 1 });
+        await index.incrStats({ verifyFailures: 1, s3Gets: gets, s3Bytes: bytes.byteLength });
         log.error('chunk failed verification, not cached', { store: ds.name, digest, err });
         throw err;
       }
       await span('volume.write', { 'chunk.size': bytes.byteLength }, () => volume.writeChunk(ds.name, digest, bytes));
       const t2 = performance.now();
-      const admitted = await index.admit(key, bytes.byteLength);
+      const admitted = await index.admitFetched(key, bytes.byteLength, { token: lock.token, s3Gets: gets, s3Bytes: bytes.byteLength });
+      lock.released = admitted.lockReleased;
       log.debug('fetched', { key, bytes: bytes.byteLength, getMs: Math.round(t1 - t0), verifyWriteMs: Math.round(t2 - t1), admitMs: Math.round(performance.now() - t2) });
       if (admitted.usedBytes > cfg.capacity) nc.publish(subjects(cfg.namespace).indexPressure, encodeJson({ usedBytes: admitted.usedBytes }));
       nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));

@@ -1,6 +1,6 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Svcm, contextFromHeaders, decodeJson, encodeJson, subjects, type NatsConnection, type ServiceMsg } from '@larder/bus';
-import type { Config } from '@larder/config';
+import { resolveDatastore, type Config } from '@larder/config';
 import type { ChunkIndex, FlightLocks } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
@@ -11,6 +11,15 @@ import { FetchErrorCode, type FetchRequest } from './types.js';
 
 const log = createLogger('chunk-fetcher');
 const tr = tracer('larder.chunk-fetcher');
+
+/**
+ * What one fetch of a datastore's chunk counts against `fetcher.inflightBytes`: the size a chunk of its layout
+ * may reach (the body is held in memory while it is verified and written): 4 MiB for pbs, 256 KiB (casync's
+ * default maximum) for casync.
+ */
+function chunkWeight(config: Config, store: string): number {
+  return resolveDatastore(config, store)?.layout === 'casync' ? 256 * 2 ** 10 : 4 * 2 ** 20;
+}
 
 /** A running chunk-fetcher worker. */
 export interface ChunkFetcher {
@@ -29,7 +38,8 @@ export async function startChunkFetcher(deps: {
 }): Promise<ChunkFetcher> {
   const subj = subjects(deps.config().namespace);
   const loader = new ChunkLoader(deps);
-  const limit = new Semaphore(deps.config().fetcher.concurrency);
+  const limits = () => ({ count: deps.config().fetcher.concurrency, weight: deps.config().fetcher.inflightBytes });
+  const limit = new Semaphore(limits());
   const counters = { fetched: 0, failed: 0 };
   const stats = () => ({ inflight: limit.inUse, queued: limit.queued, ...counters });
 
@@ -56,8 +66,9 @@ export async function startChunkFetcher(deps: {
       contextFromHeaders(msg.headers),
       async (span) => {
         try {
-          limit.setLimit(deps.config().fetcher.concurrency);
-          const reply = await limit.run(() => loader.load(req.store, req.digest), req.priority === 'low');
+          limit.setLimits(limits());
+          const weight = chunkWeight(deps.config(), req.store);
+          const reply = await limit.run(() => loader.load(req.store, req.digest), { weight, low: req.priority === 'low' });
           span.setAttribute('larder.source', reply.source);
           counters.fetched++;
           msg.respond(encodeJson(reply));

@@ -20,6 +20,7 @@
 ]]
 
 -- @include parse-uint
+-- @include admit-member
 
 local member = ARGV[1]
 if member == nil or member == '' then
@@ -36,15 +37,6 @@ end
 local sizeText = string.format('%d', size)
 local nowText = string.format('%d', now)
 
-local admitted = 0
-local used
-if redis.call('HSETNX', KEYS[2], member, sizeText) == 1 then
-  admitted = 1
-  used = redis.call('INCRBY', KEYS[3], sizeText)
-else
-  used = tonumber(redis.call('GET', KEYS[3]) or '0')
-end
--- GT without XX: adds the member if absent, otherwise only raises its score.
-redis.call('ZADD', KEYS[1], 'GT', nowText, member)
+local admitted, used = admitMember(KEYS[1], KEYS[2], KEYS[3], member, sizeText, nowText)
 
 return { 0, admitted, used, redis.call('ZCARD', KEYS[1]) }
