@@ -1,11 +1,11 @@
 import { context, propagation, type Context } from '@opentelemetry/api';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 
-/** Headers carrying the active trace context (W3C traceparent) into a NATS message. */
-export function traceHeaders(ctx: Context = context.active()): MsgHdrs {
+/** Headers carrying the active trace context (W3C traceparent) into a NATS message; undefined when tracing is off. */
+export function traceHeaders(ctx: Context = context.active()): MsgHdrs | undefined {
   const h = natsHeaders();
   propagation.inject(ctx, h, { set: (carrier, key, value) => carrier.set(key, value) });
-  return h;
+  return h.keys().length > 0 ? h : undefined;
 }
 
 /** The trace context a NATS message carries, or the active one when it carries none. */
