@@ -7,3 +7,7 @@ export type { RetryPolicy } from './retry.js';
 export { getObjectBytes, putObjectBytes, headObjectSize, listObjects } from './objects.js';
 export { ensureBucket } from './buckets.js';
 export type { S3Client } from '@aws-sdk/client-s3';
+export { objectGetterFor, destroyObjectGetters } from './object-getter.js';
+export type { ObjectGetter, ObjectGetterOptions } from './object-getter.js';
+export { SigV4Signer, encodeKey, parseEndpoint, objectTarget, UNSIGNED_PAYLOAD, EMPTY_SHA256 } from './sigv4.js';
+export type { SigV4Credentials, SigV4Request, S3Endpoint } from './sigv4.js';
