@@ -2,7 +2,7 @@ import { startCacheIndex, type CacheIndexService } from '@larder/cache-index';
 import { startChunkFetcher, type ChunkFetcher } from '@larder/chunk-fetcher';
 import { resolveDatastores, usesEmbeddedS3, type Config } from '@larder/config';
 import { startGateway, type Gateway } from '@larder/gateway';
-import { destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
+import { destroyObjectGetters, destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
 import { connectNodeDeps, type NodeDeps } from '@larder/service-kit';
 import { parseListen } from '@larder/config';
@@ -93,7 +93,10 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
       gateways.push(g);
       cleanups.push(() => g.stop());
     }
-    cleanups.unshift(async () => destroyS3Clients());
+    cleanups.unshift(async () => {
+      destroyS3Clients();
+      destroyObjectGetters();
+    });
     return {
       config: cfg,
       s3,
