@@ -15,8 +15,11 @@ export interface ObjectGetterOptions {
 
 /** Whole-object GETs over plain node:http with our own SigV4 signing: getObjectBytes without the SDK's per-request cost. */
 export interface ObjectGetter {
-  /** Read a whole object into memory, retrying transient failures within the policy's deadline (as getObjectBytes). */
-  get(bucket: string, key: string, policy?: RetryPolicy, onRetry?: (attempt: number, err: unknown) => void): Promise<Buffer>;
+  /**
+   * Read a whole object into memory, retrying transient failures within the policy's deadline (as getObjectBytes).
+   * `alloc` supplies the buffer for a body of known length (a pool, say); a failed attempt's buffer is dropped.
+   */
+  get(bucket: string, key: string, policy?: RetryPolicy, onRetry?: (attempt: number, err: unknown) => void, alloc?: (length: number) => Buffer): Promise<Buffer>;
 }
 
 const getters = new Map<string, { getter: ObjectGetter; agent: http.Agent }>();
@@ -32,14 +35,14 @@ export function objectGetterFor(conn: Connection, opts: ObjectGetterOptions = {}
     const signer = new SigV4Signer({ accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey }, conn.region);
     const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     const getter: ObjectGetter = {
-      get(bucket, key, policy = DEFAULT_RETRY, onRetry) {
+      get(bucket, key, policy = DEFAULT_RETRY, onRetry, alloc = Buffer.allocUnsafe) {
         let target: { host: string; path: string };
         try {
           target = objectTarget(ep, bucket, key, conn.pathStyle);
         } catch (err) {
           return Promise.reject(new S3Error('failed', key, `S3 request failed: ${key} (${(err as Error).message})`, { cause: err }));
         }
-        return withRetry(key, policy, (signal) => getOnce(ep, agent, signer.sign({ method: 'GET', ...target }), target.path, signal, connectTimeoutMs), onRetry);
+        return withRetry(key, policy, (signal) => getOnce(ep, agent, signer.sign({ method: 'GET', ...target }), target.path, signal, connectTimeoutMs, alloc), onRetry);
       },
     };
     entry = { getter, agent };
@@ -55,7 +58,15 @@ export function destroyObjectGetters(): void {
 }
 
 /** One GET: the body sized by Content-Length, or an error shaped like the SDK's (`name` from `<Code>`, `$metadata.httpStatusCode`). */
-function getOnce(ep: S3Endpoint, agent: http.Agent, headers: Record<string, string>, path: string, signal: AbortSignal, connectTimeoutMs: number): Promise<Buffer> {
+function getOnce(
+  ep: S3Endpoint,
+  agent: http.Agent,
+  headers: Record<string, string>,
+  path: string,
+  signal: AbortSignal,
+  connectTimeoutMs: number,
+  alloc: (length: number) => Buffer,
+): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const request = ep.https ? https.request : http.request;
     const req = request({ agent, hostname: ep.hostname, port: ep.port, path, method: 'GET', headers, signal }, (res) => {
@@ -63,7 +74,14 @@ function getOnce(ep: S3Endpoint, agent: http.Agent, headers: Record<string, stri
       const declared = Number(res.headers['content-length'] ?? NaN);
       const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
       if (status < 200 || status > 299) return readAll(res, undefined, (_err, body) => reject(httpError(status, body)));
-      readAll(res, length, (err, body) => (err ? reject(err) : resolve(body)));
+      let out: Buffer | undefined;
+      try {
+        out = length === undefined ? undefined : alloc(length);
+      } catch (err) {
+        res.destroy();
+        return reject(err);
+      }
+      readAll(res, out, (err, body) => (err ? reject(err) : resolve(body)));
     });
     req.on('error', reject);
     req.on('socket', (socket) => {
@@ -77,9 +95,8 @@ function getOnce(ep: S3Endpoint, agent: http.Agent, headers: Record<string, stri
   });
 }
 
-/** Gather a response body: into one buffer of `length` bytes when known (error if longer or shorter), else concatenated. */
-function readAll(res: http.IncomingMessage, length: number | undefined, done: (err: Error | undefined, body: Buffer) => void): void {
-  const out = length === undefined ? undefined : Buffer.allocUnsafe(length);
+/** Gather a response body: into `out`, sized by Content-Length, when given (error if longer or shorter), else concatenated. */
+function readAll(res: http.IncomingMessage, out: Buffer | undefined, done: (err: Error | undefined, body: Buffer) => void): void {
   const parts: Buffer[] = [];
   let at = 0;
   let settled = false;

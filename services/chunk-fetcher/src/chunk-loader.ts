@@ -6,6 +6,7 @@ import type { ChunkIndex, FlightLocks } from '@larder/redis';
 import { chunkObjectKey, objectGetterFor } from '@larder/s3';
 import { createLogger, tracer } from '@larder/telemetry';
 import { chunkKey, type Volume } from '@larder/volume';
+import { BodyPool } from './body-pool.js';
 import { FetchError, toFetchError } from './fetch-error.js';
 import { FetchErrorCode, type FetchOutcome, type FetchReply } from './types.js';
 
@@ -28,6 +29,8 @@ export interface ChunkLoaderDeps {
  */
 export class ChunkLoader {
   private readonly inflight = new Map<string, Promise<FetchReply>>();
+  /** Memory for response bodies, reused once a chunk is written (up to 64 MiB kept idle). */
+  private readonly bodies = new BodyPool(64 * 2 ** 20);
 
   constructor(private readonly deps: ChunkLoaderDeps) {}
 
@@ -86,7 +89,7 @@ export class ChunkLoader {
 
   /** Fetch, verify, write and admit a chunk while holding its lock; the admission also releases the lock (`lock.released`). */
   private async fetchFromS3(ds: ResolvedDatastore, digest: string, key: string, lock: { token: string; released: boolean }): Promise<FetchReply> {
-    const { config, index, volume, nc } = this.deps;
+    const { config, nc } = this.deps;
     const cfg = config();
     const done = subjects(cfg.namespace).chunkDone(ds.name, digest);
     try {
@@ -96,37 +99,60 @@ export class ChunkLoader {
       const bytes = await span('s3.get', { 's3.bucket': ds.bucket, 's3.key': objectKey }, () =>
         // Our own signed GET over node:http (not the AWS SDK): a fraction of the CPU per request, which matters at
         // hundreds of small casync chunks per second. The semaphore, not the socket pool, bounds the requests.
-        objectGetterFor(ds, { maxSockets: 1024 }).get(
-          ds.bucket,
-          objectKey,
-          { timeoutMs: cfg.fetcher.timeout, retries: cfg.fetcher.retries, backoffMs: cfg.fetcher.backoff },
-          (attempt, err) => {
-            gets++;
-            log.warn('S3 GET failed, retrying', { key: objectKey, attempt, err });
-          },
-        ).finally(() => gets++),
+        objectGetterFor(ds, { maxSockets: 1024 })
+          .get(
+            ds.bucket,
+            objectKey,
+            { timeoutMs: cfg.fetcher.timeout, retries: cfg.fetcher.retries, backoffMs: cfg.fetcher.backoff },
+            (attempt, err) => {
+              gets++;
+              log.warn('S3 GET failed, retrying', { key: objectKey, attempt, err });
+            },
+            (length) => this.bodies.take(length),
+          )
+          .finally(() => gets++),
       );
-      const t1 = performance.now();
       try {
-        await span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest));
-      } catch (err) {
-        await index.incrStats({ verifyFailures: 1, s3Gets: gets, s3Bytes: bytes.byteLength });
-        log.error('chunk failed verification, not cached', { store: ds.name, digest, err });
-        throw err;
+        const reply = await this.store(ds, digest, key, lock, bytes, { gets, getMs: performance.now() - t0 });
+        nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));
+        return reply;
+      } finally {
+        // Verified, written and admitted (or refused): nothing holds the body any more.
+        this.bodies.give(bytes);
       }
-      await span('volume.write', { 'chunk.size': bytes.byteLength }, () => volume.writeChunk(ds.name, digest, bytes));
-      const t2 = performance.now();
-      const admitted = await index.admitFetched(key, bytes.byteLength, { token: lock.token, s3Gets: gets, s3Bytes: bytes.byteLength });
-      lock.released = admitted.lockReleased;
-      log.debug('fetched', { key, bytes: bytes.byteLength, getMs: Math.round(t1 - t0), verifyWriteMs: Math.round(t2 - t1), admitMs: Math.round(performance.now() - t2) });
-      if (admitted.usedBytes > cfg.capacity) nc.publish(subjects(cfg.namespace).indexPressure, encodeJson({ usedBytes: admitted.usedBytes }));
-      nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));
-      return { source: 's3', size: bytes.byteLength };
     } catch (err) {
       const fe = toFetchError(err, ds.name, digest);
       nc.publish(done, encodeJson({ ok: false, code: fe.code, message: fe.message } satisfies FetchOutcome));
       throw fe;
     }
+  }
+
+  /** Verify a fetched body, write it to the volume and admit it (which releases the lock). */
+  private async store(
+    ds: ResolvedDatastore,
+    digest: string,
+    key: string,
+    lock: { token: string; released: boolean },
+    bytes: Buffer,
+    fetch: { gets: number; getMs: number },
+  ): Promise<FetchReply> {
+    const { config, index, volume, nc } = this.deps;
+    const cfg = config();
+    const t1 = performance.now();
+    try {
+      await span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest));
+    } catch (err) {
+      await index.incrStats({ verifyFailures: 1, s3Gets: fetch.gets, s3Bytes: bytes.byteLength });
+      log.error('chunk failed verification, not cached', { store: ds.name, digest, err });
+      throw err;
+    }
+    await span('volume.write', { 'chunk.size': bytes.byteLength }, () => volume.writeChunk(ds.name, digest, bytes));
+    const t2 = performance.now();
+    const admitted = await index.admitFetched(key, bytes.byteLength, { token: lock.token, s3Gets: fetch.gets, s3Bytes: bytes.byteLength });
+    lock.released = admitted.lockReleased;
+    log.debug('fetched', { key, bytes: bytes.byteLength, getMs: Math.round(fetch.getMs), verifyWriteMs: Math.round(t2 - t1), admitMs: Math.round(performance.now() - t2) });
+    if (admitted.usedBytes > cfg.capacity) nc.publish(subjects(cfg.namespace).indexPressure, encodeJson({ usedBytes: admitted.usedBytes }));
+    return { source: 's3', size: bytes.byteLength };
   }
 
   /** Wait for another fetcher's done event for this chunk; undefined when none came in time or the volume has it. */
