@@ -54,6 +54,7 @@ describe('every scenario with a stand-in Larder wired', () => {
             parallelBudgetMs: 200,
             concurrencies: [4, 16],
             curlReadBytes: MiB,
+            scalingReadBytes: MiB,
             fioRuntimeSec: 1,
             loadDurationMs: 1000,
             redisRequests: 10_000,

@@ -31,6 +31,8 @@ export interface LarderStartOptions {
   redis: RedisTarget & { url: string };
   /** Chunk fetchers to run (the fetcher-scaling scenario sets 1, 2, 4; otherwise Larder's default). */
   fetchers?: number;
+  /** Requests each fetcher works on at once (`fetcher.concurrency`); Larder's default when absent. */
+  fetcherConcurrency?: number;
   /** Empty scratch directory for this stack (cache files, config, logs). */
   workDir: string;
 }

@@ -4,8 +4,14 @@ import { runCommand } from './processes.js';
 import type { LarderStack } from './larder-hook.js';
 import type { BenchContext } from './types.js';
 
+/** How {@link withLarder} starts Larder: fetcher count and per-fetcher concurrency (Larder's defaults when absent). */
+export interface LarderRunOptions {
+  fetchers?: number;
+  fetcherConcurrency?: number;
+}
+
 /** Start a cold Larder stack (fresh scratch dir, Redis flushed), run `fn` with it, and always stop it. Undefined when Larder is not wired. */
-export async function withLarder<T>(ctx: BenchContext, fn: (stack: LarderStack) => Promise<T>, fetchers?: number): Promise<T | undefined> {
+export async function withLarder<T>(ctx: BenchContext, fn: (stack: LarderStack) => Promise<T>, opts: LarderRunOptions = {}): Promise<T | undefined> {
   const hook = ctx.larder;
   if (!hook) return undefined;
   const fx = await ctx.fixtures();
@@ -17,7 +23,8 @@ export async function withLarder<T>(ctx: BenchContext, fn: (stack: LarderStack) 
     images: Object.values(fx.images),
     redis,
     workDir,
-    ...(fetchers === undefined ? {} : { fetchers }),
+    ...(opts.fetchers === undefined ? {} : { fetchers: opts.fetchers }),
+    ...(opts.fetcherConcurrency === undefined ? {} : { fetcherConcurrency: opts.fetcherConcurrency }),
   });
   try {
     return await fn(stack);

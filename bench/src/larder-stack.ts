@@ -42,6 +42,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     gateway: { listen: `127.0.0.1:${httpPort}`, nbdListen: `127.0.0.1:${nbdPort}` },
     s3: { endpoint: opts.s3.endpoint, region: opts.s3.region, pathStyle: opts.s3.pathStyle, accessKeyId: opts.s3.accessKeyId, secretAccessKey: opts.s3.secretAccessKey },
     datastores,
+    ...(opts.fetcherConcurrency === undefined ? {} : { fetcher: { concurrency: opts.fetcherConcurrency } }),
   };
   await mkdir(opts.workDir, { recursive: true });
   const file = path.join(opts.workDir, 'larder.yaml');

@@ -10,6 +10,11 @@ export interface NbdCopyOptions {
   /** Bytes per request (nbdcopy's default is 256 KiB). */
   requestSize?: number;
   timeoutMs?: number;
+  /**
+   * Read only the first `prefixBytes` of the export: nbdcopy then reads from a captive nbdkit (nbd plugin +
+   * truncate filter) in front of the URI, since nbdcopy itself has no length option.
+   */
+  prefixBytes?: number;
 }
 
 /** Figures of one full read. */
@@ -29,12 +34,15 @@ export async function nbdSize(uri: string): Promise<number> {
 
 /** Read a whole NBD export sequentially with nbdcopy into `null:` (every byte, extents ignored) and time it. */
 export async function nbdCopyToNull(uri: string, opts: NbdCopyOptions = {}): Promise<NbdCopyResult> {
-  const bytes = await nbdSize(uri);
+  const size = await nbdSize(uri);
+  const prefix = opts.prefixBytes !== undefined && opts.prefixBytes < size ? opts.prefixBytes : undefined;
+  const bytes = prefix ?? size;
   const args = ['--no-extents'];
   if (opts.connections) args.push(`--connections=${opts.connections}`);
   if (opts.requests) args.push(`--requests=${opts.requests}`);
   if (opts.requestSize) args.push(`--request-size=${opts.requestSize}`);
-  args.push(uri, 'null:');
+  if (prefix === undefined) args.push(uri, 'null:');
+  else args.push('--', '[', 'nbdkit', '--exit-with-parent', '-r', '--filter=truncate', 'nbd', `uri=${uri}`, `truncate=${prefix}`, ']', 'null:');
   const r = await runCommand('nbdcopy', args, { timeoutMs: opts.timeoutMs ?? 600_000 });
   if (r.code !== 0) throw new Error(`nbdcopy ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
   return { bytes, ms: r.ms, mibPerSec: mibPerSec(bytes, r.ms), command: `nbdcopy ${args.join(' ')}` };

@@ -59,6 +59,8 @@ export interface RunSizes {
   concurrencies: number[];
   /** Bytes of the raw image read through nbdkit curl (it is slow: a prefix is enough for its steady rate). */
   curlReadBytes: number;
+  /** How much of each image the fetcher-scaling scenario reads per run (a prefix). */
+  scalingReadBytes: number;
   /** Seconds of each fio run. */
   fioRuntimeSec: number;
   /** Duration of each HTTP load run, ms. */
