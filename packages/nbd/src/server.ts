@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { NbdConnection } from './connection.js';
 import { describeError } from './errors.js';
+import { ReplyBufferPool } from './reply-buffers.js';
 import type { NbdLogger, NbdServer, NbdServerOptions, ServerSettings } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -46,6 +47,7 @@ export function resolveSettings(opts: NbdServerOptions): ServerSettings {
     handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', opts.handshakeTimeoutMs ?? 10_000),
     maxInflightBytes: Math.max(maxReadLength, 64 * MiB),
     logger: opts.logger ?? defaultLogger,
+    replyBuffers: new ReplyBufferPool(),
   };
 }
 

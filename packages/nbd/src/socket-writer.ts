@@ -23,6 +23,20 @@ export class SocketWriter {
     if (this.socket.writableNeedDrain) await this.drained();
   }
 
+  /**
+   * Send one message that lives in a buffer the caller reuses: `released(reusable)` is called once the
+   * socket no longer needs it (true: it was taken whole, or never handed over; false: the write failed,
+   * so better not reuse it). Then waits for back-pressure like `write`.
+   */
+  async writeReleasing(message: Uint8Array, released: (reusable: boolean) => void): Promise<void> {
+    if (!this.open) {
+      released(true);
+      return;
+    }
+    this.socket.write(message, (err) => released(!err));
+    if (this.socket.writableNeedDrain) await this.drained();
+  }
+
   private drained(): Promise<void> {
     if (this.socket.destroyed) return Promise.resolve();
     if (!this.drainWait) {

@@ -46,15 +46,18 @@ export interface MemoryProvider extends NbdExportProvider {
   readonly opened: string[];
   readonly closed: string[];
   readHook: ((call: ReadCall, data: Buffer) => Promise<Uint8Array> | undefined) | undefined;
+  /** With `{ readInto: true }`: the reply buffers the server handed to `readInto`, in order. */
+  readonly targets: Buffer[];
 }
 
-/** Build an in-memory provider over `specs`. */
-export function createMemoryProvider(specs: MemoryExportSpec[]): MemoryProvider {
+/** Build an in-memory provider over `specs`; `readInto: true` gives its exports `readInto` as well as `read`. */
+export function createMemoryProvider(specs: MemoryExportSpec[], opts: { readInto?: boolean } = {}): MemoryProvider {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const provider: MemoryProvider = {
     reads: [],
     opened: [],
     closed: [],
+    targets: [],
     readHook: undefined,
     async list() {
       return specs.map((s) => (s.description ? { name: s.name, description: s.description } : { name: s.name }));
@@ -77,6 +80,15 @@ export function createMemoryProvider(specs: MemoryExportSpec[]): MemoryProvider 
           provider.closed.push(name);
         },
       };
+      if (opts.readInto) {
+        exp.readInto = async (offset: number, length: number, target: () => Buffer): Promise<void> => {
+          const data = await exp.read(offset, length);
+          if (data.length !== length) throw new Error(`short data: ${data.length} of ${length} bytes`);
+          const buf = target();
+          provider.targets.push(buf);
+          buf.set(data);
+        };
+      }
       return exp;
     },
   };

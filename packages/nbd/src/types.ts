@@ -1,4 +1,5 @@
 // Public types of @larder/nbd.
+import type { ReplyBufferPool } from './reply-buffers.js';
 
 /** One block device served over NBD (read-only). */
 export interface NbdExport {
@@ -11,6 +12,14 @@ export interface NbdExport {
    * Error whose `nbdErrno` (number) property is set to choose the NBD error, else EIO.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional, preferred when present: fill the buffer `target()` gives (exactly `length` bytes) with the
+   * data at `offset`. Call `target()` only once the data is at hand (fetched, opened, decoded), so that
+   * reads waiting for a slow source hold no buffer; it gives the same buffer every time. The buffer is one
+   * the server reuses once the socket has taken the reply, so the promise must settle only when nothing
+   * writes into it any more, also when it rejects. Errors as for `read`.
+   */
+  readInto?(offset: number, length: number, target: () => Buffer): Promise<void>;
   /**
    * Called when the client disconnects. On a hard disconnect reads may still be pending; their
    * results are then discarded.
@@ -67,4 +76,6 @@ export interface ServerSettings {
   /** Upper bound of bytes being read for one connection at once (soft: one read may exceed it). */
   readonly maxInflightBytes: number;
   readonly logger: NbdLogger;
+  /** Reply buffers reused across the server's connections (for exports with `readInto`). */
+  readonly replyBuffers: ReplyBufferPool;
 }

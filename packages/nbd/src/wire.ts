@@ -84,13 +84,23 @@ export function encodeExportNameReply(size: number, transmissionFlags: number, n
   return b;
 }
 
+/** Bytes of a simple reply header. */
+export const SIMPLE_REPLY_HEADER_SIZE = 16;
+/** Bytes of an NBD_REPLY_TYPE_OFFSET_DATA chunk header (structured reply header plus the offset). */
+export const OFFSET_DATA_HEADER_SIZE = 28;
+
 /** A simple reply header (16 bytes); read data, if any, follows it. */
 export function encodeSimpleReply(cookie: Uint8Array, errno: number): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, 0);
-  b.writeUInt32BE(errno, 4);
-  b.set(cookie, 8);
+  const b = Buffer.alloc(SIMPLE_REPLY_HEADER_SIZE);
+  writeSimpleReply(b, cookie, errno);
   return b;
+}
+
+/** Write a simple reply header into the first 16 bytes of `target` (read data goes right after it). */
+export function writeSimpleReply(target: Buffer, cookie: Uint8Array, errno: number): void {
+  target.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, 0);
+  target.writeUInt32BE(errno, 4);
+  target.set(cookie, 8);
 }
 
 function chunkHeader(cookie: Uint8Array, flags: number, type: number, length: number, extra = 0): Buffer {
@@ -105,9 +115,21 @@ function chunkHeader(cookie: Uint8Array, flags: number, type: number, length: nu
 
 /** Header of a final NBD_REPLY_TYPE_OFFSET_DATA chunk (28 bytes); `dataLength` bytes follow it. */
 export function encodeOffsetDataHeader(cookie: Uint8Array, offset: number, dataLength: number): Buffer {
-  const b = chunkHeader(cookie, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 8 + dataLength, 8);
-  b.writeBigUInt64BE(BigInt(offset), 20);
+  const b = Buffer.alloc(OFFSET_DATA_HEADER_SIZE);
+  writeOffsetDataHeader(b, cookie, offset, dataLength);
   return b;
+}
+
+/** Write the header of a final NBD_REPLY_TYPE_OFFSET_DATA chunk into the first 28 bytes of `target`. */
+export function writeOffsetDataHeader(target: Buffer, cookie: Uint8Array, offset: number, dataLength: number): void {
+  target.writeUInt32BE(NBD_STRUCTURED_REPLY_MAGIC, 0);
+  target.writeUInt16BE(NBD_REPLY_FLAG_DONE, 4);
+  target.writeUInt16BE(NBD_REPLY_TYPE_OFFSET_DATA, 6);
+  target.set(cookie, 8);
+  target.writeUInt32BE(8 + dataLength, 16);
+  // An offset is below 2^53: two 32-bit halves avoid a BigInt per reply.
+  target.writeUInt32BE(Math.floor(offset / 2 ** 32), 20);
+  target.writeUInt32BE(offset >>> 0, 24);
 }
 
 /** A final NBD_REPLY_TYPE_NONE chunk (success without data). */

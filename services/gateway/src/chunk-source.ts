@@ -48,6 +48,11 @@ export class ChunkSource {
     throw new BusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
   }
 
+  /** A chunk opened earlier was used again (an open file kept by the image reader): refresh its recency. */
+  recordUse(key: string): void {
+    this.deps.touches.touch(key);
+  }
+
   private openCached(store: string, digest: string): number | undefined {
     try {
       return openSync(this.deps.volume.chunkPath(store, digest), 'r');

@@ -12,6 +12,7 @@ import { chunkRoutes } from './routes/chunk-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
 import { TouchBatcher } from './touch-batcher.js';
 import { createNbdServer, type NbdServer } from '@larder/nbd';
+import { ChunkFiles } from './images/chunk-files.js';
 import { DecodedChunkCache } from './images/decoded-cache.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { ImageReader } from './images/image-reader.js';
@@ -51,15 +52,16 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
   const chunks = new ChunkSource({ ...deps, touches });
   const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
+  const chunkFiles = new ChunkFiles(chunks);
   const catalog = new ImageCatalog(deps.config);
   const reader = async (store: string, name: string) => {
     decodedCache.setBudget(deps.config().images.decodedCacheSize);
-    return new ImageReader(await catalog.open(store, name), { chunks, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
+    return new ImageReader(await catalog.open(store, name), { chunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
   };
   const routes: Route[] = [
     ...chunkRoutes(deps.config, chunks),
     ...imageRoutes({ catalog, reader }),
-    ...statusRoutes({ ...deps, touches, decodedCache }),
+    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles }),
   ];
   const sockets = new Set<Socket>();
 
@@ -102,6 +104,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       server.closeIdleConnections();
       setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();
       await closed;
+      chunkFiles.close();
       await touches.stop();
     },
   };

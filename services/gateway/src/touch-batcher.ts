@@ -22,6 +22,13 @@ export class TouchBatcher {
     if (this.keys.size >= 5000) void this.flush();
   }
 
+  /** Record a use of a chunk that was already counted as a hit (recency only; cheap for a key already pending). */
+  touch(key: string): void {
+    if (this.keys.has(key)) return;
+    this.keys.add(key);
+    if (this.keys.size >= 5000) void this.flush();
+  }
+
   /** Record a miss. */
   miss(): void {
     this.misses++;

@@ -1,40 +1,75 @@
-import { closeSync, fstat as fstatCb, read as readCb } from 'node:fs';
-import { promisify } from 'node:util';
-import { decodeCasyncChunk, decodeDataBlob, type CaibxIndex } from '@larder/formats';
+import { closeSync, fstatSync, read as readCb } from 'node:fs';
+import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, type CaibxIndex } from '@larder/formats';
 import type { ChunkSource } from '../chunk-source.js';
 import { HttpError } from '../http-kit.js';
+import type { ChunkFile, ChunkFiles } from './chunk-files.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
 import { zeroBuffer, zeroDigest } from './zero-chunks.js';
 
-const fstat = promisify(fstatCb);
-const read = (fd: number, buf: Buffer, off: number, len: number, pos: number) =>
-  new Promise<number>((resolve, reject) => readCb(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
+const PLAIN_HEADER = BLOB_HEADER_SIZE.plain;
 
 /** Per-client read state: where the last read ended and how far ahead to prefetch. */
 export interface ReadCursor {
   lastEnd: number;
   window: number;
+  /** The last chunk this cursor's readahead has already asked for (each chunk is asked for once). */
+  ahead?: number;
 }
 
 /** A new cursor: no readahead until reads turn out to be sequential. */
 export function newCursor(): ReadCursor {
-  return { lastEnd: -1, window: 0 };
+  return { lastEnd: -1, window: 0, ahead: -1 };
+}
+
+/** One chunk's part of a read, once at hand: a plain blob's open file, decoded data, or (neither) zeros. */
+interface PieceSource {
+  file?: ChunkFile;
+  data?: Buffer;
+}
+
+/** Whether a chunk file is an uncompressed, unencrypted DataBlob holding exactly `length` bytes of data. */
+function isPlainBlob(file: ChunkFile, length: number): boolean {
+  return file.blob === 'plain' && file.size === PLAIN_HEADER + length;
+}
+
+/** Read exactly `length` bytes at `position` of a file into `buf` at `at` (positional reads in the thread pool). */
+function preadFully(fd: number, buf: Buffer, at: number, length: number, position: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (done: number): void => {
+      readCb(fd, buf, at + done, length - done, position + done, (err, n) => {
+        if (err) reject(new HttpError(500, `${what}: reading from the volume failed: ${err.message}`, { cause: err }));
+        else if (done + n === length) resolve();
+        else if (n === 0) reject(new HttpError(500, `${what}: short read from the volume (${done} of ${length} bytes)`));
+        else step(done + n);
+      });
+    };
+    step(0);
+  });
 }
 
 /**
- * Reads any byte range of an image: maps it to chunks, loads them (in parallel) through the shared
- * decoded-chunk cache, and prefetches ahead of sequential readers with a window that doubles up to
- * `maxReadahead` while reads stay sequential and drops to zero on a random read.
+ * Reads any byte range of an image: maps it to chunks and reads them (in parallel), and prefetches ahead of
+ * sequential readers with a window that doubles up to `maxReadahead` while reads stay sequential and drops
+ * to zero on a random read.
+ *
+ * A pbs chunk stored as an uncompressed DataBlob (what PBS writes when zstd does not shrink a chunk) is read
+ * straight from its file, just the requested bytes, through a small table of open files; its readahead only
+ * makes sure the file is on the volume. Compressed blobs and casync chunks are decoded whole into the shared
+ * decoded-chunk cache, and their readahead decodes them ahead.
  */
 export class ImageReader {
   private readonly alg;
+  private readonly pbs: boolean;
+  private zeroLength = -1;
+  private zeroHex = '';
 
   constructor(
     readonly image: ImageInfo,
-    private readonly deps: { chunks: ChunkSource; cache: DecodedChunkCache; maxReadahead: () => number },
+    private readonly deps: { chunks: Pick<ChunkSource, 'open'>; files: ChunkFiles; cache: DecodedChunkCache; maxReadahead: () => number },
   ) {
     this.alg = image.index.format === 'caibx' ? (image.index as CaibxIndex).digestAlgorithm : image.ds.digest;
+    this.pbs = image.ds.layout === 'pbs';
   }
 
   get size(): number {
@@ -44,45 +79,167 @@ export class ImageReader {
   /** Read exactly `length` bytes at `offset` (clamped by the caller to the image). */
   async read(offset: number, length: number, cursor?: ReadCursor): Promise<Buffer> {
     if (length === 0) return Buffer.alloc(0);
+    const [first, last] = this.locate(offset, length, cursor);
+    if (first === last) {
+      const from = offset - this.image.index.chunkStart(first);
+      const src = await this.source(first);
+      // Within one decoded (or zero) chunk: a view of it, no copy.
+      if (!src.file) return (src.data ?? zeroBuffer(this.chunkLength(first))).subarray(from, from + length);
+      const out = Buffer.allocUnsafe(length);
+      await this.copyOut(src, from, length, out, 0);
+      return out;
+    }
+    let out: Buffer | undefined;
+    await this.fill(first, last, offset, length, () => (out ??= Buffer.allocUnsafe(length)));
+    return out as Buffer;
+  }
+
+  /**
+   * Read exactly `length` bytes at `offset` into the buffer `target()` gives, which is asked for only once
+   * every chunk of the range is at hand (on the volume and open, or decoded): a read waiting for a fetch
+   * holds no buffer. Settles, also on failure, only when nothing writes into the buffer any more (the NBD
+   * server reuses it).
+   */
+  async readInto(offset: number, length: number, target: () => Buffer, cursor?: ReadCursor): Promise<void> {
+    if (length === 0) return;
+    const [first, last] = this.locate(offset, length, cursor);
+    await this.fill(first, last, offset, length, target);
+  }
+
+  /**
+   * Prefetch chunk `i`: make sure a plain pbs blob is on the volume and open, decode anything else into the
+   * cache. False only when refused for lack of room (too many fetches under way, or the cache's budget).
+   */
+  prefetch(i: number): boolean {
+    const { index, store } = this.image;
+    if (i >= index.chunkCount) return true;
+    const len = index.chunkEnd(i) - index.chunkStart(i);
+    const digest = index.chunkDigest(i);
+    if (digest === this.zeroDigest(len)) return true;
+    if (!this.pbs) return this.decodeAhead(digest, len);
+    const file = this.deps.files.prefetch(store, digest);
+    if (file === undefined) return false;
+    if (file instanceof Promise) {
+      file.then(
+        (f) => void (isPlainBlob(f, len) || this.decodeAhead(digest, len)),
+        () => {}, // a failed prefetch is retried, and reported, by the read that needs the chunk
+      );
+    } else if (!isPlainBlob(file, len)) {
+      return this.decodeAhead(digest, len);
+    }
+    return true;
+  }
+
+  /** Validate a range, run readahead, and give its first and last chunk. */
+  private locate(offset: number, length: number, cursor: ReadCursor | undefined): [number, number] {
     const { index } = this.image;
     const first = index.findChunk(offset);
     const last = index.findChunk(offset + length - 1);
     if (first < 0 || last < 0) throw new HttpError(416, `range ${offset}+${length} is outside the image (${this.size} bytes)`);
     if (cursor) this.readahead(cursor, offset, offset + length, first, last);
-    const pieces = await Promise.all(Array.from({ length: last - first + 1 }, (_, k) => this.chunk(first + k)));
-    if (pieces.length === 1) {
-      const start = offset - index.chunkStart(first);
-      return (pieces[0] as Buffer).subarray(start, start + length);
+    return [first, last];
+  }
+
+  /**
+   * Fill the range into `target()`: first every chunk's source (fetches, opens and decoding in parallel),
+   * then the buffer, then the copies; waits for every piece even after one failed.
+   */
+  private async fill(first: number, last: number, offset: number, length: number, target: () => Buffer): Promise<void> {
+    const { index } = this.image;
+    if (first === last) {
+      const src = await this.source(first);
+      return this.copyOut(src, offset - index.chunkStart(first), length, this.take(target, [src]), 0);
     }
-    const out = Buffer.allocUnsafe(length);
-    let written = 0;
-    for (let k = 0; k < pieces.length; k++) {
+    const settledSources = await Promise.allSettled(Array.from({ length: last - first + 1 }, (_, k) => this.source(first + k)));
+    const sources: PieceSource[] = [];
+    for (const r of settledSources) if (r.status === 'fulfilled') sources.push(r.value);
+    const failed = settledSources.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      this.release(sources);
+      throw failed.reason;
+    }
+    const out = this.take(target, sources);
+    const copies: Promise<void>[] = [];
+    for (const [k, src] of sources.entries()) {
       const i = first + k;
-      const piece = pieces[k] as Buffer;
-      const from = Math.max(offset, index.chunkStart(i)) - index.chunkStart(i);
-      const to = Math.min(offset + length, index.chunkEnd(i)) - index.chunkStart(i);
-      written += piece.copy(out, written, from, to);
+      const start = index.chunkStart(i);
+      const from = Math.max(offset, start) - start;
+      const to = Math.min(offset + length, index.chunkEnd(i)) - start;
+      copies.push(this.copyOut(src, from, to - from, out, start + from - offset));
     }
-    return out;
+    // Not Promise.all: a read still under way would write into the buffer after the caller has moved on.
+    const settled = await Promise.allSettled(copies);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
   }
 
-  /** The decoded chunk `i`: zeros without a fetch when its digest is that of zeros, else through the cache. */
-  chunk(i: number): Promise<Buffer> {
+  /** Where chunk `i`'s bytes come from once at hand: zeros, a plain blob's open file (referenced), or decoded data. */
+  private async source(i: number): Promise<PieceSource> {
     const { index, store } = this.image;
     const len = index.chunkEnd(i) - index.chunkStart(i);
     const digest = index.chunkDigest(i);
-    if (digest === zeroDigest(this.alg, len)) return Promise.resolve(zeroBuffer(len));
-    return this.deps.cache.get(`${store}/${digest}`, len, () => this.load(digest, len));
+    if (digest === this.zeroDigest(len)) return {};
+    if (this.pbs) {
+      const { files } = this.deps;
+      const file = await files.acquire(store, digest);
+      if (isPlainBlob(file, len)) return { file };
+      files.release(file);
+    }
+    return { data: await this.decoded(digest, len) };
   }
 
-  /** Prefetch chunk `i` if the cache has room; false when skipped. */
-  prefetch(i: number): boolean {
-    const { index, store } = this.image;
-    if (i >= index.chunkCount) return false;
-    const len = index.chunkEnd(i) - index.chunkStart(i);
-    const digest = index.chunkDigest(i);
-    if (digest === zeroDigest(this.alg, len)) return false;
-    return this.deps.cache.tryPrefetch(`${store}/${digest}`, len, () => this.load(digest, len));
+  /** The caller's buffer; should getting it fail, the pieces' file references are given back. */
+  private take(target: () => Buffer, sources: PieceSource[]): Buffer {
+    try {
+      return target();
+    } catch (err) {
+      this.release(sources);
+      throw err;
+    }
+  }
+
+  private release(sources: PieceSource[]): void {
+    for (const src of sources) if (src.file) this.deps.files.release(src.file);
+  }
+
+  /** Bytes [from, from + n) of a piece into `target` at `at`; gives back the piece's file reference. */
+  private async copyOut(src: PieceSource, from: number, n: number, target: Buffer, at: number): Promise<void> {
+    if (src.file) {
+      try {
+        // Straight from the file, without a CRC check: the chunk-fetcher checked the blob's CRC and the digest
+        // of its data before it wrote the file atomically (temp file, fdatasync, rename), and a chunk file is
+        // never changed after that. Checking 4 MiB per read here would cost more than the read itself.
+        await preadFully(src.file.fd, target, at, n, PLAIN_HEADER + from, `chunk file ${src.file.key}`);
+      } finally {
+        this.deps.files.release(src.file);
+      }
+    } else if (src.data) {
+      src.data.copy(target, at, from, from + n);
+    } else {
+      target.fill(0, at, at + n);
+    }
+  }
+
+  /** A chunk decoded whole, through the shared cache. */
+  private decoded(digest: string, len: number): Promise<Buffer> {
+    return this.deps.cache.get(`${this.image.store}/${digest}`, len, () => this.load(digest, len));
+  }
+
+  /** Start decoding a chunk into the cache if the budget has room; true when it is there or on its way. */
+  private decodeAhead(digest: string, len: number): boolean {
+    const key = `${this.image.store}/${digest}`;
+    return this.deps.cache.has(key) || this.deps.cache.tryPrefetch(key, len, () => this.load(digest, len));
+  }
+
+  private chunkLength(i: number): number {
+    return this.image.index.chunkEnd(i) - this.image.index.chunkStart(i);
+  }
+
+  private zeroDigest(len: number): string {
+    if (len !== this.zeroLength) {
+      this.zeroHex = zeroDigest(this.alg, len);
+      this.zeroLength = len;
+    }
+    return this.zeroHex;
   }
 
   private readahead(cursor: ReadCursor, start: number, end: number, firstChunk: number, lastChunk: number): void {
@@ -96,7 +253,15 @@ export class ImageReader {
     const max = this.maxWindow();
     cursor.window = sequential ? Math.min(max, Math.max(2, cursor.window * 2)) : 0;
     cursor.lastEnd = end;
-    for (let i = lastChunk + 1; i <= lastChunk + cursor.window && i < this.image.index.chunkCount; i++) this.prefetch(i);
+    if (cursor.window === 0) {
+      cursor.ahead = -1;
+      return;
+    }
+    // Only chunks not asked for yet: a window of 256 small chunks is not walked again on every read.
+    const stop = Math.min(lastChunk + cursor.window, this.image.index.chunkCount - 1);
+    let i = Math.max(lastChunk + 1, (cursor.ahead ?? -1) + 1);
+    for (; i <= stop; i++) if (!this.prefetch(i)) break;
+    cursor.ahead = Math.max(cursor.ahead ?? -1, i - 1);
   }
 
   /**
@@ -110,22 +275,34 @@ export class ImageReader {
     return Math.min(256, this.deps.maxReadahead() * scale);
   }
 
+  /** A whole chunk file, decoded and checked (DataBlob CRC; casync decompression). */
   private async load(digest: string, expected: number): Promise<Buffer> {
-    const { store, ds } = this.image;
-    const opened = await this.deps.chunks.open(store, digest);
+    const { store } = this.image;
+    const what = `chunk ${digest} of ${store}`;
     let raw: Buffer;
-    try {
-      // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them).
-      const { size } = await fstat(opened.fd);
-      raw = Buffer.allocUnsafe(size);
-      const bytesRead = await read(opened.fd, raw, 0, size, 0);
-      if (bytesRead !== size) throw new HttpError(500, `chunk ${digest} of ${store}: short read from the volume (${bytesRead} of ${size} bytes)`);
-    } finally {
-      closeSync(opened.fd);
+    if (this.pbs) {
+      const { files } = this.deps;
+      const file = await files.acquire(store, digest);
+      try {
+        raw = Buffer.allocUnsafe(file.size);
+        await preadFully(file.fd, raw, 0, file.size, 0, what);
+      } finally {
+        files.release(file);
+      }
+    } else {
+      const opened = await this.deps.chunks.open(store, digest);
+      try {
+        // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them).
+        const { size } = fstatSync(opened.fd);
+        raw = Buffer.allocUnsafe(size);
+        await preadFully(opened.fd, raw, 0, size, 0, what);
+      } finally {
+        closeSync(opened.fd);
+      }
     }
-    const plain = ds.layout === 'pbs' ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
+    const plain = this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
     if (plain.byteLength !== expected) {
-      throw new HttpError(502, `chunk ${digest} of ${store} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
+      throw new HttpError(502, `${what} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
     }
     return plain;
   }

@@ -43,6 +43,8 @@ export function imageExports(deps: { config: () => Config; catalog: ImageCatalog
         size: reader.size,
         description: `${reader.image.index.format} image ${reader.image.name} in datastore ${reader.image.store}`,
         read: (offset, length) => reader.read(offset, length, cursor).catch((err) => Promise.reject(nbdError(err))),
+        // Preferred by the server: fills its reused reply buffer, no allocation or copy of our own.
+        readInto: (offset, length, target) => reader.readInto(offset, length, target, cursor).catch((err) => Promise.reject(nbdError(err))),
       };
     },
   };

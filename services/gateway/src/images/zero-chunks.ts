@@ -1,16 +1,31 @@
-import { digest, type DigestAlgorithm } from '@larder/formats';
+import { createHash } from 'node:crypto';
+import type { DigestAlgorithm } from '@larder/formats';
 
-const digests = new Map<string, string>();
+/**
+ * Zero digests remembered per algorithm. casync chunks have nearly as many lengths as chunks, so this must
+ * hold every length of a large image, else each pass hashes all of them again (a string of ~64 characters
+ * per length: a few MiB at most).
+ */
+const MAX_REMEMBERED = 65536;
+const digests = new Map<DigestAlgorithm, Map<number, string>>();
 const zeros = new Map<number, Buffer>();
+const ZERO_BLOCK = Buffer.alloc(64 * 1024);
 
 /** Hex digest of `length` zero bytes (memoized per algorithm and length). */
 export function zeroDigest(alg: DigestAlgorithm, length: number): string {
-  const key = `${alg}:${length}`;
-  let d = digests.get(key);
-  if (!d) {
-    d = digest(alg, zeroBuffer(length)).toString('hex');
-    if (digests.size > 4096) digests.clear();
-    digests.set(key, d);
+  let memo = digests.get(alg);
+  if (!memo) {
+    memo = new Map();
+    digests.set(alg, memo);
+  }
+  let d = memo.get(length);
+  if (d === undefined) {
+    // Hashed from one shared block of zeros: no zeroed buffer of every length.
+    const h = createHash(alg);
+    for (let left = length; left > 0; left -= ZERO_BLOCK.length) h.update(left >= ZERO_BLOCK.length ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, left));
+    d = h.digest('hex');
+    if (memo.size >= MAX_REMEMBERED) memo.clear();
+    memo.set(length, d);
   }
   return d;
 }

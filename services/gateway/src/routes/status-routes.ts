@@ -3,6 +3,7 @@ import type { Config } from '@larder/config';
 import type { ChunkIndex } from '@larder/redis';
 import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
+import type { ChunkFiles } from '../images/chunk-files.js';
 import type { DecodedChunkCache } from '../images/decoded-cache.js';
 
 /** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
@@ -23,7 +24,7 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
 }
 
 /** `GET /healthz` and `GET /v1/status`. */
-export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; configStatus?: () => object }): Route[] {
+export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: ChunkFiles; configStatus?: () => object }): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
@@ -68,6 +69,7 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
             hits: deps.decodedCache.hits,
             misses: deps.decodedCache.misses,
           },
+          openChunkFiles: deps.chunkFiles?.openCount ?? 0,
           config: deps.configStatus?.() ?? null,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });

@@ -1,0 +1,200 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ResolvedDatastore } from '@larder/config';
+import {
+  CA_FORMAT_SHA512_256,
+  CAIBX_DEFAULT_FEATURE_FLAGS,
+  digestFromHex,
+  encodeCasyncChunk,
+  encodeDataBlob,
+  parseIndex,
+  writeCaibx,
+  writeFixedIndex,
+} from '@larder/formats';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HttpError } from '../http-kit.js';
+import { ChunkFiles, type ChunkOpener } from './chunk-files.js';
+import { DecodedChunkCache } from './decoded-cache.js';
+import { RecentChunks, type ImageInfo } from './image-catalog.js';
+import { ImageReader, newCursor } from './image-reader.js';
+
+const CHUNK = 64 * 1024;
+let dir: string;
+let files: ChunkFiles;
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Chunk files `<dir>/<digest>` opened for real; `gates` hold an open back, `opens` lists every open. */
+function opener(): ChunkOpener & { opens: string[]; gates: Map<string, Promise<void>> } {
+  const o = {
+    opens: [] as string[],
+    gates: new Map<string, Promise<void>>(),
+    async open(_store: string, digest: string) {
+      o.opens.push(digest);
+      await o.gates.get(digest);
+      return { fd: openSync(path.join(dir, digest), 'r'), hit: true };
+    },
+    recordUse() {},
+  };
+  return o;
+}
+
+/** Store chunks (plain bytes; `stored` decides the file) and return their digests. */
+function store(chunks: Buffer[], encode: (plain: Buffer, i: number) => Buffer | undefined): string[] {
+  return chunks.map((plain, i) => {
+    const d = sha256(plain);
+    const bytes = encode(plain, i);
+    if (bytes) writeFileSync(path.join(dir, d), bytes);
+    return d;
+  });
+}
+
+function pbsImage(chunks: Buffer[], digests: string[]): ImageInfo {
+  const size = chunks.reduce((n, c) => n + c.length, 0);
+  const index = parseIndex('t.fidx', writeFixedIndex({ size, chunkSize: CHUNK, digests: digests.map(digestFromHex) }));
+  return info(index, 'pbs');
+}
+
+function info(index: ImageInfo['index'], layout: 'pbs' | 'casync'): ImageInfo {
+  const ds = { name: 's', layout, digest: 'sha256', bucket: 'b', prefix: '' } as unknown as ResolvedDatastore;
+  return { store: 's', name: 't', ds, index, size: index.size, etag: '"t"', indexBytes: Buffer.alloc(0), recent: new RecentChunks() };
+}
+
+function reader(image: ImageInfo, src: ChunkOpener & { opens: string[] }, cache = new DecodedChunkCache(64 * 2 ** 20)) {
+  files = new ChunkFiles(src, { idleMs: 0 });
+  return new ImageReader(image, { chunks: src, files, cache, maxReadahead: () => 1 });
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'image-reader-'));
+});
+
+afterEach(() => {
+  files?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ImageReader, pbs', () => {
+  // Plain random, zeros (never stored), compressible (a zstd blob), plain random, and a short plain tail.
+  const chunks = [randomBytes(CHUNK), Buffer.alloc(CHUNK), Buffer.alloc(CHUNK, 'abc'), randomBytes(CHUNK), randomBytes(1000)];
+  const image = Buffer.concat(chunks);
+
+  it('reads plain blob ranges straight from the file and compressed blobs through the decoded cache', async () => {
+    const digests = store(chunks, (plain, i) => (i === 1 ? undefined : encodeDataBlob(plain, { compress: i === 2 })));
+    const src = opener();
+    const cache = new DecodedChunkCache(64 * 2 ** 20);
+    const r = reader(pbsImage(chunks, digests), src, cache);
+    const ranges: [number, number][] = [
+      [0, 1],
+      [100, 4096],
+      [CHUNK - 10, 20], // plain into zeros
+      [2 * CHUNK + 5, 300], // inside the compressed chunk
+      [2 * CHUNK - 7, CHUNK + 50], // zeros, compressed, plain
+      [3 * CHUNK + 12345, CHUNK - 12345 + 1000], // plain to the end of the tail
+      [0, image.length],
+    ];
+    for (const [offset, length] of ranges) {
+      const target = Buffer.alloc(length + 20, 0xee);
+      await r.readInto(offset, length, () => target.subarray(10, 10 + length));
+      expect(target.subarray(10, 10 + length).equals(image.subarray(offset, offset + length)), `readInto ${offset}+${length}`).toBe(true);
+      expect(target.subarray(0, 10).every((b) => b === 0xee) && target.subarray(10 + length).every((b) => b === 0xee)).toBe(true);
+      expect((await r.read(offset, length)).equals(image.subarray(offset, offset + length)), `read ${offset}+${length}`).toBe(true);
+    }
+    // Only the compressed chunk was decoded; the zero chunk was never opened; each file was opened once.
+    expect(cache.misses).toBe(1);
+    expect(src.opens).not.toContain(digests[1]);
+    expect(new Set(src.opens).size).toBe(src.opens.length);
+  });
+
+  it('decodes a plain blob whose size does not match the index, and fails it as 502', async () => {
+    // A plain blob of the wrong length cannot be read in place: it goes through decoding, which finds the mismatch.
+    const digests = store(chunks, (plain, i) => (i === 1 ? undefined : encodeDataBlob(i === 3 ? plain.subarray(1) : plain, { compress: false })));
+    const r = reader(pbsImage(chunks, digests), opener());
+    expect((await r.read(0, CHUNK)).equals(chunks[0] as Buffer)).toBe(true);
+    await expect(r.read(3 * CHUNK, 10)).rejects.toMatchObject({ status: 502 });
+  });
+
+  it('answers 416 past the end', async () => {
+    const digests = store(chunks, (plain) => encodeDataBlob(plain, { compress: false }));
+    const r = reader(pbsImage(chunks, digests), opener());
+    await expect(r.readInto(image.length, 1, () => Buffer.alloc(1))).rejects.toBeInstanceOf(HttpError);
+    await expect(r.read(image.length - 10, 20)).rejects.toMatchObject({ status: 416 });
+  });
+
+  it('takes the buffer only once every chunk is at hand, and none when a chunk is missing', async () => {
+    const digests = store(chunks, (plain, i) => (i === 0 ? undefined : encodeDataBlob(plain, { compress: i === 2 })));
+    const src = opener();
+    let openGate!: () => void;
+    src.gates.set(digests[3] as string, new Promise<void>((r) => (openGate = r)));
+    const r = reader(pbsImage(chunks, digests), src);
+    let taken = 0;
+    let settled = false;
+    const p = r.readInto(0, image.length, () => (taken++, Buffer.alloc(image.length))).finally(() => (settled = true));
+    await new Promise((res) => setTimeout(res, 30));
+    expect(settled).toBe(false); // chunk 0 failed at once, chunk 3 is still being opened
+    openGate();
+    await expect(p).rejects.toThrow(/ENOENT/);
+    expect(taken).toBe(0);
+    expect(files.openCount).toBe(3); // chunks 2 to 4 stay open for the next read, with no reference left
+
+    // A slow open: the buffer is asked for after it, once.
+    const later = Array.from({ length: 3 }, () => randomBytes(CHUNK));
+    const d2 = store(later, (plain) => encodeDataBlob(plain, { compress: false }));
+    const src2 = opener();
+    let gate2!: () => void;
+    src2.gates.set(d2[1] as string, new Promise<void>((res) => (gate2 = res)));
+    const r2 = reader(pbsImage(later, d2), src2);
+    const out = Buffer.alloc(3 * CHUNK);
+    const p2 = r2.readInto(0, 3 * CHUNK, () => (taken++, out));
+    await new Promise((res) => setTimeout(res, 30));
+    expect(taken).toBe(0);
+    gate2();
+    await p2;
+    expect(taken).toBe(1);
+    expect(out.equals(Buffer.concat(later))).toBe(true);
+  });
+
+  it('opens plain chunks ahead of a sequential reader without reading them, and nothing for a random one', async () => {
+    const many = Array.from({ length: 24 }, () => randomBytes(CHUNK));
+    const digests = store(many, (plain) => encodeDataBlob(plain, { compress: false }));
+    const src = opener();
+    const cache = new DecodedChunkCache(64 * 2 ** 20);
+    const img = pbsImage(many, digests);
+    const r = reader(img, src, cache);
+    const cursor = newCursor();
+    for (let off = 0; off < 4 * CHUNK; off += 16384) await r.readInto(off, 16384, () => Buffer.alloc(16384), cursor);
+    await new Promise((res) => setTimeout(res, 10));
+    expect(new Set(src.opens).size).toBeGreaterThan(8); // 4 read, the rest opened ahead
+    expect(cache.usedBytes).toBe(0); // nothing read into memory
+
+    const src2 = opener();
+    const random = reader(pbsImage(many, digests), src2);
+    const c2 = newCursor();
+    for (const i of [20, 15, 10, 5, 0]) await random.readInto(i * CHUNK + 100, 1000, () => Buffer.alloc(1000), c2);
+    expect(src2.opens).toEqual([20, 15, 10, 5, 0].map((i) => digests[i]));
+  });
+});
+
+describe('ImageReader, casync', () => {
+  it('reads decoded chunks of any size, synthesizing zero chunks without opening them', async () => {
+    const chunks = [randomBytes(50_000), Buffer.alloc(70_001), randomBytes(123_456), Buffer.alloc(99_999, 'xyz'), randomBytes(17)];
+    const digests = store(chunks, (plain, i) => (i === 1 ? undefined : encodeCasyncChunk(plain)));
+    let end = 0;
+    const entries = chunks.map((c, i) => ({ end: (end += c.length), digest: digestFromHex(digests[i] as string) }));
+    const index = parseIndex('t.caibx', writeCaibx({ entries, featureFlags: CAIBX_DEFAULT_FEATURE_FLAGS & ~CA_FORMAT_SHA512_256 }));
+    const src = opener();
+    const r = reader(info(index, 'casync'), src);
+    const image = Buffer.concat(chunks);
+    expect((await r.read(0, image.length)).equals(image)).toBe(true);
+    for (let k = 0; k < 30; k++) {
+      const offset = Math.floor(Math.random() * image.length);
+      const length = 1 + Math.floor(Math.random() * (image.length - offset));
+      const target = Buffer.alloc(length);
+      await r.readInto(offset, length, () => target, newCursor());
+      expect(target.equals(image.subarray(offset, offset + length)), `${offset}+${length}`).toBe(true);
+    }
+    expect(src.opens).not.toContain(digests[1]);
+  });
+});
