@@ -45,6 +45,13 @@ describe('zstdCompress / zstdDecompress', () => {
     expect(zstdDecompress(frame).equals(data)).toBe(true);
   });
 
+  it('gives a result of its own size, not a view of a larger guess, for frames without a content size', () => {
+    const data = mixedData(rng(3), 70_000);
+    const out = zstdDecompress(frameWithoutSize(data));
+    expect(out.equals(data)).toBe(true);
+    expect(out.buffer.byteLength).toBeLessThanOrEqual(Math.ceil(data.length * 1.125) + 8192);
+  });
+
   it('decodes concatenated frames and skippable frames', () => {
     const skippable = Buffer.from('502a4d18' + '03000000' + 'aabbcc', 'hex');
     const joined = Buffer.concat([zstdCompress(Buffer.from('abc')), skippable, frameWithoutSize(Buffer.from('def'))]);

@@ -67,7 +67,13 @@ function run(ctx: InstanceType<ZstdBinding['DCtx']>, input: Buffer, declared: nu
     pos += produced;
     src = src.subarray(consumed);
     if (pos > maxSize) throw tooLarge(`output exceeds the limit`, maxSize);
-    if (src.length === 0 && ret === 0) return pos === out.length ? out : out.subarray(0, pos);
+    if (src.length === 0 && ret === 0) {
+      if (pos === out.length) return out;
+      // Frames without a recorded size were decoded into a guess (up to 4× the input): give callers that keep
+      // the result (the gateway's decoded-chunk cache counts its length) a buffer of its size, not a view
+      // that holds on to the whole guess.
+      return out.length - pos > out.length / 8 ? Buffer.from(out.subarray(0, pos)) : out.subarray(0, pos);
+    }
     if (pos === out.length) {
       const bigger = Buffer.allocUnsafe(Math.min(Math.max(out.length * 2, 64 * 1024), limit));
       out.copy(bigger, 0, 0, pos);
