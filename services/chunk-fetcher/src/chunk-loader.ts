@@ -146,7 +146,12 @@ export class ChunkLoader {
       log.error('chunk failed verification, not cached', { store: ds.name, digest, err });
       throw err;
     }
-    await span('volume.write', { 'chunk.size': bytes.byteLength }, () => volume.writeChunk(ds.name, digest, bytes));
+    try {
+      await span('volume.write', { 'chunk.size': bytes.byteLength }, () => volume.writeChunk(ds.name, digest, bytes));
+    } catch (err) {
+      await index.incrStats({ s3Gets: fetch.gets, s3Bytes: bytes.byteLength }).catch(() => {});
+      throw err;
+    }
     const t2 = performance.now();
     const admitted = await index.admitFetched(key, bytes.byteLength, { token: lock.token, s3Gets: fetch.gets, s3Bytes: bytes.byteLength });
     lock.released = admitted.lockReleased;
