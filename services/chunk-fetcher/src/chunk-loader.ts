@@ -58,7 +58,7 @@ export class ChunkLoader {
     const timeout = this.deps.config().fetcher.timeout;
     const deadline = Date.now() + timeout + 5000;
     while (Date.now() < deadline) {
-      const size = await this.onVolume(ds.name, digest);
+      const size = await volume.chunkSize(ds.name, digest);
       if (size !== undefined) {
         await index.admit(key, size);
         return { source: 'volume', size };
@@ -81,10 +81,6 @@ export class ChunkLoader {
       // No event within the wait: loop, re-check the volume, and take the lock if its holder died.
     }
     throw new FetchError(FetchErrorCode.Timeout, `fetching chunk ${digest} of ${ds.name} took longer than ${timeout} ms`);
-  }
-
-  private onVolume(store: string, digest: string): Promise<number | undefined> {
-    return this.deps.volume.chunkSize(store, digest);
   }
 
   /** Fetch, verify, write and admit a chunk while holding its lock; the admission also releases the lock (`lock.released`). */
@@ -167,7 +163,7 @@ export class ChunkLoader {
     const timer = setTimeout(() => sub.unsubscribe(), Math.max(1, waitMs));
     try {
       // The holder may have finished between our lock attempt and the subscription.
-      const size = await this.onVolume(store, digest);
+      const size = await this.deps.volume.chunkSize(store, digest);
       if (size !== undefined) return { ok: true, size };
       for await (const m of sub) return decodeJson<FetchOutcome>(m.data);
       return undefined;
