@@ -1,0 +1,1 @@
+export { StatusError, statusOf, nbdErrnoOf, reasonOf, NbdErrno } from './status-error.js';
