@@ -1,14 +1,11 @@
 import { subjects, decodeJson, type Subscription } from '@larder/bus';
-import { resolveDatastores, type Config, type ResolvedDatastore } from '@larder/config';
+import { DEFAULT_CONFIG_TTL_MS, resolveDatastore, resolveDatastores, type Config, type ResolvedDatastore } from '@larder/config';
 import { createLogger, type Logger } from '@larder/telemetry';
 import { configFromSnapshot } from './build-config.js';
 import { requestConfig } from './config-client.js';
 import { ConfigCacheError } from './errors.js';
 import { changedPaths, restartRequiredFor } from './restart-paths.js';
 import type { ConfigCacheOptions, ConfigCacheStatus, ConfigChangeEvent, ConfigSnapshot, GenerationAnnouncement } from './types.js';
-
-/** Default time without a broadcast after which a cache asks the config-service for the current generation. */
-export const DEFAULT_CONFIG_TTL_MS = 60_000;
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -22,7 +19,6 @@ function message(err: unknown): string {
  */
 export class ConfigCache {
   private config!: Config;
-  private stores = new Map<string, ResolvedDatastore>();
   private gen = 0;
   private dig: string | undefined;
   private boot: Config | undefined;
@@ -42,13 +38,24 @@ export class ConfigCache {
   private again = false;
   private stopped = false;
 
-  private constructor(private readonly opts: ConfigCacheOptions) {
+  private constructor(private readonly opts: Omit<ConfigCacheOptions, 'nc' | 'namespace'> & Partial<Pick<ConfigCacheOptions, 'nc' | 'namespace'>>) {
     this.log = opts.log ?? createLogger('config-cache');
     this.ttlMs = opts.ttlMs ?? DEFAULT_CONFIG_TTL_MS;
     if (opts.initial) {
       this.boot = opts.initial;
       this.install(opts.initial);
     }
+  }
+
+  /**
+   * A cache that holds `config` and never asks a config-service (generation 0, config-service offline): the
+   * degenerate case of the same route, for a process or stack that runs without a config-service.
+   */
+  static fixed(config: Config, opts: { log?: Logger } = {}): ConfigCache {
+    const cache = new ConfigCache({ initial: config, log: opts.log });
+    cache.stopped = true;
+    cache.online = false;
+    return cache;
   }
 
   /** Start a cache: subscribe to generation broadcasts and fetch the current config (falls back to `initial`). */
@@ -77,9 +84,9 @@ export class ConfigCache {
     return this.config;
   }
 
-  /** A datastore resolved against the `s3` defaults, or undefined (hot path: a map read). */
+  /** A datastore resolved against the `s3` defaults, or undefined (hot path: resolved once per generation, see resolveDatastore). */
   datastore(name: string): ResolvedDatastore | undefined {
-    return this.stores.get(name);
+    return resolveDatastore(this.config, name);
   }
 
   /** The generation in force; 0 while running on the initial config. */
@@ -155,9 +162,11 @@ export class ConfigCache {
   }
 
   private async syncOnce(): Promise<void> {
+    const { nc, namespace } = this.opts;
+    if (!nc || namespace === undefined) return;
     let reply;
     try {
-      reply = await requestConfig(this.opts.nc, this.opts.namespace, { known: this.gen, digest: this.dig }, this.opts.requestTimeoutMs);
+      reply = await requestConfig(nc, namespace, { known: this.gen, digest: this.dig }, this.opts.requestTimeoutMs);
     } catch (err) {
       this.markOffline(err);
       return;
@@ -204,7 +213,7 @@ export class ConfigCache {
 
   private install(config: Config): void {
     this.config = config;
-    this.stores = new Map(resolveDatastores(config).map((d) => [d.name, d]));
+    resolveDatastores(config); // resolved once here, not by the first request of each datastore
     this.lastUpdate = new Date();
   }
 
@@ -224,9 +233,4 @@ export class ConfigCache {
       this.log.warn('config-service unreachable: keeping the last good config', { generation: this.gen, err: this.fetchError });
     }
   }
-}
-
-/** Start a {@link ConfigCache} (same as ConfigCache.start). */
-export function startConfigCache(opts: ConfigCacheOptions): Promise<ConfigCache> {
-  return ConfigCache.start(opts);
 }

@@ -1,10 +1,9 @@
-export { ConfigCache, startConfigCache, DEFAULT_CONFIG_TTL_MS } from './config-cache.js';
+export { ConfigCache } from './config-cache.js';
+export { DEFAULT_CONFIG_TTL_MS } from '@larder/config';
 export { ConfigCacheError } from './errors.js';
 export { configFromSnapshot } from './build-config.js';
 export { requestConfig, requestConfigChange, requestConfigHistory } from './config-client.js';
 export { RESTART_PATHS, needsRestart, restartRequiredFor, changedPaths } from './restart-paths.js';
-export { liveConfig } from './live-config.js';
-export { configTtlFromEnv } from './ttl.js';
 export type {
   ConfigCacheOptions,
   ConfigCacheStatus,

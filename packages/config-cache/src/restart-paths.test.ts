@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@larder/config';
-import { liveConfig } from './live-config.js';
 import { changedPaths, needsRestart, restartRequiredFor } from './restart-paths.js';
 
 describe('changedPaths', () => {
@@ -25,21 +24,5 @@ describe('restart classification', () => {
       expect(needsRestart(p), p).toBe(false);
     }
     expect(restartRequiredFor(['capacity', 'gateway.listen'])).toEqual(['gateway.listen']);
-  });
-});
-
-describe('liveConfig', () => {
-  it('reads through to the current config and refuses writes', () => {
-    let c = parseConfig({ capacity: '1GiB' });
-    const live = liveConfig(() => c);
-    expect(live.capacity).toBe(2 ** 30);
-    c = parseConfig({ capacity: '2GiB' });
-    expect(live.capacity).toBe(2 ** 31);
-    expect({ ...live }.capacity).toBe(2 ** 31);
-    expect(JSON.parse(JSON.stringify(live)).capacity).toBe(2 ** 31);
-    expect('datastores' in live).toBe(true);
-    expect(() => {
-      (live as { capacity: number }).capacity = 1;
-    }).toThrow(/read-only/);
   });
 });

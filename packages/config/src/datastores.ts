@@ -5,12 +5,21 @@ export function embeddedEndpoint(config: Config): string {
   return `http://${config.s3.embedded.listen}`;
 }
 
-/** Resolve a datastore's S3 connection from its own fields and the `s3` defaults; undefined for an unknown name. */
+/** Datastores resolved so far, per Config object (a Config is never changed in place: a new generation is a new object). */
+const resolved = new WeakMap<Config, Map<string, ResolvedDatastore>>();
+
+/**
+ * A datastore's S3 connection resolved from its own fields and the `s3` defaults; undefined for an unknown name.
+ * Resolved once per Config object and name: hot paths call this per request and get the same object back.
+ */
 export function resolveDatastore(config: Config, name: string): ResolvedDatastore | undefined {
+  let stores = resolved.get(config);
+  const hit = stores?.get(name);
+  if (hit) return hit;
   if (!Object.hasOwn(config.datastores, name)) return undefined;
   const ds = config.datastores[name];
   if (!ds) return undefined;
-  return {
+  const out: ResolvedDatastore = {
     name,
     layout: ds.layout,
     digest: ds.digest ?? (ds.layout === 'pbs' ? 'sha256' : 'sha512-256'),
@@ -22,6 +31,9 @@ export function resolveDatastore(config: Config, name: string): ResolvedDatastor
     accessKeyId: ds.accessKeyId ?? config.s3.accessKeyId ?? 'S3RVER',
     secretAccessKey: ds.secretAccessKey ?? config.s3.secretAccessKey ?? 'S3RVER',
   };
+  if (!stores) resolved.set(config, (stores = new Map()));
+  stores.set(name, out);
+  return out;
 }
 
 /** Every datastore, resolved. */

@@ -1,14 +1,14 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { applyEnvOverrides } from './env-overrides.js';
-import { parseConfig } from './parse-config.js';
+import { readEnvironment, type Environment } from './environment.js';
+import { parseConfig, parseLenientMapping, parseYamlMapping } from './parse-config.js';
 import type { Config } from './types.js';
 
 /** Where the configuration comes from: `LARDER_CONFIG`, else `larder.yaml` in the working directory. */
-export function configPath(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return path.resolve(cwd, env.LARDER_CONFIG || 'larder.yaml');
+export function configPath(environment: Environment = readEnvironment(), cwd = process.cwd()): string {
+  return path.resolve(cwd, environment.configFile ?? 'larder.yaml');
 }
 
 /** Read the raw YAML mapping of a config file; a missing file is an empty mapping unless `required`. */
@@ -17,17 +17,18 @@ export function readConfigFile(file: string, required = false): Record<string, u
     if (required) throw new ConfigError(file, [{ path: '', message: 'file not found' }]);
     return {};
   }
-  let doc: unknown;
+  return parseYamlMapping(readFileSync(file, 'utf8'), file);
+}
+
+/** The top-level mapping of a config file that may be broken or gone (see parseLenientMapping); never throws. */
+export function readConfigFileLenient(file: string): Record<string, unknown> {
+  let text: string;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `not valid YAML: ${(err as Error).message}` }], { cause: err });
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {};
   }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError(file, [{ path: '', message: 'expected a mapping at the top level' }]);
-  }
-  return doc as Record<string, unknown>;
+  return parseLenientMapping(text);
 }
 
 /** Make the volume and embedded-S3 directories absolute, relative to the config file's folder. */
@@ -39,10 +40,19 @@ export function resolvePaths(config: Config, baseDir: string): Config {
   };
 }
 
+/**
+ * The Config a process runs on from a config file's mapping: environment overrides (none with `env: false`;
+ * default the process's), validation (errors name `source`), paths made absolute against `baseDir`.
+ */
+export function configFromMapping(raw: Record<string, unknown>, opts: { source: string; baseDir: string; env?: NodeJS.ProcessEnv | false }): Config {
+  const withEnv = opts.env === false ? raw : applyEnvOverrides(raw, readEnvironment(opts.env).overrides);
+  return resolvePaths(parseConfig(withEnv, opts.source), opts.baseDir);
+}
+
 /** Load, override from the environment, validate and resolve the configuration. */
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; required?: boolean } = {}): Config {
-  const env = opts.env ?? process.env;
-  const file = opts.file ?? configPath(env);
-  const raw = applyEnvOverrides(readConfigFile(file, opts.required ?? Boolean(opts.file || env.LARDER_CONFIG)), env);
-  return resolvePaths(parseConfig(raw, file), path.dirname(file));
+  const environment = readEnvironment(opts.env);
+  const file = opts.file ?? configPath(environment);
+  const raw = readConfigFile(file, opts.required ?? Boolean(opts.file || environment.configFile));
+  return configFromMapping(raw, { source: file, baseDir: path.dirname(file), env: opts.env });
 }

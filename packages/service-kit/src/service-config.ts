@@ -1,45 +1,59 @@
 import { connectBus, type NatsConnection } from '@larder/bus';
-import type { Config } from '@larder/config';
-import { ConfigCache, configTtlFromEnv, liveConfig, type ConfigCacheStatus } from '@larder/config-cache';
+import { readEnvironment, type Config } from '@larder/config';
+import { ConfigCache, type ConfigCacheStatus } from '@larder/config-cache';
 import { createLogger } from '@larder/telemetry';
 
-/** The config of a standalone service process, kept current by the config-service. */
+/**
+ * The config of one service: the one route by which every service reads its config, run alone (runMain)
+ * or in the stack. A ConfigCache fed by the config-service, or a fixed one when there is none.
+ */
 export interface ServiceConfig {
-  /** A Config whose fields follow the cache (for code that keeps a Config value). */
-  readonly live: Config;
-  /** The hot-path getter. */
-  config(): Config;
-  configStatus(): ConfigCacheStatus;
   readonly cache: ConfigCache;
+  /** The hot-path getter: the config in force (a field read). */
+  readonly config: () => Config;
+  /** The cache's status for `/v1/status`; undefined without a config-service. */
+  readonly configStatus: (() => ConfigCacheStatus) | undefined;
+  /** Stop the cache (and close its NATS connection when it opened one). */
   close(): Promise<void>;
 }
 
+/** Options of {@link connectServiceConfig}. */
+export interface ServiceConfigOptions {
+  /** `false`: no config-service, `initial` stays in force (a fixed cache). Default true. */
+  configService?: boolean;
+  /** The NATS connection for the cache (not closed by `close`); default a connection of its own. */
+  nc?: NatsConnection;
+  /** Generation check TTL (ms); default LARDER_CONFIG_TTL or 60 s. */
+  ttlMs?: number;
+  /** Applied to every config the config-service serves (the stack fills in the embedded S3 endpoint). */
+  transform?: (config: Config) => Config;
+}
+
 /**
- * Connect a process's config cache: its own NATS connection, `initial` (the config loaded at start) in
- * force until the config-service answers, and kept when it does not. TTL from LARDER_CONFIG_TTL.
+ * Connect the config of the service `name`: a cache with `initial` (the config loaded at start) in force until
+ * the config-service answers, and kept when it does not; with `configService: false`, `initial` for good.
  */
-export async function connectServiceConfig(initial: Config, name: string, opts: { ttlMs?: number } = {}): Promise<ServiceConfig> {
-  const nc: NatsConnection = await connectBus({ servers: initial.nats.servers, name: `${initial.namespace}-${name}-config` });
+export async function connectServiceConfig(initial: Config, name: string, opts: ServiceConfigOptions = {}): Promise<ServiceConfig> {
+  const log = createLogger(`${name}.config`);
+  if (opts.configService === false) {
+    const cache = ConfigCache.fixed(initial, { log });
+    return { cache, config: () => cache.current(), configStatus: undefined, close: () => cache.stop() };
+  }
+  const own = !opts.nc;
+  const nc: NatsConnection = opts.nc ?? (await connectBus({ servers: initial.nats.servers, name: `${initial.namespace}-${name}-config` }));
   try {
-    const cache = await ConfigCache.start({
-      nc,
-      namespace: initial.namespace,
-      ttlMs: opts.ttlMs ?? configTtlFromEnv(),
-      initial,
-      log: createLogger(`${name}.config`),
-    });
+    const cache = await ConfigCache.start({ nc, namespace: initial.namespace, ttlMs: opts.ttlMs ?? readEnvironment().configTtlMs, initial, transform: opts.transform, log });
     return {
-      live: liveConfig(() => cache.current()),
+      cache,
       config: () => cache.current(),
       configStatus: () => cache.status(),
-      cache,
       close: async () => {
         await cache.stop();
-        await nc.drain().catch(() => nc.close());
+        if (own) await nc.drain().catch(() => nc.close());
       },
     };
   } catch (err) {
-    await nc.close();
+    if (own) await nc.close();
     throw err;
   }
 }

@@ -1,3 +1,5 @@
+import { readEnvironment } from '@larder/config';
+
 /** A structured logger: one JSON line per event on stderr. */
 export interface Logger {
   debug(msg: string, meta?: object): void;
@@ -10,7 +12,7 @@ const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as cons
 type Level = keyof typeof LEVELS;
 
 function threshold(): number {
-  const l = (process.env.LARDER_LOG_LEVEL ?? 'info') as Level;
+  const l = readEnvironment().logLevel as Level;
   return LEVELS[l] ?? LEVELS.info;
 }
 

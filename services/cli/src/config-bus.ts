@@ -1,31 +1,11 @@
 import { BusError, connectBus, type NatsConnection } from '@larder/bus';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError, applyEnvOverrides, configPath, type Config } from '@larder/config';
+import { ConfigError, applyEnvOverrides, configPath, readConfigFileLenient, readEnvironment, type Config } from '@larder/config';
 import { CliError } from './cli-error.js';
 
 /** Where the config-service answers: NATS servers and namespace. */
 export interface BusAddress {
   servers: string | string[];
   namespace: string;
-}
-
-/** The top-level mapping of a config file that may be broken: duplicate keys allowed, else `namespace:` found by eye. */
-function lenientMapping(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return {};
-  }
-  try {
-    const doc = parseYaml(text, { uniqueKeys: false }) as unknown;
-    if (doc && typeof doc === 'object' && !Array.isArray(doc)) return doc as Record<string, unknown>;
-  } catch {
-    // not YAML at all: look for the namespace line
-  }
-  const ns = /^namespace:\s*["']?([A-Za-z0-9_-]+)/m.exec(text)?.[1];
-  return ns ? { namespace: ns } : {};
 }
 
 /** NATS servers and namespace from the config; from the raw file (and env) when the file does not validate, so that a broken file can still be fixed. */
@@ -35,7 +15,8 @@ export function busAddress(config: () => Config): BusAddress {
     return { servers: c.nats.servers, namespace: c.namespace };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const raw = applyEnvOverrides(lenientMapping(configPath()), process.env);
+    const environment = readEnvironment();
+    const raw = applyEnvOverrides(readConfigFileLenient(configPath(environment)), environment.overrides);
     const nats = (raw.nats ?? {}) as { servers?: string | string[] };
     const namespace = typeof raw.namespace === 'string' ? raw.namespace : 'larder';
     return { servers: nats.servers ?? 'nats://127.0.0.1:4222', namespace };

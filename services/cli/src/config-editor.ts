@@ -3,12 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { ConfigError, parseConfigText } from '@larder/config';
+import { ConfigError, parseConfigText, readEnvironment } from '@larder/config';
 import { CliError } from './cli-error.js';
 
 /** The editor to run: $VISUAL, else $EDITOR, else vi. */
-export function editorCommand(env: NodeJS.ProcessEnv = process.env): string {
-  return env.VISUAL || env.EDITOR || 'vi';
+export function editorCommand(env?: NodeJS.ProcessEnv): string {
+  return readEnvironment(env).editor;
 }
 
 async function askYes(question: string): Promise<boolean> {

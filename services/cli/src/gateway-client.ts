@@ -1,9 +1,9 @@
-import type { Config } from '@larder/config';
+import { readEnvironment, type Config } from '@larder/config';
 import { CliError } from './cli-error.js';
 
 /** The gateway's base URL: LARDER_GATEWAY_URL, else http://<gateway.listen>. */
 export function gatewayUrl(config: Config): string {
-  return (process.env.LARDER_GATEWAY_URL ?? `http://${config.gateway.listen}`).replace(/\/$/, '');
+  return (readEnvironment().gatewayUrl ?? `http://${config.gateway.listen}`).replace(/\/$/, '');
 }
 
 /** GET a gateway path; a refused connection or an error answer becomes a CliError with the gateway's message. */

@@ -138,7 +138,7 @@ describe('config-service', () => {
     let s = await start();
     await s.stop();
     await writeFile(t.file, 'capacity: [');
-    expect(loadConfigOrLastGood(t.file, { env: {} }).capacity).toBe(2 * 2 ** 30);
+    expect((await loadConfigOrLastGood(t.file, { env: {} })).capacity).toBe(2 * 2 ** 30);
     s = await start();
     expect(s.generation).toBe(1);
     expect(s.lastError()).toMatch(/not valid YAML/);
@@ -158,7 +158,7 @@ describe('config-service', () => {
   it('refuses a whole-file replace based on an old generation', async () => {
     const s = await start();
     await s.apply({ op: 'set', path: 'capacity', value: '3GiB' });
-    await expect(s.apply({ op: 'replace', text: TEXT, baseGeneration: 1 })).rejects.toMatchObject({ code: 409 });
+    await expect(s.apply({ op: 'replace', text: TEXT, baseGeneration: 1 })).rejects.toMatchObject({ status: 409 });
     const r = await s.apply({ op: 'replace', text: TEXT.replace('2GiB', '4GiB'), baseGeneration: 2 });
     expect(r).toMatchObject({ generation: 3, changed: ['capacity'] });
   });

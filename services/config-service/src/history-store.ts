@@ -61,6 +61,13 @@ export class HistoryStore {
     return { entry: JSON.parse(meta) as HistoryEntry, text };
   }
 
+  /** The generation last in force and its kept text, if both are there. */
+  async lastInForce(): Promise<{ state: GenerationState; text: string } | undefined> {
+    const state = await this.readState();
+    const text = state ? await readTextIfExists(path.join(this.dir, `${baseName(state.generation)}.yaml`)) : undefined;
+    return state && text !== undefined ? { state, text } : undefined;
+  }
+
   /** Every kept version, oldest first. */
   async list(): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = [];

@@ -1,18 +1,19 @@
 import { connectBus } from '@larder/bus';
-import { configPath } from '@larder/config';
-import { configTtlFromEnv } from '@larder/config-cache';
+import { configPath, readEnvironment } from '@larder/config';
 import { runMain } from '@larder/service-kit';
 import { startConfigService } from './config-service.js';
 import { loadConfigOrLastGood } from './last-good.js';
 
-const file = configPath();
+const environment = readEnvironment();
+const file = configPath(environment);
 
 await runMain(
   'config-service',
-  async (config) => {
-    const nc = await connectBus({ servers: config.nats.servers, name: `${config.namespace}-config-service` });
+  async ({ config }) => {
+    const { nats, namespace } = config();
+    const nc = await connectBus({ servers: nats.servers, name: `${namespace}-config-service` });
     try {
-      const svc = await startConfigService({ nc, file, namespace: config.namespace, ttlMs: configTtlFromEnv() });
+      const svc = await startConfigService({ nc, file, namespace, ttlMs: environment.configTtlMs });
       process.stdout.write(`Larder config-service: ${svc.file}, generation ${svc.generation}\n`);
       return {
         stop: async () => {
@@ -25,5 +26,5 @@ await runMain(
       throw err;
     }
   },
-  { configCache: false, loadConfig: () => loadConfigOrLastGood(file) },
+  { configService: false, loadConfig: () => loadConfigOrLastGood(file) },
 );

@@ -1,55 +1,39 @@
 import { connectBus, type NatsConnection } from '@larder/bus';
-import { resolveDatastore, resolveDatastores, type Config } from '@larder/config';
-import { ConfigCache, configTtlFromEnv, type ConfigCacheStatus } from '@larder/config-cache';
+import { readEnvironment, resolveDatastore, resolveDatastores, type Config } from '@larder/config';
+import type { ConfigCache } from '@larder/config-cache';
 import { startConfigService, type ConfigService } from '@larder/config-service';
 import { ensureBucket, s3ClientFor } from '@larder/s3';
+import { connectServiceConfig, type ServiceConfig } from '@larder/service-kit';
 import { createLogger } from '@larder/telemetry';
 
 const log = createLogger('stack');
 
-/** What one service of the stack gets: its config getter and, with a config-service, its cache's status. */
-export interface ServiceConfigHandle {
-  config: () => Config;
-  configStatus?: () => ConfigCacheStatus;
-  stop(): Promise<void>;
-}
-
-/** The config side of a stack: the config-service (when given a file) and one cache per service. */
+/** The config side of a stack: the config-service (when given a file) and one config cache per service. */
 export interface StackConfig {
   readonly caches: Record<string, ConfigCache>;
   service(): ConfigService | undefined;
-  /** A config getter for the service `name` on its own NATS connection. */
-  forService(name: string, nc: NatsConnection): Promise<ServiceConfigHandle>;
+  /** The config of the service `name` (its cache on the service's NATS connection), as a standalone service gets it. */
+  forService(name: string, nc: NatsConnection): Promise<ServiceConfig>;
   startService(): Promise<void>;
   stopService(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
- * Start the config side of a stack. With `file`, run the config-service on it; each service then reads
- * through its own ConfigCache (`cfg` until the service answers; the embedded S3 endpoint filled in).
- * Without `file`, every service gets the static `cfg`.
+ * Start the config side of a stack. Each service reads its config through its own ConfigCache (connectServiceConfig,
+ * as runMain does): with `file`, fed by the config-service run on it (`cfg` until the service answers; the embedded
+ * S3 endpoint filled in); without `file`, a fixed cache holding `cfg`.
  */
 export async function startStackConfig(cfg: Config, opts: { file?: string; ttlMs?: number; embeddedEndpoint?: string }): Promise<StackConfig> {
   const caches: Record<string, ConfigCache> = {};
-  if (!opts.file) {
-    return {
-      caches,
-      service: () => undefined,
-      forService: async () => ({ config: () => cfg, stop: async () => {} }),
-      startService: async () => {},
-      stopService: async () => {},
-      stop: async () => {},
-    };
-  }
   const file = opts.file;
-  const ttlMs = opts.ttlMs ?? configTtlFromEnv();
+  const ttlMs = opts.ttlMs ?? readEnvironment().configTtlMs;
   const endpoint = opts.embeddedEndpoint;
   const transform = (c: Config): Config => (endpoint && !c.s3.endpoint ? { ...c, s3: { ...c.s3, endpoint } } : c);
-  const nc = await connectBus({ servers: cfg.nats.servers, name: `${cfg.namespace}-config-service` });
+  const nc = file ? await connectBus({ servers: cfg.nats.servers, name: `${cfg.namespace}-config-service` }) : undefined;
   let svc: ConfigService | undefined;
   const startService = async () => {
-    svc ??= await startConfigService({ nc, file, namespace: cfg.namespace, ttlMs });
+    if (file && nc) svc ??= await startConfigService({ nc, file, namespace: cfg.namespace, ttlMs });
   };
   const stopService = async () => {
     const s = svc;
@@ -59,7 +43,7 @@ export async function startStackConfig(cfg: Config, opts: { file?: string; ttlMs
   try {
     await startService();
   } catch (err) {
-    await nc.close();
+    await nc?.close();
     throw err;
   }
   let bucketsWatched = false;
@@ -67,12 +51,12 @@ export async function startStackConfig(cfg: Config, opts: { file?: string; ttlMs
     caches,
     service: () => svc,
     forService: async (name, serviceNc) => {
-      const cache = await ConfigCache.start({ nc: serviceNc, namespace: cfg.namespace, ttlMs, initial: cfg, transform, log: createLogger(`${name}.config`) });
-      caches[name] = cache;
+      const sc = await connectServiceConfig(cfg, name, { configService: file !== undefined, nc: serviceNc, ttlMs, transform });
+      caches[name] = sc.cache;
       if (endpoint && !bucketsWatched) {
         // A datastore added on the embedded S3 gets its bucket, as at start.
         bucketsWatched = true;
-        cache.onChange(({ config, previous }) => {
+        sc.cache.onChange(({ config, previous }) => {
           for (const ds of resolveDatastores(config)) {
             const before = resolveDatastore(previous, ds.name);
             if (ds.endpoint !== endpoint || (before?.endpoint === ds.endpoint && before.bucket === ds.bucket)) continue;
@@ -80,13 +64,13 @@ export async function startStackConfig(cfg: Config, opts: { file?: string; ttlMs
           }
         });
       }
-      return { config: () => cache.current(), configStatus: () => cache.status(), stop: () => cache.stop() };
+      return sc;
     },
     startService,
     stopService,
     stop: async () => {
       await stopService();
-      await nc.drain().catch(() => nc.close());
+      if (nc) await nc.drain().catch(() => nc.close());
     },
   };
 }

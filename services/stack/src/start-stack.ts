@@ -16,7 +16,7 @@ export interface StackOptions {
   gateways?: number;
   /** Gateway listen address override (tests: 127.0.0.1:0). */
   gatewayListen?: string;
-  /** The config file: when given, the stack runs the config-service on it and each service reads its config through its own ConfigCache. */
+  /** The config file: when given, the stack runs the config-service on it and each service's ConfigCache follows it; without it the caches hold the given config. */
   configFile?: string;
   /** TTL (ms) of the config-service's file check and of the caches' generation check; default LARDER_CONFIG_TTL or 60 s. */
   configTtlMs?: number;
@@ -36,7 +36,7 @@ export interface Stack {
   stopFetcher(i: number): Promise<void>;
   /** The running config-service (only with `configFile`; undefined while stopped). */
   configService(): ConfigService | undefined;
-  /** Each service's config cache by service name (only with `configFile`). */
+  /** Each service's config cache by service name (fixed ones without `configFile`). */
   readonly configCaches: Record<string, ConfigCache>;
   /** Stop and start the config-service again (tests of failures). */
   stopConfigService(): Promise<void>;
@@ -70,7 +70,7 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
       const d = await connectNodeDeps(cfg, name);
       cleanups.push(() => d.close());
       const c = await stackConfig.forService(name, d.nc);
-      cleanups.push(() => c.stop());
+      cleanups.push(() => c.close());
       return { ...d, config: c.config, configStatus: c.configStatus };
     };
 
