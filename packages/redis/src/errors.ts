@@ -76,7 +76,8 @@ export function isConnectionFailure(err: unknown): boolean {
 export function commandFailed(op: string, err: unknown): IndexError {
   if (err instanceof IndexError) return err;
   const text = err instanceof Error ? err.message : String(err);
-  if (isConnectionFailure(err)) return new RedisUnavailableError(op, text, { cause: err });
+  // ioredis's words for "the connection is down and commands are not queued" (see createRedis).
+  if (isConnectionFailure(err)) return new RedisUnavailableError(op, text.startsWith("Stream isn't writeable") ? 'not connected (reconnecting)' : text, { cause: err });
   return indexError(IndexScriptCode.COMMAND_FAILED, op, text, err);
 }
 
