@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { utimes, writeFile, mkdir, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@larder/redis';
@@ -155,5 +156,31 @@ describe('temp files of dead writers', () => {
     for (const f of [dead, live]) await utimes(f, old, old);
     await until('the dead writer’s old temp file swept', async () => !(await readdir(dir)).includes(path.basename(dead)), 10_000);
     expect((await readdir(dir)).sort()).toEqual(expect.arrayContaining([path.basename(live), path.basename(fresh)]));
+  });
+});
+
+describe('Redis restarted with its data', () => {
+  it('keeps the index (marker present) and reconciles it with the volume when the run_id changes', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-redis-aof-'));
+    const persistent = await startOwnRedis({ persistDir: dir });
+    const other = await startTestStack({ fetchers: 1, config: { redis: { url: persistent.url } } });
+    try {
+      const chunks = [];
+      for (let i = 0; i < 3; i++) chunks.push(await other.putChunk('demo', randomBytes(16 * 1024)));
+      for (const c of chunks) expect((await fetchBytes(`${other.gateway()}/v1/stores/demo/chunks/${c.digest}`)).status).toBe(200);
+      await until('index ready', async () => other.cacheIndex.indexHealth().state === 'ready');
+      const builtAtMs = other.cacheIndex.indexHealth().builtAtMs;
+      await persistent.stop();
+      // While Redis is down a file goes away behind the index's back.
+      await other.deps.volume.removeChunk('demo', chunks[0]!.digest);
+      await persistent.start();
+      await until('index reconciled after the restart', async () => (await other.deps.index.totals()).chunkCount === 2 && other.cacheIndex.indexHealth().state === 'ready');
+      expect(other.cacheIndex.indexHealth().builtAtMs).toBe(builtAtMs); // not rebuilt: the persisted index was kept
+      expect(await other.deps.index.has(`demo/${chunks[1]!.digest}`)).toBe(true);
+    } finally {
+      await other.cleanup();
+      await persistent.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

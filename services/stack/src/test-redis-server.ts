@@ -8,7 +8,7 @@ export interface OwnRedis {
   readonly port: number;
   /** Stop the server (SIGKILL; it saves nothing: `--save '' --appendonly no`). */
   stop(): Promise<void>;
-  /** Start it again on the same port, empty. */
+  /** Start it again on the same port (empty unless it persists). */
   start(): Promise<void>;
 }
 
@@ -22,8 +22,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Spawn `redis-server --port P --save '' --appendonly no --daemonize no` and wait until it accepts connections. */
-export async function startOwnRedis(): Promise<OwnRedis> {
+/**
+ * Spawn `redis-server --port P --save '' --appendonly no --daemonize no` and wait until it accepts connections. With
+ * `persistDir`, an append-only file fsynced on every write in that folder: a restart keeps the data.
+ */
+export async function startOwnRedis(opts: { persistDir?: string } = {}): Promise<OwnRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const up = async () => {
@@ -41,7 +44,8 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     start: async () => {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+      const persist = opts.persistDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir] : ['--appendonly', 'no'];
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persist, '--daemonize', 'no'], { stdio: 'ignore' });
       await up();
     },
     stop: async () => {
