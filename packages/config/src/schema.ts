@@ -106,9 +106,9 @@ export const configSchema = z
       .strict()
       .default({ concurrency: 128, inflightBytes: 64 * 2 ** 20, timeout: 15_000, retries: 3, backoff: 100 }),
     index: z
-      .object({ evictInterval: duration.default(2000), reconcileInterval: duration.default(300_000) })
+      .object({ evictInterval: duration.default(2000), reconcileInterval: duration.default(300_000), tempSweepInterval: duration.default(30_000) })
       .strict()
-      .default({ evictInterval: 2000, reconcileInterval: 300_000 }),
+      .default({ evictInterval: 2000, reconcileInterval: 300_000, tempSweepInterval: 30_000 }),
     images: z
       .object({
         decodedCacheSize: size.default(256 * 2 ** 20),

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { IndexScriptCode, assertInteger, assertKey, indexError } from './errors.js';
-import { type IndexKeys, assertNamespace, flightKey, indexKeys } from './keys.js';
+import { IndexScriptCode, assertInteger, assertKey, commandFailed, indexError } from './errors.js';
+import { type IndexKeys, assertNamespace, epochKey, flightKey, indexKeys, rebuildKeys } from './keys.js';
 import { guard, registerScripts, replyInt, runScript } from './script-loader.js';
-import type { AdmitFetchedResult, AdmitResult, EvictedChunk, IndexTotals } from './types.js';
+import type { AdmitFetchedResult, AdmitResult, EvictedChunk, IndexEpoch, IndexProbe, IndexTotals, RebuildChunk } from './types.js';
 
 /** Keys sent per touch/remove script call. */
 export const SCRIPT_BATCH = 500;
@@ -23,6 +24,7 @@ function batches<T>(items: readonly T[], size: number): T[][] {
  */
 export class ChunkIndex {
   private readonly keys: IndexKeys;
+  private readonly epochKey: string;
 
   /** Bind to the index of `namespace` (keys `{namespace}:idx:*`) on `redis`. */
   constructor(
@@ -31,6 +33,7 @@ export class ChunkIndex {
   ) {
     assertNamespace('ChunkIndex', namespace);
     this.keys = indexKeys(namespace);
+    this.epochKey = epochKey(namespace);
     registerScripts(redis);
   }
 
@@ -141,7 +144,7 @@ export class ChunkIndex {
     const op = 'ChunkIndex.totals';
     const results = await guard(op, () => this.redis.multi().get(this.keys.used).zcard(this.keys.lru).exec());
     if (!results) throw indexError(IndexScriptCode.UNEXPECTED_REPLY, op, 'transaction aborted');
-    for (const [err] of results) if (err) throw indexError(IndexScriptCode.COMMAND_FAILED, op, err.message, err);
+    for (const [err] of results) if (err) throw commandFailed(op, err);
     const [used, count] = results.map(([, value]) => value);
     return { usedBytes: used === null ? 0 : replyInt(op, used), chunkCount: replyInt(op, count) };
   }
@@ -166,10 +169,32 @@ export class ChunkIndex {
     } while (cursor !== '0');
   }
 
-  /** Remove every key of this index namespace (tests, `reset`); flight locks are not touched. */
+  /** Remove every key of this index namespace (tests, `reset`), the epoch marker too; flight locks are not touched. */
   async clear(): Promise<void> {
     const { lru, size, used, stats } = this.keys;
-    await guard('ChunkIndex.clear', () => this.redis.unlink(lru, size, used, stats));
+    await guard('ChunkIndex.clear', () => this.redis.unlink(lru, size, used, stats, this.epochKey));
+  }
+
+  /**
+   * The epoch marker and the server's run_id in one round trip (checked every second or so by the cache-index):
+   * a missing marker means the index was lost, a new run_id that Redis restarted.
+   */
+  async probe(): Promise<IndexProbe> {
+    const op = 'ChunkIndex.probe';
+    const results = await guard(op, () => this.redis.pipeline().get(this.epochKey).info('server').exec());
+    for (const [err] of results ?? []) if (err) throw commandFailed(op, err);
+    const [marker, info] = (results ?? []).map(([, value]) => value);
+    return { epoch: parseEpoch(marker), runId: typeof info === 'string' ? /^run_id:(\w+)/m.exec(info)?.[1] : undefined };
+  }
+
+  /**
+   * Start rebuilding the index (from the volume): chunks go to temporary keys with {@link IndexRebuild.add}, and
+   * {@link IndexRebuild.commit} replaces the live index with them in one atomic step, so nothing ever sees a
+   * half-built index. Admissions to the live index while the rebuild runs are kept (merged at commit). The
+   * temporary keys expire `ttlMs` after the last add if the rebuilder dies.
+   */
+  beginRebuild(opts: { ttlMs?: number; nowMs?: number } = {}): IndexRebuild {
+    return new IndexRebuild(this.redis, this.keys, this.epochKey, rebuildKeys(this.namespace, randomUUID()), opts.ttlMs ?? 10 * 60_000, opts.nowMs ?? Date.now());
   }
 
   /** Add integer deltas to the stats counters (one pipeline, one HINCRBY each; zeros skipped). */
@@ -184,7 +209,7 @@ export class ChunkIndex {
     const pipeline = this.redis.pipeline();
     for (const [field, delta] of entries) pipeline.hincrby(this.keys.stats, field, delta);
     const results = await guard(op, () => pipeline.exec());
-    for (const [err] of results ?? []) if (err) throw indexError(IndexScriptCode.COMMAND_FAILED, op, err.message, err);
+    for (const [err] of results ?? []) if (err) throw commandFailed(op, err);
   }
 
   /** All stats counters as numbers (counters never incremented are absent). */
@@ -194,5 +219,69 @@ export class ChunkIndex {
     const out: Record<string, number> = {};
     for (const [field, value] of Object.entries(raw)) out[field] = replyInt(op, value);
     return out;
+  }
+}
+
+function parseEpoch(value: unknown): IndexEpoch | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const e = JSON.parse(value) as Partial<IndexEpoch>;
+    if (typeof e.id === 'string' && typeof e.volume === 'string' && typeof e.builtAtMs === 'number') return { id: e.id, volume: e.volume, builtAtMs: e.builtAtMs };
+  } catch {
+    // not ours: treated as missing
+  }
+  return undefined;
+}
+
+/** A rebuild of the index in progress (see {@link ChunkIndex.beginRebuild}). */
+export class IndexRebuild {
+  /** When the rebuild began; live members touched or admitted since then (less a margin for clock skew) are kept at commit. */
+  readonly startedAtMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly live: IndexKeys,
+    private readonly epochKey: string,
+    private readonly temp: { lru: string; size: string; used: string },
+    private readonly ttlMs: number,
+    startedAtMs: number,
+  ) {
+    assertInteger('IndexRebuild', 'ttlMs', ttlMs, 1);
+    this.startedAtMs = startedAtMs;
+  }
+
+  /** Add chunks found on the volume (500 per script call); returns the rebuilt index's totals so far. */
+  async add(chunks: readonly RebuildChunk[]): Promise<IndexTotals> {
+    const op = 'IndexRebuild.add';
+    let totals: IndexTotals = { usedBytes: 0, chunkCount: 0 };
+    for (const batch of batches([...chunks], SCRIPT_BATCH)) {
+      const args: (string | number)[] = [this.ttlMs];
+      for (const c of batch) {
+        assertKey(op, 'key', c.key);
+        assertInteger(op, 'size', c.size);
+        assertInteger(op, 'lastUsedMs', c.lastUsedMs);
+        args.push(c.key, c.size, c.lastUsedMs);
+      }
+      const { values } = await runScript(this.redis, op, 'rebuildAdd', [this.temp.lru, this.temp.size, this.temp.used], args);
+      totals = { usedBytes: replyInt(op, values[0]), chunkCount: replyInt(op, values[1]) };
+    }
+    return totals;
+  }
+
+  /** Replace the live index with the rebuilt one and write the epoch marker for `volume`, atomically; returns the new totals. */
+  async commit(volume: string, nowMs: number = Date.now()): Promise<IndexTotals & { merged: number; epoch: IndexEpoch }> {
+    const op = 'IndexRebuild.commit';
+    assertKey(op, 'volume', volume);
+    const epoch: IndexEpoch = { id: randomUUID(), volume, builtAtMs: nowMs };
+    // Scores come from each process's clock: keep a margin so that a touch made just before the start still counts.
+    const since = Math.max(0, this.startedAtMs - 5_000);
+    const { lru, size, used } = this.live;
+    const { values } = await runScript(this.redis, op, 'rebuildCommit', [lru, size, used, this.temp.lru, this.temp.size, this.temp.used, this.epochKey], [since, JSON.stringify(epoch)]);
+    return { usedBytes: replyInt(op, values[0]), chunkCount: replyInt(op, values[1]), merged: replyInt(op, values[2]), epoch };
+  }
+
+  /** Drop the temporary keys (a rebuild that will not be committed). */
+  async abort(): Promise<void> {
+    await guard('IndexRebuild.abort', () => this.redis.unlink(this.temp.lru, this.temp.size, this.temp.used));
   }
 }

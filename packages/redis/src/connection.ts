@@ -14,9 +14,11 @@ export function retryDelayMs(times: number): number {
 }
 
 /**
- * Create an ioredis connection that connects at once and fails fast: while Redis is unreachable a
- * command is rejected after {@link MAX_RETRIES_PER_REQUEST} reconnection attempts instead of
- * hanging, while the client keeps reconnecting in the background with capped backoff.
+ * Create an ioredis connection that connects at once and fails fast: a command issued before the first
+ * connection waits for at most {@link MAX_RETRIES_PER_REQUEST} reconnection attempts; once connected, the
+ * offline queue is turned off, so a command issued while the connection is down is rejected at once (and one in
+ * flight when it drops after those attempts) instead of hanging, while the client keeps reconnecting in the
+ * background with capped backoff. The wrappers turn such failures into `RedisUnavailableError` (503).
  * Attach an `error` listener (ioredis prints unhandled connection errors) and `quit()` when done.
  */
 export function createRedis(opts: RedisOptions): Redis {
@@ -24,11 +26,16 @@ export function createRedis(opts: RedisOptions): Redis {
   if (!Number.isSafeInteger(connectTimeout) || connectTimeout <= 0) {
     throw new TypeError(`createRedis: connectTimeoutMs must be a positive integer, got ${String(opts.connectTimeoutMs)}`);
   }
-  return new Redis(opts.url, {
+  const redis = new Redis(opts.url, {
     lazyConnect: false,
     connectTimeout,
     maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
     retryStrategy: retryDelayMs,
     enableOfflineQueue: true,
   });
+  // ioredis reads the option per command: queue only until the first connection is ready.
+  redis.once('ready', () => {
+    redis.options.enableOfflineQueue = false;
+  });
+  return redis;
 }

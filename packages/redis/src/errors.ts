@@ -1,3 +1,5 @@
+import { StatusError } from '@larder/errors';
+
 /**
  * The one mapping of Lua script return codes (first element of every script
  * reply, see the headers of `src/scripts/*.lua`) to {@link IndexError}s.
@@ -28,15 +30,55 @@ const CODE_MESSAGES: Record<IndexScriptCode, string> = {
   [IndexScriptCode.UNEXPECTED_REPLY]: 'unexpected reply',
 };
 
-/** Error raised by `@larder/redis`; `code` tells what went wrong, `cause` carries the underlying error if any. */
-export class IndexError extends Error {
-  override readonly name = 'IndexError';
+/**
+ * Error raised by `@larder/redis`; `code` tells what went wrong, `cause` carries the underlying error if any.
+ * A {@link StatusError}: 500 unless a subclass says otherwise ({@link RedisUnavailableError} is 503).
+ */
+export class IndexError extends StatusError {
+  override readonly name: string = 'IndexError';
   readonly code: IndexScriptCode;
 
-  constructor(code: IndexScriptCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: IndexScriptCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(options?.status ?? 500, message, options);
     this.code = code;
   }
+}
+
+/**
+ * Redis could not be reached (connection refused or lost, still loading its data set): the command was not run.
+ * A COMMAND_FAILED {@link IndexError} with HTTP status 503, so callers map it by `statusOf(err)`; the client keeps
+ * reconnecting in the background.
+ */
+export class RedisUnavailableError extends IndexError {
+  override readonly name: string = 'RedisUnavailableError';
+
+  constructor(op: string, detail: string, options?: { cause?: unknown }) {
+    super(IndexScriptCode.COMMAND_FAILED, `cache index (Redis) unavailable: ${op}: ${detail}`, { ...options, status: 503 });
+  }
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Whether a failed Redis command failed because Redis was unreachable rather than because of the command: ioredis's
+ * "Connection is closed", "Stream isn't writeable" (no offline queue), MaxRetriesPerRequestError, socket errnos, and
+ * replies that say the server cannot serve yet (LOADING, MASTERDOWN, TRYAGAIN).
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  return /^(Connection is closed|Stream isn't writeable|LOADING |MASTERDOWN |TRYAGAIN |connect E)/.test(err.message);
+}
+
+/** The error for a Redis command of `op` that threw `err`: {@link RedisUnavailableError} for a connection failure, else COMMAND_FAILED. */
+export function commandFailed(op: string, err: unknown): IndexError {
+  if (err instanceof IndexError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  // ioredis's words for "the connection is down and commands are not queued" (see createRedis).
+  if (isConnectionFailure(err)) return new RedisUnavailableError(op, text.startsWith("Stream isn't writeable") ? 'not connected (reconnecting)' : text, { cause: err });
+  return indexError(IndexScriptCode.COMMAND_FAILED, op, text, err);
 }
 
 /** Whether `code` is one of the {@link IndexScriptCode} values. */

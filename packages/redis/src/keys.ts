@@ -34,6 +34,17 @@ export function indexKeys(namespace: string): IndexKeys {
   return { lru: `${prefix}lru`, size: `${prefix}size`, used: `${prefix}used`, stats: `${prefix}stats` };
 }
 
+/** The index epoch marker `{namespace}:idx:epoch` (JSON IndexEpoch), written with a rebuilt index; gone when Redis lost the index. */
+export function epochKey(namespace: string): string {
+  return `${indexPrefix(namespace)}epoch`;
+}
+
+/** The temporary keys a rebuild writes before it replaces the live index: `{namespace}:idx:rebuild:<token>:*`. */
+export function rebuildKeys(namespace: string, token: string): { lru: string; size: string; used: string } {
+  const prefix = `${indexPrefix(namespace)}rebuild:${token}:`;
+  return { lru: `${prefix}lru`, size: `${prefix}size`, used: `${prefix}used` };
+}
+
 /** The single-flight lock key `{namespace}:flight:<chunkKey>`. */
 export function flightKey(namespace: string, chunkKey: string): string {
   return `{${namespace}}:flight:${chunkKey}`;

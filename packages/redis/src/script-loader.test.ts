@@ -13,6 +13,8 @@ describe('Lua scripts', () => {
       'admit-fetched.lua',
       'evict-to-target.lua',
       'extend-lock.lua',
+      'rebuild-add.lua',
+      'rebuild-commit.lua',
       'release-lock.lua',
       'remove-chunks.lua',
       'touch-chunks.lua',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { IndexError, IndexScriptCode, indexError, isIndexScriptCode } from './errors.js';
+import { IndexScriptCode, commandFailed, indexError, isIndexScriptCode } from './errors.js';
 
 /** The Lua scripts of this package: source file (beside this module in src/ and dist/) and KEYS count. */
 const SCRIPTS = {
@@ -11,6 +11,8 @@ const SCRIPTS = {
   removeChunks: { url: new URL('./scripts/remove-chunks.lua', import.meta.url), keys: 3 },
   releaseLock: { url: new URL('./scripts/release-lock.lua', import.meta.url), keys: 1 },
   extendLock: { url: new URL('./scripts/extend-lock.lua', import.meta.url), keys: 1 },
+  rebuildAdd: { url: new URL('./scripts/rebuild-add.lua', import.meta.url), keys: 3 },
+  rebuildCommit: { url: new URL('./scripts/rebuild-commit.lua', import.meta.url), keys: 7 },
 } as const;
 
 /** Name of one of the package's Lua scripts. */
@@ -82,7 +84,7 @@ export async function runScript(
   try {
     reply = await command.call(redis, ...keys, ...args);
   } catch (err) {
-    throw indexError(IndexScriptCode.COMMAND_FAILED, op, errorText(err), err);
+    throw commandFailed(op, err);
   }
   if (!Array.isArray(reply) || !isIndexScriptCode(reply[0])) {
     throw indexError(IndexScriptCode.UNEXPECTED_REPLY, op, `script ${name} replied ${JSON.stringify(reply)}`);
@@ -94,13 +96,15 @@ export async function runScript(
   return { code, values };
 }
 
-/** Run `fn`, wrapping any non-{@link IndexError} failure as COMMAND_FAILED with the original as `cause`. */
+/**
+ * Run `fn`, wrapping any non-{@link IndexError} failure as COMMAND_FAILED with the original as `cause`
+ * (a RedisUnavailableError when Redis could not be reached).
+ */
 export async function guard<T>(op: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof IndexError) throw err;
-    throw indexError(IndexScriptCode.COMMAND_FAILED, op, errorText(err), err);
+    throw commandFailed(op, err);
   }
 }
 
@@ -111,8 +115,4 @@ export function replyInt(op: string, value: unknown): number {
     throw indexError(IndexScriptCode.UNEXPECTED_REPLY, op, `expected an integer, got ${JSON.stringify(value)}`);
   }
   return n;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -35,3 +35,56 @@ export async function cleanup(base: string, connections: Redis[]): Promise<void>
 export async function keysOf(redis: Redis, ns: string): Promise<string[]> {
   return redis.keys(`{${ns.replace(/[*?[\]\\]/g, '\\$&')}}:*`);
 }
+
+/** A redis-server of a test's own on a free port (never the shared one): stop and start it at will. */
+export interface OwnRedis {
+  readonly url: string;
+  readonly port: number;
+  /** Stop the server (SIGKILL: nothing is saved; `--save ''` anyway). */
+  stop(): Promise<void>;
+  /** Start it again on the same port, empty. */
+  start(): Promise<void>;
+}
+
+/** Spawn `redis-server --port P --save '' --appendonly no` on a free port; wait until it accepts connections. */
+export async function startOwnRedis(): Promise<OwnRedis> {
+  const { spawn } = await import('node:child_process');
+  const net = await import('node:net');
+  const port = await new Promise<number>((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = srv.address() as { port: number };
+      srv.close(() => resolve(p));
+    });
+    srv.on('error', reject);
+  });
+  let child: import('node:child_process').ChildProcess | undefined;
+  const up = async () => {
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => s.end(() => resolve(true)));
+        s.on('error', () => resolve(false));
+      });
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server on port ${port} did not start`);
+  };
+  const own: OwnRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start: async () => {
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+      await up();
+    },
+    stop: async () => {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+  };
+  await own.start();
+  return own;
+}

@@ -33,3 +33,32 @@ export interface IndexTotals {
   usedBytes: number;
   chunkCount: number;
 }
+
+/**
+ * The index epoch marker, written in the same atomic step as a rebuilt index. When it is missing the index was
+ * lost (FLUSHALL, a restart without persistence, an evicted key) and must be rebuilt from the volume.
+ */
+export interface IndexEpoch {
+  /** Random id of this build of the index. */
+  id: string;
+  /** Id of the volume the index describes. */
+  volume: string;
+  /** When the build was committed (ms since the epoch). */
+  builtAtMs: number;
+}
+
+/** What {@link ChunkIndex.probe} reads in one round trip. */
+export interface IndexProbe {
+  /** The epoch marker, or undefined when the index was lost or never built. */
+  epoch: IndexEpoch | undefined;
+  /** The Redis server's run_id (changes when the server restarts). */
+  runId: string | undefined;
+}
+
+/** A chunk found on the volume, for {@link IndexRebuild.add}. */
+export interface RebuildChunk {
+  key: string;
+  size: number;
+  /** Last use in ms, from the file's times (becomes its recency score). */
+  lastUsedMs: number;
+}

@@ -52,4 +52,25 @@ describe('Volume', () => {
     await utimes(temp, new Date(0), new Date(0));
     expect(await v.sweepTempFiles(60_000)).toBe(1);
   });
+
+  it('lists last-use times and keeps the temp file of a live writer until liveWriterMs', async () => {
+    const v = new Volume(root, 'ns4');
+    await v.writeChunk('demo', d, Buffer.from('x'));
+    await utimes(v.chunkPath('demo', d), new Date(5_000_000), new Date(4_000_000));
+    const listed = [];
+    for await (const c of v.listChunks({ times: true })) listed.push(c);
+    expect(listed).toEqual([{ key: `demo/${d}`, size: 1, lastUsedMs: 5_000_000 }]);
+    const dir = path.dirname(v.chunkPath('demo', d));
+    const live = path.join(dir, `.tmp-${d}.${process.pid}.abcd`);
+    const dead = path.join(dir, `.tmp-${d}.999999999.abcd`);
+    const old = new Date(Date.now() - 40_000);
+    for (const f of [live, dead]) {
+      await writeFile(f, 'partial');
+      await utimes(f, old, old);
+    }
+    expect(await v.sweepTempFiles(30_000, 60_000)).toBe(1);
+    expect((await readdir(dir)).sort()).toEqual([live, d].map((f) => path.basename(f)).sort());
+    expect(await v.sweepTempFiles(30_000, 35_000)).toBe(1);
+    expect(await readdir(dir)).toEqual([d]);
+  });
 });

@@ -109,8 +109,13 @@ export class Volume {
     }
   }
 
-  /** Every chunk file on the volume with its size (temp files excluded). */
-  async *listChunks(): AsyncIterable<{ key: string; size: number }> {
+  /**
+   * Every chunk file on the volume with its size (temp files excluded); with `times`, also when it was last used as
+   * far as the file system knows: the later of its atime (kept by relatime) and mtime.
+   */
+  listChunks(): AsyncIterable<{ key: string; size: number }>;
+  listChunks(opts: { times: true }): AsyncIterable<{ key: string; size: number; lastUsedMs: number }>;
+  async *listChunks(opts: { times?: boolean } = {}): AsyncIterable<{ key: string; size: number; lastUsedMs?: number }> {
     for (const store of await dirents(this.dir)) {
       if (!store.isDirectory()) continue;
       for (const shard of await dirents(path.join(this.dir, store.name))) {
@@ -120,16 +125,20 @@ export class Volume {
           const key = chunkKey(store.name, f.name);
           if (!f.isFile() || !parseChunkKey(key)) continue;
           const st = await stat(path.join(shardDir, f.name)).catch(() => undefined);
-          if (st) yield { key, size: st.size };
+          if (st) yield opts.times ? { key, size: st.size, lastUsedMs: Math.floor(Math.max(st.atimeMs, st.mtimeMs)) } : { key, size: st.size };
         }
       }
     }
   }
 
-  /** Remove temp files older than `olderThanMs` (left by a writer that died mid-write); returns how many. */
-  async sweepTempFiles(olderThanMs: number): Promise<number> {
+  /**
+   * Remove temp files older than `olderThanMs` (left by a writer that died mid-write); returns how many. With
+   * `liveWriterMs`, a temp file whose writer (the pid in its name, `.tmp-<digest>.<pid>.<rand>`) is a live process
+   * on this host is kept until it is `liveWriterMs` old: a slow write is never swept from under its writer.
+   */
+  async sweepTempFiles(olderThanMs: number, liveWriterMs?: number): Promise<number> {
     let removed = 0;
-    const cutoff = Date.now() - olderThanMs;
+    const now = Date.now();
     for (const store of await dirents(this.dir)) {
       for (const shard of await dirents(path.join(this.dir, store.name))) {
         const shardDir = path.join(this.dir, store.name, shard.name);
@@ -137,7 +146,9 @@ export class Volume {
           if (!f.name.startsWith(TEMP_PREFIX)) continue;
           const p = path.join(shardDir, f.name);
           const st = await stat(p).catch(() => undefined);
-          if (st && st.mtimeMs < cutoff && (await unlink(p).then(() => true, () => false))) removed++;
+          if (!st || now - st.mtimeMs <= olderThanMs) continue;
+          if (liveWriterMs !== undefined && now - st.mtimeMs <= liveWriterMs && isLivePid(tempWriterPid(f.name))) continue;
+          if (await unlink(p).then(() => true, () => false)) removed++;
         }
       }
     }
@@ -154,6 +165,23 @@ export class Volume {
   /** Delete the whole namespace folder (tests, reset). */
   async destroy(): Promise<void> {
     await rm(path.dirname(this.dir), { recursive: true, force: true });
+  }
+}
+
+/** The writer's pid in a temp file's name `.tmp-<digest>.<pid>.<rand>`, if there is one. */
+function tempWriterPid(name: string): number | undefined {
+  const m = /^\.tmp-[0-9a-f]+\.(\d+)\.[0-9a-f]+$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Whether a process with this pid runs on this host (signal 0; EPERM means it exists but is not ours). */
+function isLivePid(pid: number | undefined): boolean {
+  if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

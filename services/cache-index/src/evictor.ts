@@ -16,10 +16,14 @@ export interface EvictionReport {
   evictedBytes: number;
 }
 
-/** Keeps used bytes within the effective capacity: evicts least-recently-used chunks from the index, then unlinks their files. */
+/**
+ * Keeps used bytes within the effective capacity: evicts least-recently-used chunks from the index, then unlinks their
+ * files. Paused while the index is rebuilt, so that it never acts on a half-built index.
+ */
 export class Evictor {
   private running: Promise<EvictionReport> | undefined;
   private again = false;
+  private paused = 0;
 
   constructor(private readonly deps: { config: () => Config; index: ChunkIndex; volume: Volume }) {}
 
@@ -37,6 +41,22 @@ export class Evictor {
       }
     });
     return this.running;
+  }
+
+  /** Stop evicting (a pass in progress stops after its current batch) and wait until no pass runs; undo with {@link resume}. */
+  async pause(): Promise<void> {
+    this.paused++;
+    await this.running?.catch(() => {});
+  }
+
+  /** Undo one {@link pause}. */
+  resume(): void {
+    this.paused = Math.max(0, this.paused - 1);
+  }
+
+  /** Whether eviction is paused. */
+  get isPaused(): boolean {
+    return this.paused > 0;
   }
 
   /** Capacity now, from the config and the volume's filesystem. */
@@ -59,7 +79,7 @@ export class Evictor {
     let evictedBytes = 0;
     let totals = await index.totals();
     const cap = await this.capacity(totals.usedBytes);
-    while (totals.usedBytes > cap.effective) {
+    while (!this.isPaused && totals.usedBytes > cap.effective) {
       const victims = await index.evictTo(cap.effective, 256);
       if (victims.length === 0) break;
       // Unlink, never truncate: a reader that has the file open still reads it whole.

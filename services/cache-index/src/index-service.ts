@@ -1,12 +1,16 @@
 import { Svcm, encodeJson, subjects, type NatsConnection } from '@larder/bus';
 import type { Config } from '@larder/config';
-import type { ChunkIndex } from '@larder/redis';
+import { RedisUnavailableError, type ChunkIndex } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
 import { Evictor, type EvictionReport } from './evictor.js';
+import { IndexWatch, volumeId, type IndexHealth, type RebuildReport } from './index-watch.js';
 import { reconcile, type ReconcileReport } from './reconciler.js';
 
 const log = createLogger('cache-index');
+
+/** A temp file is swept by the short sweep only once it is this old (a live write touches its file far more often). */
+export const TEMP_MIN_AGE_MS = 30_000;
 
 /** A running cache-index service. */
 export interface CacheIndexService {
@@ -14,6 +18,14 @@ export interface CacheIndexService {
   evict(): Promise<EvictionReport>;
   /** Reconcile the index with the volume now. */
   reconcile(): Promise<ReconcileReport>;
+  /** Rebuild the index from the volume now (as when Redis lost it). */
+  rebuild(reason?: string): Promise<RebuildReport>;
+  /** Check the index epoch marker and Redis's run_id now (as the once-a-second check does). */
+  checkIndex(): Promise<void>;
+  /** The index's health: ready, rebuilding or Redis unavailable. */
+  indexHealth(): IndexHealth;
+  /** Sweep temp files of dead writers now (as the `index.tempSweepInterval` timer does); returns how many. */
+  sweepTempFiles(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -25,10 +37,21 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
   const cfg = deps.config();
   const subj = subjects(cfg.namespace);
   const evictor = new Evictor(deps);
-  const runReconcile = () => reconcile(deps.index, deps.volume, Math.max(60_000, 2 * deps.config().fetcher.timeout));
-  const safely = (what: string, p: Promise<unknown>) => p.catch((err) => log.error(`${what} failed`, { err }));
+  // Rebuilds and reconciles run one at a time.
+  let maintenance: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = maintenance.then(fn, fn);
+    maintenance = p.catch(() => {});
+    return p;
+  };
+  const liveWriterMs = () => Math.max(60_000, 2 * deps.config().fetcher.timeout);
+  const reconcileNow = () => reconcile(deps.index, deps.volume, liveWriterMs());
+  const runReconcile = () => exclusive(reconcileNow);
+  // Redis being unreachable is logged once by the index watch, not by every timer tick.
+  const safely = (what: string, p: Promise<unknown>) => p.catch((err) => (err instanceof RedisUnavailableError ? undefined : log.error(`${what} failed`, { err })));
+  const watch = new IndexWatch({ index: deps.index, volume: deps.volume, volumeId: await volumeId(deps.volume), evictor, exclusive, reconcile: reconcileNow });
 
-  await runReconcile().catch((err) => log.warn('initial reconcile failed', { err }));
+  await watch.start();
   await evictor.run().catch((err) => log.warn('initial eviction failed', { err }));
 
   const pressure = deps.nc.subscribe(subj.indexPressure, { callback: () => void safely('eviction', evictor.run()) });
@@ -36,6 +59,20 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
   const reconcileTimer = setInterval(() => void safely('reconcile', runReconcile()), cfg.index.reconcileInterval);
   evictTimer.unref();
   reconcileTimer.unref();
+  // Temp files of writers that died mid-write go within a minute: old enough and not a live process's on this host.
+  const sweepTemp = async () => {
+    const removed = await deps.volume.sweepTempFiles(TEMP_MIN_AGE_MS, liveWriterMs());
+    if (removed > 0) log.info('swept temp files of dead writers', { removed });
+    return removed;
+  };
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const scheduleSweep = () => {
+    if (stopped) return;
+    sweepTimer = setTimeout(() => void safely('temp file sweep', sweepTemp()).finally(scheduleSweep), deps.config().index.tempSweepInterval);
+    sweepTimer.unref();
+  };
+  scheduleSweep();
 
   const service = await new Svcm(deps.nc).add({
     name: subj.indexService,
@@ -48,9 +85,24 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
       if (err) return;
       void (async () => {
         try {
-          const totals = await deps.index.totals();
-          const cap = await evictor.capacity(totals.usedBytes);
-          msg.respond(encodeJson({ ...totals, capacityBytes: cap.configured, effectiveCapacityBytes: cap.effective }));
+          // Without Redis: what the volume and the config say, and why the index numbers are missing.
+          const totals = await deps.index.totals().catch((e: unknown) => {
+            if (e instanceof RedisUnavailableError) return undefined;
+            throw e;
+          });
+          const cap = await evictor.capacity(totals?.usedBytes ?? 0);
+          const fs = await deps.volume.filesystem();
+          msg.respond(
+            encodeJson({
+              usedBytes: totals?.usedBytes ?? null,
+              chunkCount: totals?.chunkCount ?? null,
+              capacityBytes: cap.configured,
+              effectiveCapacityBytes: cap.effective,
+              redisOnline: totals !== undefined,
+              index: { ...watch.status, evictionPaused: evictor.isPaused },
+              volume: { path: deps.volume.dir, fsTotalBytes: fs.totalBytes, fsFreeBytes: fs.freeBytes },
+            }),
+          );
         } catch (e) {
           msg.respondError(500, `status failed: ${(e as Error).message}`);
         }
@@ -71,7 +123,14 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
   return {
     evict: () => evictor.run(),
     reconcile: runReconcile,
+    rebuild: (reason = 'requested') => watch.rebuild(reason),
+    checkIndex: () => watch.check(),
+    indexHealth: () => watch.status,
+    sweepTempFiles: sweepTemp,
     stop: async () => {
+      stopped = true;
+      watch.stop();
+      clearTimeout(sweepTimer);
       clearInterval(evictTimer);
       clearInterval(reconcileTimer);
       pressure.unsubscribe();

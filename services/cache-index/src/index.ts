@@ -3,3 +3,4 @@ export type { CacheIndexService } from './index-service.js';
 export { effectiveCapacity } from './capacity.js';
 export type { EvictionReport } from './evictor.js';
 export type { ReconcileReport } from './reconciler.js';
+export type { IndexHealth, IndexState, RebuildReport } from './index-watch.js';

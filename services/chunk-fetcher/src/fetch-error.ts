@@ -1,3 +1,4 @@
+import { StatusError } from '@larder/errors';
 import { FormatError } from '@larder/formats';
 import { S3Error } from '@larder/s3';
 import { FetchErrorCode } from './types.js';
@@ -30,5 +31,7 @@ export function toFetchError(err: unknown, store: string, digest: string): Fetch
   if (err instanceof FormatError) {
     return new FetchError(FetchErrorCode.BadUpstreamData, `chunk ${digest} in datastore ${store} failed verification, not cached: ${err.message}`, { cause: err });
   }
+  // A typed failure that carries its status (RedisUnavailableError: 503 with its message).
+  if (err instanceof StatusError) return new FetchError(err.status, err.message, { cause: err });
   return new FetchError(FetchErrorCode.Internal, `fetching chunk ${digest} of ${store} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

@@ -3,12 +3,16 @@ import { createLogger } from '@larder/telemetry';
 
 const log = createLogger('gateway');
 
-/** Collects hits, misses and recency updates and writes them to Redis in batches, not one call per hit. */
+/**
+ * Collects hits, misses and recency updates and writes them to Redis in batches, not one call per hit. Never fails a
+ * request: while Redis is unreachable recency updates are dropped and the hit and miss counts are kept for a later flush.
+ */
 export class TouchBatcher {
   private keys = new Set<string>();
   private hits = 0;
   private misses = 0;
   private timer: NodeJS.Timeout | undefined;
+  private lastWarning = 0;
 
   constructor(private readonly index: ChunkIndex, intervalMs: number) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
@@ -34,18 +38,28 @@ export class TouchBatcher {
     this.misses++;
   }
 
-  /** Write what has been collected. Failures are logged and dropped: recency is advisory. */
+  /** Write what has been collected. Failures are logged (at most every 10 s) and recency dropped: it is advisory. */
   async flush(): Promise<void> {
     const keys = [...this.keys];
     const stats = { hits: this.hits, misses: this.misses };
     this.keys = new Set();
     this.hits = 0;
     this.misses = 0;
+    let counted = false;
     try {
       if (keys.length > 0) await this.index.touch(keys);
       if (stats.hits || stats.misses) await this.index.incrStats(stats);
+      counted = true;
     } catch (err) {
-      log.warn('recency flush failed', { err, keys: keys.length });
+      if (Date.now() - this.lastWarning > 10_000) {
+        this.lastWarning = Date.now();
+        log.warn('recency flush failed (hits and misses kept for the next flush)', { err: (err as Error).message, keys: keys.length });
+      }
+    } finally {
+      if (!counted) {
+        this.hits += stats.hits;
+        this.misses += stats.misses;
+      }
     }
   }
 

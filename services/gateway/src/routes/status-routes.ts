@@ -37,28 +37,39 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
       handler: async (_req, res) => {
         const cfg = deps.config();
         await deps.touches.flush();
+        // Redis down: answer with what the volume, the fetchers and the config say; its numbers are null.
+        let redisError: string | undefined;
+        const fromRedis = <T>(p: Promise<T>) =>
+          p.catch((err: unknown) => {
+            redisError ??= err instanceof Error ? err.message : String(err);
+            return undefined;
+          });
         const [totals, stats, fetchers, index] = await Promise.all([
-          deps.index.totals(),
-          deps.index.stats(),
+          fromRedis(deps.index.totals()),
+          fromRedis(deps.index.stats()),
           fetcherStats(deps.nc, subjects(cfg.namespace).fetcherService),
           deps.nc
             .request(subjects(cfg.namespace).indexStatus, undefined, { timeout: 500 })
-            .then((m) => decodeJson<{ effectiveCapacityBytes?: number }>(m.data))
+            .then((m) => decodeJson<{ effectiveCapacityBytes?: number; index?: object; volume?: object }>(m.data))
             .catch(() => undefined),
         ]);
+        const stat = (name: string) => (stats ? (stats[name] ?? 0) : null);
         sendJson(res, 200, {
           namespace: cfg.namespace,
+          redis: { online: redisError === undefined, ...(redisError === undefined ? {} : { error: redisError }) },
+          index: index?.index ?? null,
+          volume: index?.volume ?? null,
           capacityBytes: cfg.capacity,
           effectiveCapacityBytes: index?.effectiveCapacityBytes ?? null,
-          usedBytes: totals.usedBytes,
-          chunkCount: totals.chunkCount,
-          hits: stats.hits ?? 0,
-          misses: stats.misses ?? 0,
-          s3Gets: stats.s3Gets ?? 0,
-          s3Bytes: stats.s3Bytes ?? 0,
-          verifyFailures: stats.verifyFailures ?? 0,
-          evictions: stats.evictions ?? 0,
-          evictedBytes: stats.evictedBytes ?? 0,
+          usedBytes: totals?.usedBytes ?? null,
+          chunkCount: totals?.chunkCount ?? null,
+          hits: stat('hits'),
+          misses: stat('misses'),
+          s3Gets: stat('s3Gets'),
+          s3Bytes: stat('s3Bytes'),
+          verifyFailures: stat('verifyFailures'),
+          evictions: stat('evictions'),
+          evictedBytes: stat('evictedBytes'),
           fetchersOnline: fetchers.online,
           fetchesInFlight: fetchers.inflight,
           fetchesQueued: fetchers.queued,

@@ -1,0 +1,62 @@
+// Test helper (excluded from the build): a redis-server of a test's own, never the shared one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+
+/** A redis-server on a free port that a test may flush, stop and start again. */
+export interface OwnRedis {
+  readonly url: string;
+  readonly port: number;
+  /** Stop the server (SIGKILL; it saves nothing: `--save '' --appendonly no`). */
+  stop(): Promise<void>;
+  /** Start it again on the same port (empty unless it persists). */
+  start(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/**
+ * Spawn `redis-server --port P --save '' --appendonly no --daemonize no` and wait until it accepts connections. With
+ * `persistDir`, an append-only file fsynced on every write in that folder: a restart keeps the data.
+ */
+export async function startOwnRedis(opts: { persistDir?: string } = {}): Promise<OwnRedis> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const up = async () => {
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => s.end(() => resolve(true)));
+        s.on('error', () => resolve(false));
+      });
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server on port ${port} did not start`);
+  };
+  const own: OwnRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start: async () => {
+      const persist = opts.persistDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir] : ['--appendonly', 'no'];
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persist, '--daemonize', 'no'], { stdio: 'ignore' });
+      await up();
+    },
+    stop: async () => {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+  };
+  await own.start();
+  return own;
+}
