@@ -1,12 +1,17 @@
-import type { Config } from '@larder/config';
+import { resolveDatastore, type Config } from '@larder/config';
 import { parseIndex, type ChunkIndex, type DigestAlgorithm, type CaibxIndex } from '@larder/formats';
 import { CliError } from './cli-error.js';
 import { gatewayGet } from './gateway-client.js';
 import { imageArg } from './image-arg.js';
 
-/** Fetch and parse an image's index through the gateway; also tells the digest algorithm of its chunks. */
+/**
+ * Fetch and parse an image's index through the gateway; also tells the digest algorithm of its chunks, decided as
+ * the gateway decides it: a `.caibx` names its own, any other index uses the datastore's configured `digest`.
+ */
 export async function fetchImageIndex(config: Config, arg: string | undefined): Promise<{ store: string; image: string; index: ChunkIndex; alg: DigestAlgorithm; imagePath: string }> {
   const { store, image, path } = imageArg(arg);
+  const ds = resolveDatastore(config, store);
+  if (!ds) throw new CliError(`unknown datastore ${JSON.stringify(store)} (its digest algorithm comes from the config); configured: ${Object.keys(config.datastores).join(', ') || '(none)'}`);
   const res = await gatewayGet(config, path.replace('%s', 'indexes'));
   const bytes = Buffer.from(await res.arrayBuffer());
   let index: ChunkIndex;
@@ -15,6 +20,6 @@ export async function fetchImageIndex(config: Config, arg: string | undefined): 
   } catch (err) {
     throw new CliError(`index of ${store}/${image} is malformed: ${(err as Error).message}`, 1, { cause: err });
   }
-  const alg: DigestAlgorithm = index.format === 'caibx' ? (index as CaibxIndex).digestAlgorithm : 'sha256';
+  const alg: DigestAlgorithm = index.format === 'caibx' ? (index as CaibxIndex).digestAlgorithm : ds.digest;
   return { store, image, index, alg, imagePath: path.replace('%s', 'images') };
 }
