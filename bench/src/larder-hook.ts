@@ -1,10 +1,7 @@
 /**
- * The extension point where Larder's stack plugs into the benchmark.
- *
- * Until it is wired, `larderHook` is undefined and every scenario measures only its baselines
- * (its Larder rows and Larder ratios are left out, with a note saying so). To wire it, replace
- * the `undefined` at the bottom with an object implementing {@link LarderHook}; nothing else in
- * the harness needs to change.
+ * The interface through which the benchmark drives Larder; `larderHook` is Larder's services as separate processes
+ * (larder-stack.ts). The harness also runs without a hook (`larder: undefined`, as its own tests do): then every
+ * scenario measures only its baselines and leaves its Larder rows and ratios out, with a note saying so.
  */
 import type { ChunkEncoder, ChunkedImage } from './image-fixture.js';
 import type { RedisTarget } from './redis-bench.js';
@@ -69,5 +66,5 @@ export interface LarderHook {
   indexBench?(opts: { redis: RedisTarget & { url: string }; durationMs: number; keyPrefix: string }): Promise<LarderIndexFigures>;
 }
 
-/** The wired hook: Larder's services as separate processes (see larder-stack.ts). */
+/** The hook `pnpm bench` uses. */
 export const larderHook: LarderHook | undefined = larderStackHook;

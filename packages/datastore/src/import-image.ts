@@ -26,7 +26,8 @@ export function fixedIndexName(name: string): string {
 
 /**
  * Import a raw disk image into a pbs-layout datastore: fixed chunks stored as zstd DataBlobs (plain where zstd
- * does not shrink them), chunks already in S3 skipped, then the `.fidx` index written last.
+ * does not shrink them) under the datastore's digest (`ds.digest`), chunks already in S3 skipped, then the
+ * `.fidx` index written last.
  */
 export async function importRawImage(opts: {
   ds: ResolvedDatastore;
@@ -57,7 +58,7 @@ export async function importRawImage(opts: {
       const buf = Buffer.allocUnsafe(len);
       const { bytesRead } = await fh.read(buf, 0, len, i * chunkSize);
       if (bytesRead !== len) throw new Error(`${opts.file} changed during import (short read at chunk ${i})`);
-      const d = digest('sha256', buf);
+      const d = digest(ds.digest, buf);
       digests[i] = d;
       const hex = d.toString('hex');
       if (!seen.has(hex)) {

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { IndexScriptCode, commandFailed, indexError, isIndexScriptCode } from './errors.js';
 
-/** The Lua scripts of this package: source file (beside this module in src/ and dist/) and KEYS count. */
+/**
+ * The Lua scripts of this package: source file (beside this module in src/ and dist/) and how many KEYS a call
+ * passes. The one place a key count is written on this side: each script's header declares the same KEYS[1..n]
+ * (checked when the script is read), and {@link runScript} takes exactly that many keys (typed and checked).
+ */
 const SCRIPTS = {
   admitChunk: { url: new URL('./scripts/admit-chunk.lua', import.meta.url), keys: 3 },
   admitFetched: { url: new URL('./scripts/admit-fetched.lua', import.meta.url), keys: 5 },
@@ -17,6 +21,16 @@ const SCRIPTS = {
 
 /** Name of one of the package's Lua scripts. */
 export type ScriptName = keyof typeof SCRIPTS;
+
+type Strings<N extends number, T extends string[] = []> = T['length'] extends N ? T : Strings<N, [...T, string]>;
+/** The keys of a call of script `S`: a tuple of exactly its KEYS count. */
+export type ScriptKeys<S extends ScriptName> = Readonly<Strings<(typeof SCRIPTS)[S]['keys']>>;
+
+/** Each script's source file name and KEYS count (for tests and tools). */
+export function scriptTable(): Record<ScriptName, { file: string; keys: number }> {
+  const entries = Object.entries(SCRIPTS).map(([name, { url, keys }]) => [name, { file: url.pathname.slice(url.pathname.lastIndexOf('/') + 1), keys }]);
+  return Object.fromEntries(entries) as Record<ScriptName, { file: string; keys: number }>;
+}
 
 /** A script reply after its code was checked: the elements after the code. */
 export type ScriptReply = { code: IndexScriptCode; values: unknown[] };
@@ -39,12 +53,36 @@ export function expandIncludes(source: string): string {
   return source.replace(/^-- @include ([a-z0-9-]+)$/gm, (_line, name: string) => readLua(new URL(`./scripts/includes/${name}.lua`, import.meta.url)).trimEnd());
 }
 
-/** The Lua source of a script, read once from the package's `scripts/` folder. */
+/**
+ * How many KEYS a script's header (its leading `--[[ ... ]]` comment) declares: lines `KEYS[1]` .. `KEYS[n]`, in
+ * order. Throws when they are not 1..n or the script uses a KEYS index past n.
+ */
+export function declaredKeyCount(source: string): number {
+  const end = source.startsWith('--[[') ? source.indexOf(']]') : -1;
+  if (end < 0) throw new Error('no --[[ ... ]] header');
+  const declared = [...source.slice(0, end).matchAll(/^\s*KEYS\[(\d+)\]/gm)].map((m) => Number(m[1]));
+  declared.forEach((k, i) => {
+    if (k !== i + 1) throw new Error(`header declares KEYS[${declared.join('], KEYS[')}]: expected KEYS[1] .. KEYS[${declared.length}] in order`);
+  });
+  for (const m of source.slice(end).matchAll(/KEYS\[(\d+)\]/g)) {
+    if (Number(m[1]) > declared.length) throw new Error(`uses KEYS[${m[1]}] but its header declares ${declared.length}`);
+  }
+  return declared.length;
+}
+
+/** The Lua source of a script, read once from the package's `scripts/` folder; throws if its header's KEYS disagree with the table. */
 export function scriptSource(name: ScriptName): string {
   let source = sources.get(name);
   if (source === undefined) {
-    const { url } = SCRIPTS[name];
+    const { url, keys } = SCRIPTS[name];
     source = expandIncludes(readLua(url));
+    let declared: number;
+    try {
+      declared = declaredKeyCount(source);
+    } catch (err) {
+      throw new Error(`@larder/redis: script ${name} (${url.pathname}): ${(err as Error).message}`, { cause: err });
+    }
+    if (declared !== keys) throw new Error(`@larder/redis: script ${name} (${url.pathname}) declares ${declared} KEYS, its callers pass ${keys}`);
     sources.set(name, source);
   }
   return source;
@@ -67,18 +105,19 @@ export function registerScripts(redis: Redis): void {
  * Run script `name` and decode the `{ code, ...values }` reply. Throws an {@link IndexError} for
  * a failed command, a malformed reply, or a code not listed in `accept` (OK is always accepted).
  */
-export async function runScript(
+export async function runScript<S extends ScriptName>(
   redis: Redis,
   op: string,
-  name: ScriptName,
-  keys: readonly string[],
+  name: S,
+  keys: ScriptKeys<S> & readonly string[],
   args: readonly (string | number)[],
   accept: readonly IndexScriptCode[] = [],
 ): Promise<ScriptReply> {
-  registerScripts(redis);
+  // Checked at run time too: the tuple type does not hold for callers that cast or are not type-checked.
   if (keys.length !== SCRIPTS[name].keys) {
     throw new Error(`@larder/redis: script ${name} takes ${SCRIPTS[name].keys} keys, got ${keys.length}`);
   }
+  registerScripts(redis);
   const command = (redis as unknown as Record<string, ScriptCommand>)[commandName(name)]!;
   let reply: unknown;
   try {

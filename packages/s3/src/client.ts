@@ -21,7 +21,7 @@ export function s3ClientFor(conn: Connection, opts: { maxSockets?: number } = {}
       // Without these, streamed uploads to s3rver are stored with aws-chunked framing (silent corruption).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 1, // retries are ours: bounded by a deadline, see get-object.ts
+      maxAttempts: 1, // retries are ours, bounded by a deadline: withRetry in retry.ts
       requestHandler: {
         connectionTimeout: 3000,
         httpAgent: new http.Agent(agentOpts),

@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeDataBlob, parseFixedIndex } from '@larder/formats';
+import { decodeDataBlob, digest, parseFixedIndex } from '@larder/formats';
 import { getObjectBytes, indexObjectKey, s3ClientFor } from '@larder/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ fetchers: 2 });
+  // `sha` is a pbs datastore whose chunks are named by SHA-512/256: import, the gateway and restore must all follow it.
+  const datastores = { demo: { layout: 'pbs', bucket: 'demo' }, sha: { layout: 'pbs', bucket: 'sha', digest: 'sha512-256' } };
+  stack = await startTestStack({ fetchers: 2, config: { datastores } });
 });
 afterAll(() => stack?.cleanup());
 
@@ -42,6 +44,31 @@ describe('larder import', () => {
       pieces.push(decodeDataBlob(res.body));
     }
     expect(Buffer.concat(pieces).equals(image)).toBe(true);
+  });
+
+  it('a pbs datastore with digest sha512-256: import names chunks by it, the gateway serves them, restore and warm verify with it', async () => {
+    const dir = path.join(stack.dir, 'import-sha');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, 'disk.raw');
+    const image = makeImage();
+    await writeFile(file, image);
+    const imported = await stack.cli(['import', file, '--store', 'sha', '--name', 'disk']);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout).toMatch(/imported sha\/disk\.fidx: .* in 6 chunks \(4 unique\); uploaded 4 chunks/);
+
+    const ds = stack.ds('sha');
+    const index = parseFixedIndex(await getObjectBytes(s3ClientFor(ds), ds.bucket, indexObjectKey(ds, 'disk.fidx')));
+    for (let i = 0; i < index.chunkCount; i++) {
+      expect(index.chunkDigest(i)).toBe(digest('sha512-256', image.subarray(index.chunkStart(i), index.chunkEnd(i))).toString('hex'));
+    }
+    const warmed = await stack.cli(['warm', 'sha/disk.fidx']);
+    expect(warmed.code, warmed.stderr).toBe(0);
+    expect(warmed.stdout).toMatch(/warmed sha\/disk\.fidx: 3 chunks .* 3 zero or repeated chunks skipped/);
+    const out = path.join(dir, 'restored.raw');
+    const restored = await stack.cli(['restore', 'sha/disk.fidx', out]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/6 chunks verified/);
+    expect((await readFile(out)).equals(image)).toBe(true);
   });
 
   it('get writes a chunk through the gateway; bad arguments get clear errors', async () => {

@@ -34,6 +34,8 @@ export interface Stack {
   readonly deps: NodeDeps;
   /** Stop one fetcher (tests of failures). */
   stopFetcher(i: number): Promise<void>;
+  /** Start one more fetcher (tests of failures); it is `fetchers[fetchers.length - 1]`. */
+  startFetcher(): Promise<ChunkFetcher>;
   /** The running config-service (only with `configFile`; undefined while stopped). */
   configService(): ConfigService | undefined;
   /** Each service's config cache by service name (fixed ones without `configFile`). */
@@ -79,11 +81,13 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
     cleanups.push(() => cacheIndex.stop());
 
     const fetchers: ChunkFetcher[] = [];
-    for (let i = 0; i < (opts.fetchers ?? 1); i++) {
-      const f = await startChunkFetcher(await connect(`chunk-fetcher-${i}`));
+    const startFetcher = async () => {
+      const f = await startChunkFetcher(await connect(`chunk-fetcher-${fetchers.length}`));
       fetchers.push(f);
       cleanups.push(() => f.stop());
-    }
+      return f;
+    };
+    for (let i = 0; i < (opts.fetchers ?? 1); i++) await startFetcher();
     const gateways: Gateway[] = [];
     let firstDeps: NodeDeps | undefined;
     for (let i = 0; i < (opts.gateways ?? 1); i++) {
@@ -105,6 +109,7 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
       cacheIndex,
       deps: firstDeps as NodeDeps,
       stopFetcher: (i) => fetchers[i]?.stop() ?? Promise.resolve(),
+      startFetcher,
       configService: () => stackConfig.service(),
       configCaches: stackConfig.caches,
       stopConfigService: () => stackConfig.stopService(),

@@ -79,7 +79,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
     ds,
     putChunk: async (store: string, plain: Uint8Array) => {
       const d = ds(store);
-      const { digest, bytes } = encodeChunk(d.layout as ChunkLayout, plain);
+      const { digest, bytes } = encodeChunk(d.layout as ChunkLayout, plain, d.digest);
       const key = chunkObjectKey(d, digest);
       await putObjectBytes(s3ClientFor(d), d.bucket, key, bytes);
       return { digest, key: `${d.bucket}/${key}`, bytes };
