@@ -4,6 +4,8 @@ export { connectBus } from './connect.js';
 export { encodeJson, decodeJson } from './codec.js';
 export { traceHeaders, contextFromHeaders } from './trace-headers.js';
 export { BusError, checkReply, requestFailure } from './service-errors.js';
+export { FetchStatus } from './fetch-wire.js';
+export type { FetchRequest, FetchReply, FetchOutcome } from './fetch-wire.js';
 export { Svcm, ServiceError } from '@nats-io/services';
 export type { Service, ServiceMsg } from '@nats-io/services';
 export { headers } from '@nats-io/transport-node';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
 import { listImageIndexes } from '@larder/datastore';
-import { FormatError, isIndexName, parseIndex, type ChunkIndex } from '@larder/formats';
+import { FormatError, isIndexName, parseIndex, type ImageIndex } from '@larder/formats';
 import { S3Error, getObjectBytes, indexObjectKey, isSafeObjectName, s3ClientFor } from '@larder/s3';
 import { HttpError } from '../http-kit.js';
 
@@ -10,7 +10,7 @@ export interface ImageInfo {
   store: string;
   name: string;
   ds: ResolvedDatastore;
-  index: ChunkIndex;
+  index: ImageIndex;
   size: number;
   etag: string;
   indexBytes: Buffer;
@@ -88,7 +88,7 @@ export class ImageCatalog {
       if (err instanceof S3Error && err.kind === 'not-found') throw new HttpError(404, `no image ${name} in datastore ${store}`, { cause: err });
       throw toHttpError(err, `reading index ${name} of ${store}`);
     }
-    let index: ChunkIndex;
+    let index: ImageIndex;
     try {
       index = parseIndex(name, bytes);
     } catch (err) {

@@ -1,13 +1,25 @@
 import { closeSync, fstatSync, read as readCb } from 'node:fs';
-import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, type CaibxIndex } from '@larder/formats';
+import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
 import type { ChunkSource } from '../chunk-source.js';
 import { HttpError } from '../http-kit.js';
 import type { ChunkFile, ChunkFiles } from './chunk-files.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
-import { zeroBuffer, zeroDigest } from './zero-chunks.js';
 
 const PLAIN_HEADER = BLOB_HEADER_SIZE.plain;
+
+const zeroBuffers = new Map<number, Buffer>();
+
+/** A shared read-only buffer of zeros (memoized per length, bounded). */
+function zeroBuffer(length: number): Buffer {
+  let z = zeroBuffers.get(length);
+  if (!z) {
+    z = Buffer.alloc(length);
+    if (zeroBuffers.size > 64) zeroBuffers.clear();
+    zeroBuffers.set(length, z);
+  }
+  return z;
+}
 
 /** Per-client read state: where the last read ended and how far ahead to prefetch. */
 export interface ReadCursor {
@@ -236,7 +248,7 @@ export class ImageReader {
 
   private zeroDigest(len: number): string {
     if (len !== this.zeroLength) {
-      this.zeroHex = zeroDigest(this.alg, len);
+      this.zeroHex = zeroChunkDigest(this.alg, len);
       this.zeroLength = len;
     }
     return this.zeroHex;
