@@ -5,6 +5,7 @@ export { encodeJson, decodeJson } from './codec.js';
 export { traceHeaders, contextFromHeaders } from './trace-headers.js';
 export { BusError, checkReply, requestFailure } from './service-errors.js';
 export { FetchStatus } from './fetch-wire.js';
+export { FetchClient } from './fetch-client.js';
 export type { FetchRequest, FetchReply, FetchOutcome } from './fetch-wire.js';
 export { Svcm, ServiceError } from '@nats-io/services';
 export type { Service, ServiceMsg } from '@nats-io/services';

@@ -3,7 +3,7 @@ import type { Config } from '@larder/config';
 import type { ChunkIndex } from '@larder/redis';
 import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
-import type { ChunkFiles } from '../images/chunk-files.js';
+import type { OpenChunkFiles } from '../images/open-chunk-files.js';
 import type { DecodedChunkCache } from '../images/decoded-cache.js';
 
 /** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
@@ -24,7 +24,7 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
 }
 
 /** `GET /healthz` and `GET /v1/status`. */
-export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: ChunkFiles; configStatus?: () => object }): Route[] {
+export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: OpenChunkFiles; configStatus?: () => object }): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
