@@ -1,6 +1,6 @@
 import { Svcm, decodeJson, subjects, type NatsConnection } from '@larder/bus';
 import type { Config } from '@larder/config';
-import type { ChunkIndex } from '@larder/redis';
+import { s3RequestCounts, type ChunkIndex } from '@larder/redis';
 import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
 import type { OpenChunkFiles } from '../images/open-chunk-files.js';
@@ -56,6 +56,7 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
           misses: stats.misses ?? 0,
           s3Gets: stats.s3Gets ?? 0,
           s3Bytes: stats.s3Bytes ?? 0,
+          s3Requests: s3RequestCounts(stats),
           verifyFailures: stats.verifyFailures ?? 0,
           evictions: stats.evictions ?? 0,
           evictedBytes: stats.evictedBytes ?? 0,
