@@ -6,6 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { SingleFlight } from '@larder/flight';
 import type { ChunkedImage, ChunkRef } from './image-fixture.js';
 import type { LarderHook, LarderStack, LarderStartOptions } from './larder-hook.js';
 import { startNbdkit } from './nbdkit.js';
@@ -19,7 +20,7 @@ async function startFake(opts: LarderStartOptions): Promise<LarderStack> {
   const byStore = new Map<string, Map<string, ChunkRef>>();
   for (const img of opts.images) byStore.set(img.name, new Map(img.chunks.map((c) => [c.digest, c])));
   const cache = new Map<string, Buffer>();
-  const inflight = new Map<string, Promise<Buffer>>();
+  const fetches = new SingleFlight<Buffer>();
   const server = http.createServer((req, res) => {
     const m = /^\/v1\/stores\/([^/]+)\/chunks\/([0-9a-f]{64})$/.exec(req.url ?? '');
     const chunk = m ? byStore.get(decodeURIComponent(m[1] as string))?.get(m[2] as string) : undefined;
@@ -27,15 +28,15 @@ async function startFake(opts: LarderStartOptions): Promise<LarderStack> {
       res.writeHead(404).end();
       return;
     }
-    let p = cache.has(chunk.key) ? Promise.resolve(cache.get(chunk.key) as Buffer) : inflight.get(chunk.key);
-    if (!p) {
-      p = fetchBuffer(objectUrl(opts.s3.endpoint, opts.s3.bucket, chunk.key)).then((b) => {
-        cache.set(chunk.key, b);
-        inflight.delete(chunk.key);
-        return b;
-      });
-      inflight.set(chunk.key, p);
-    }
+    const cached = cache.get(chunk.key);
+    const p = cached
+      ? Promise.resolve(cached)
+      : fetches.run(chunk.key, () =>
+          fetchBuffer(objectUrl(opts.s3.endpoint, opts.s3.bucket, chunk.key)).then((b) => {
+            cache.set(chunk.key, b);
+            return b;
+          }),
+        );
     p.then(
       (b) => res.writeHead(200, { 'content-length': b.length }).end(b),
       () => res.writeHead(502).end(),

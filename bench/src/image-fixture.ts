@@ -5,6 +5,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { makeS3Client, withRetry } from './s3-client.js';
 import { runPool } from './pool.js';
 import { KiB, MiB } from './units.js';
+import { chunkObjectKey } from '@larder/s3';
 
 /** Chunk store layouts Larder serves. */
 export type ImageFormat = 'pbs' | 'casync';
@@ -81,10 +82,9 @@ export function chunkSizes(format: ImageFormat, sizeBytes: number, seed = 1): nu
   return sizes;
 }
 
-/** Object key of a chunk in a store: `<prefix>/.chunks/<4hex>/<digest>` (pbs) or `<prefix>/<4hex>/<digest>.cacnk` (casync). */
+/** Object key of a chunk in a store (Larder's own `chunkObjectKey`): `<prefix>/.chunks/<4hex>/<digest>` (pbs) or `<prefix>/<4hex>/<digest>.cacnk` (casync). */
 export function chunkKey(format: ImageFormat, prefix: string, digest: string): string {
-  const p = prefix ? `${prefix.replace(/\/+$/, '')}/` : '';
-  return format === 'pbs' ? `${p}.chunks/${digest.slice(0, 4)}/${digest}` : `${p}${digest.slice(0, 4)}/${digest}.cacnk`;
+  return chunkObjectKey({ layout: format, prefix: prefix.replace(/\/+$/, '') }, digest);
 }
 
 /** Options of {@link uploadChunkedImage}. */

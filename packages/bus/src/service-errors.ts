@@ -1,14 +1,12 @@
-import type { Msg } from '@nats-io/transport-node';
+import { StatusError } from '@larder/errors';
+import { errors, type Msg } from '@nats-io/transport-node';
 import { ServiceError } from '@nats-io/services';
 
-/** An error a service answered with respondError(code, text), or that a request to it met. */
-export class BusError extends Error {
-  readonly code: number;
-
-  constructor(code: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+/** A failure a service answered with (`respondError(status, text)`), or that a request to it met: a StatusError. */
+export class BusError extends StatusError {
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super(status, message, options);
     this.name = 'BusError';
-    this.code = code;
   }
 }
 
@@ -19,12 +17,16 @@ export function checkReply(msg: Msg): Msg {
   return msg;
 }
 
-/** Map a failed request (no responders, timeout) to a BusError with an HTTP-like code. */
-export function requestFailure(err: unknown, what: string): BusError {
-  if (err instanceof BusError) return err;
-  const e = err as Error & { name?: string };
-  const text = `${e?.name ?? ''} ${e?.message ?? ''}`.toLowerCase();
-  if (text.includes('no responders') || text.includes('503')) return new BusError(503, `${what}: no service is running to answer`, { cause: err });
-  if (text.includes('timeout')) return new BusError(504, `${what}: no answer in time`, { cause: err });
-  return new BusError(503, `${what}: ${e?.message ?? String(err)}`, { cause: err });
+/**
+ * Classify a failed request by nats.js's typed errors: no answer in time (TimeoutError) is a 504; no service
+ * listening (NoRespondersError, alone or as a RequestError's cause), a closed or draining connection, or
+ * anything else is a 503. A StatusError passes through.
+ */
+export function requestFailure(err: unknown, what: string): StatusError {
+  if (err instanceof StatusError) return err;
+  if (err instanceof errors.TimeoutError) return new BusError(504, `${what}: no answer in time`, { cause: err });
+  if (err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders())) {
+    return new BusError(503, `${what}: no service is running to answer`, { cause: err });
+  }
+  return new BusError(503, `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

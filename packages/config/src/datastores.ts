@@ -1,3 +1,4 @@
+import { layoutDigestAlgorithm } from '@larder/formats';
 import type { Config, ResolvedDatastore } from './types.js';
 
 /** The endpoint of the embedded S3 server that `pnpm start` runs when no endpoint is configured. */
@@ -22,7 +23,7 @@ export function resolveDatastore(config: Config, name: string): ResolvedDatastor
   const out: ResolvedDatastore = {
     name,
     layout: ds.layout,
-    digest: ds.digest ?? (ds.layout === 'pbs' ? 'sha256' : 'sha512-256'),
+    digest: ds.digest ?? layoutDigestAlgorithm(ds.layout),
     bucket: ds.bucket,
     prefix: ds.prefix,
     endpoint: ds.endpoint ?? config.s3.endpoint ?? embeddedEndpoint(config),

@@ -5,9 +5,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCaibx } from './caibx.js';
 import { writeCaibx } from './caibx-writer.js';
-import { chunkObjectPath, decodeAndVerifyChunk, encodeChunk } from './chunk.js';
+import { decodeAndVerifyChunk, encodeChunk } from './chunk.js';
 import { FormatError } from './errors.js';
-import { HAVE_CASYNC, casync, mixedData, rng } from './test-helpers.js';
+import { HAVE_CASYNC, casync, casyncStorePath, mixedData, rng } from './test-helpers.js';
 import type { CaibxIndex, DigestAlgorithm } from './types.js';
 
 const SIZE = 3 * 1024 * 1024 - 123;
@@ -34,7 +34,7 @@ describe.skipIf(!HAVE_CASYNC)('real casync', () => {
     const parts: Buffer[] = [];
     for (let i = 0; i < idx.chunkCount; i++) {
       const id = idx.chunkDigest(i);
-      const obj = readFileSync(join(dir, store, chunkObjectPath('casync', id)));
+      const obj = readFileSync(join(dir, store, casyncStorePath(id)));
       const plain = decodeAndVerifyChunk('casync', id, obj, alg);
       expect(plain.length).toBe(idx.chunkEnd(i) - idx.chunkStart(i));
       parts.push(plain);
@@ -61,7 +61,7 @@ describe.skipIf(!HAVE_CASYNC)('real casync', () => {
 
   it('casync writes zstd frames without a content size', () => {
     const idx = parseCaibx(readFileSync(join(dir, 'default.caibx')));
-    const obj = readFileSync(join(dir, 'store', chunkObjectPath('casync', idx.chunkDigest(0))));
+    const obj = readFileSync(join(dir, 'store', casyncStorePath(idx.chunkDigest(0))));
     expect(obj.subarray(0, 4).toString('hex')).toBe('28b52ffd');
     expect(obj[4]! & 0xe0).toBe(0); // frame header: no Frame_Content_Size field, no Single_Segment flag
   });
@@ -75,7 +75,7 @@ describe.skipIf(!HAVE_CASYNC)('real casync', () => {
     expect(idx.chunkEnd(0)).toBe(dflt.chunkEnd(0));
     expect(idx.chunkDigest(0)).not.toBe(dflt.chunkDigest(0));
     expect(reassemble(idx, 'store256', 'sha256').equals(file)).toBe(true);
-    const obj = readFileSync(join(dir, 'store256', chunkObjectPath('casync', idx.chunkDigest(0))));
+    const obj = readFileSync(join(dir, 'store256', casyncStorePath(idx.chunkDigest(0))));
     expect(() => decodeAndVerifyChunk('casync', idx.chunkDigest(0), obj)).toThrow(FormatError);
   });
 
@@ -101,7 +101,7 @@ describe.skipIf(!HAVE_CASYNC)('real casync', () => {
       for (let off = 0; off < file.length; off += 100_000) {
         const part = file.subarray(off, Math.min(off + 100_000, file.length));
         const { digest, bytes } = encodeChunk('casync', part, alg);
-        const path = join(store, chunkObjectPath('casync', digest));
+        const path = join(store, casyncStorePath(digest));
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, bytes);
         entries.push({ end: off + part.length, digest: Buffer.from(digest, 'hex') });

@@ -1,5 +1,5 @@
 import { FormatError } from './errors.js';
-import type { ChunkIndex, IndexFormat } from './types.js';
+import type { ImageIndex, IndexFormat } from './types.js';
 
 /** Where the digests sit in an index file: every `stride` bytes, `digestOffset` into each record. */
 export interface DigestTable {
@@ -9,7 +9,7 @@ export interface DigestTable {
 }
 
 /** Shared digest access and bounds checks for the three index formats. */
-export abstract class ChunkTable implements ChunkIndex {
+export abstract class ChunkTable implements ImageIndex {
   abstract readonly format: IndexFormat;
   abstract readonly size: number;
   readonly chunkCount: number;

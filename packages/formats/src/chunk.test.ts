@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { blobKind } from './blob.js';
-import { chunkObjectPath, decodeAndVerifyChunk, encodeChunk, layoutDigestAlgorithm } from './chunk.js';
+import { decodeAndVerifyChunk, encodeChunk, layoutDigestAlgorithm } from './chunk.js';
 import { digest } from './digest.js';
 import { expectFormatError, mixedData, rng } from './test-helpers.js';
 
@@ -46,12 +46,5 @@ describe('chunk layouts', () => {
   it('rejects malformed expected digests before decoding', () => {
     const { bytes } = encodeChunk('pbs', Buffer.from('abc'));
     expectFormatError(() => decodeAndVerifyChunk('pbs', 'ABC', bytes), 'digest-invalid');
-  });
-
-  it('builds object paths for both layouts', () => {
-    const id = `abcd${'0'.repeat(60)}`;
-    expect(chunkObjectPath('pbs', id)).toBe(`.chunks/abcd/${id}`);
-    expect(chunkObjectPath('casync', id)).toBe(`abcd/${id}.cacnk`);
-    expectFormatError(() => chunkObjectPath('pbs', '../etc'), 'digest-invalid');
   });
 });

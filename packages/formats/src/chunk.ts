@@ -48,13 +48,3 @@ export function decodeAndVerifyChunk(
   }
   return plain;
 }
-
-/** Object key of a chunk relative to the store root: PBS `.chunks/abcd/<hex>`, casync `abcd/<hex>.cacnk`. */
-export function chunkObjectPath(layout: ChunkLayout, digestHex: string): string {
-  if (!isHexDigest(digestHex)) {
-    throw new FormatError('digest-invalid', `chunk: not a digest (64 lowercase hex characters): ${JSON.stringify(String(digestHex).slice(0, 80))}`);
-  }
-  layoutDigestAlgorithm(layout);
-  const shard = digestHex.slice(0, 4);
-  return layout === 'pbs' ? `.chunks/${shard}/${digestHex}` : `${shard}/${digestHex}.cacnk`;
-}

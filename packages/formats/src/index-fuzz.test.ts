@@ -7,12 +7,12 @@ import { parseDynamicIndex, writeDynamicIndex } from './dynamic-index.js';
 import { FormatError } from './errors.js';
 import { parseFixedIndex, writeFixedIndex } from './fixed-index.js';
 import { fakeDigest, mixedData, mutate, randInt, rng } from './test-helpers.js';
-import type { ChunkIndex } from './types.js';
+import type { ImageIndex } from './types.js';
 
 const ROUNDS = 2000;
 
 /** Throws (a plain Error, failing the test) unless a parsed index is internally consistent. */
-function checkConsistent(idx: ChunkIndex): void {
+function checkConsistent(idx: ImageIndex): void {
   const fail = (what: string): never => {
     throw new Error(`inconsistent ${idx.format} index: ${what}`);
   };
@@ -29,7 +29,7 @@ function checkConsistent(idx: ChunkIndex): void {
   if (idx.findChunk(idx.size) !== -1 || idx.findChunk(-1) !== -1) fail('findChunk outside [0, size)');
 }
 
-function fuzz(seed: number, valid: Buffer, hot: number[], parse: (b: Buffer, r: () => number) => ChunkIndex): Record<string, number> {
+function fuzz(seed: number, valid: Buffer, hot: number[], parse: (b: Buffer, r: () => number) => ImageIndex): Record<string, number> {
   const r = rng(seed);
   const outcomes: Record<string, number> = {};
   for (let i = 0; i < ROUNDS; i++) {

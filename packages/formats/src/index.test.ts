@@ -26,7 +26,7 @@ describe('public entry', () => {
       'writeCaibx',
       'parseIndex',
       'isIndexName',
-      'isZeroChunk',
+      'zeroChunkDigest',
       'FormatError',
     ];
     for (const n of names) expect(api, n).toHaveProperty(n);

@@ -2,7 +2,7 @@ export type {
   BlobKind,
   CaibxIndex,
   CaibxInput,
-  ChunkIndex,
+  ImageIndex,
   ChunkLayout,
   DecodeOptions,
   DigestAlgorithm,
@@ -23,8 +23,8 @@ export { crc32 } from './crc32.js';
 export { ZSTD_MAGIC, zstdCompress, zstdDecompress } from './zstd.js';
 export { BLOB_HEADER_SIZE, BLOB_MAGIC, blobKind, decodeDataBlob, encodeDataBlob } from './blob.js';
 export { decodeCasyncChunk, encodeCasyncChunk } from './casync-chunk.js';
-export { chunkObjectPath, decodeAndVerifyChunk, encodeChunk, layoutDigestAlgorithm } from './chunk.js';
-export { isZeroChunk } from './zero.js';
+export { decodeAndVerifyChunk, encodeChunk, layoutDigestAlgorithm } from './chunk.js';
+export { zeroChunkDigest } from './zero.js';
 export { DIDX_MAGIC, FIDX_MAGIC, PBS_HEADER_SIZE } from './pbs-header.js';
 export { parseFixedIndex, writeFixedIndex } from './fixed-index.js';
 export { parseDynamicIndex, writeDynamicIndex } from './dynamic-index.js';

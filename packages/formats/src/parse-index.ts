@@ -2,7 +2,7 @@ import { parseCaibx } from './caibx.js';
 import { parseDynamicIndex } from './dynamic-index.js';
 import { FormatError } from './errors.js';
 import { parseFixedIndex } from './fixed-index.js';
-import type { ChunkIndex, IndexFormat, ParseIndexOptions } from './types.js';
+import type { ImageIndex, IndexFormat, ParseIndexOptions } from './types.js';
 
 /** The index format named by a file name's extension (.fidx, .didx, .caibx), if any. */
 export function indexFormatOf(name: string): IndexFormat | undefined {
@@ -16,7 +16,7 @@ export function isIndexName(name: string): boolean {
 }
 
 /** Parses an index, choosing the format by file extension; other names give 'index-unknown'. */
-export function parseIndex(name: string, buf: Uint8Array, opts: ParseIndexOptions = {}): ChunkIndex {
+export function parseIndex(name: string, buf: Uint8Array, opts: ParseIndexOptions = {}): ImageIndex {
   switch (indexFormatOf(name)) {
     case 'fidx':
       return parseFixedIndex(buf, opts);

@@ -94,3 +94,8 @@ export function mixedData(r: () => number, size: number): Buffer {
   for (let o = 2 * q; o < 3 * q; o++) out[o] = 97 + randInt(r, 4);
   return out; // last quarter stays zero
 }
+
+/** Path of a chunk in a local casync chunk store (`<4 hex>/<digest>.cacnk`, as casync writes it). */
+export function casyncStorePath(digestHex: string): string {
+  return `${digestHex.slice(0, 4)}/${digestHex}.cacnk`;
+}

@@ -38,7 +38,7 @@ export type FormatErrorCode =
   | 'index-range';
 
 /** Common read interface over .fidx, .didx and .caibx indexes. */
-export interface ChunkIndex {
+export interface ImageIndex {
   readonly format: IndexFormat;
   /** Total bytes of the image. */
   readonly size: number;
@@ -56,7 +56,7 @@ export interface ChunkIndex {
 }
 
 /** A parsed Proxmox fixed index (.fidx). */
-export interface FixedIndex extends ChunkIndex {
+export interface FixedIndex extends ImageIndex {
   readonly format: 'fidx';
   readonly chunkSize: number;
   readonly uuid: Buffer;
@@ -65,7 +65,7 @@ export interface FixedIndex extends ChunkIndex {
 }
 
 /** A parsed Proxmox dynamic index (.didx). */
-export interface DynamicIndex extends ChunkIndex {
+export interface DynamicIndex extends ImageIndex {
   readonly format: 'didx';
   readonly uuid: Buffer;
   readonly ctime: number;
@@ -73,7 +73,7 @@ export interface DynamicIndex extends ChunkIndex {
 }
 
 /** A parsed casync blob index (.caibx). */
-export interface CaibxIndex extends ChunkIndex {
+export interface CaibxIndex extends ImageIndex {
   readonly format: 'caibx';
   readonly featureFlags: bigint;
   readonly chunkSizeMin: number;

@@ -1,13 +1,30 @@
-import { asBuffer } from './bytes.js';
+import { createHash } from 'node:crypto';
+import type { DigestAlgorithm } from './types.js';
 
+/**
+ * Zero digests remembered per algorithm. casync chunks have nearly as many lengths as chunks, so this must
+ * hold every length of a large image, else each pass hashes all of them again (a string of ~64 characters
+ * per length: a few MiB at most).
+ */
+const MAX_REMEMBERED = 65536;
+const digests = new Map<DigestAlgorithm, Map<number, string>>();
 const ZERO_BLOCK = Buffer.alloc(64 * 1024);
 
-/** Fast all-zero check (memcmp against a shared zero block); true for empty input. */
-export function isZeroChunk(data: Uint8Array): boolean {
-  const buf = asBuffer(data);
-  for (let off = 0; off < buf.length; off += ZERO_BLOCK.length) {
-    const end = Math.min(off + ZERO_BLOCK.length, buf.length);
-    if (!buf.subarray(off, end).equals(ZERO_BLOCK.subarray(0, end - off))) return false;
+/** Hex digest of a chunk of `length` zero bytes (memoized per algorithm and length): zero chunks are recognised by it, never fetched. */
+export function zeroChunkDigest(alg: DigestAlgorithm, length: number): string {
+  let memo = digests.get(alg);
+  if (!memo) {
+    memo = new Map();
+    digests.set(alg, memo);
   }
-  return true;
+  let d = memo.get(length);
+  if (d === undefined) {
+    // Hashed from one shared block of zeros: no zeroed buffer of every length.
+    const h = createHash(alg);
+    for (let left = length; left > 0; left -= ZERO_BLOCK.length) h.update(left >= ZERO_BLOCK.length ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, left));
+    d = h.digest('hex');
+    if (memo.size >= MAX_REMEMBERED) memo.clear();
+    memo.set(length, d);
+  }
+  return d;
 }

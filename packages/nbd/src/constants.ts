@@ -1,4 +1,5 @@
 // Wire constants of the NBD protocol (NetworkBlockDevice/nbd, doc/proto.md).
+import { NbdErrno } from '@larder/errors';
 
 /** 'NBDMAGIC', first 8 bytes sent by the server. */
 export const NBD_MAGIC = 0x4e42444d41474943n;
@@ -81,17 +82,8 @@ export const NBD_REPLY_TYPE_NONE = 0;
 export const NBD_REPLY_TYPE_OFFSET_DATA = 1;
 export const NBD_REPLY_TYPE_ERROR = (1 << 15) + 1;
 
-/** NBD error values (the `error` field of replies). */
-export const NBD_ERR = {
-  EPERM: 1,
-  EIO: 5,
-  ENOMEM: 12,
-  EINVAL: 22,
-  ENOSPC: 28,
-  EOVERFLOW: 75,
-  ENOTSUP: 95,
-  ESHUTDOWN: 108,
-} as const;
+/** NBD error values (the `error` field of replies): the errnos of @larder/errors. */
+export const NBD_ERR = NbdErrno;
 
 /** Size of a transmission request header. */
 export const REQUEST_HEADER_SIZE = 28;

@@ -1,3 +1,4 @@
+import { nbdErrnoOf } from '@larder/errors';
 import { NBD_ERR } from './constants.js';
 
 /** The peer broke the protocol; the connection is ended. */
@@ -19,13 +20,13 @@ export class ConnectionClosedError extends Error {
 
 const KNOWN_ERRNOS: ReadonlySet<number> = new Set(Object.values(NBD_ERR));
 
-/** The NBD error value for a rejection from an export: its `nbdErrno` when valid, else EIO. */
+/** The NBD error value for a rejection from an export: its own `nbdErrno` when valid, else `nbdErrnoOf` (its StatusError's status; EIO for anything else). */
 export function toNbdErrno(err: unknown): number {
   if (typeof err === 'object' && err !== null && 'nbdErrno' in err) {
     const errno = (err as { nbdErrno: unknown }).nbdErrno;
     if (typeof errno === 'number' && KNOWN_ERRNOS.has(errno)) return errno;
   }
-  return NBD_ERR.EIO;
+  return nbdErrnoOf(err);
 }
 
 /** A short human-readable description of any thrown value. */

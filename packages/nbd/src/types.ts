@@ -8,8 +8,8 @@ export interface NbdExport {
   readonly size: number;
   readonly description?: string;
   /**
-   * Read exactly `length` bytes at `offset` (caller guarantees in range). May reject; reject with an
-   * Error whose `nbdErrno` (number) property is set to choose the NBD error, else EIO.
+   * Read exactly `length` bytes at `offset` (caller guarantees in range). May reject: the NBD error is the
+   * Error's `nbdErrno` (number) property when set, else `nbdErrnoOf(err)` (a StatusError's 400/416 EINVAL, else EIO).
    */
   read(offset: number, length: number): Promise<Uint8Array>;
   /**

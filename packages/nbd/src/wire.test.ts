@@ -1,3 +1,4 @@
+import { StatusError } from '@larder/errors';
 import { describe, expect, it } from 'vitest';
 import { NBD_ERR, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, NBD_STRUCTURED_REPLY_MAGIC } from './constants.js';
 import { toNbdErrno } from './errors.js';
@@ -46,5 +47,12 @@ describe('toNbdErrno', () => {
     expect(toNbdErrno(Object.assign(new Error('x'), { nbdErrno: 0 }))).toBe(NBD_ERR.EIO);
     expect(toNbdErrno(new Error('x'))).toBe(NBD_ERR.EIO);
     expect(toNbdErrno('boom')).toBe(NBD_ERR.EIO);
+  });
+
+  it("maps a StatusError by its status (nbdErrnoOf): a read past the end EINVAL, S3 or fetch failures EIO", () => {
+    expect(toNbdErrno(new StatusError(416, 'past the end'))).toBe(NBD_ERR.EINVAL);
+    expect(toNbdErrno(new StatusError(503, 'S3 unavailable'))).toBe(NBD_ERR.EIO);
+    expect(toNbdErrno(new StatusError(502, 'bad bytes'))).toBe(NBD_ERR.EIO);
+    expect(toNbdErrno(Object.assign(new StatusError(503, 'full'), { nbdErrno: NBD_ERR.ENOSPC }))).toBe(NBD_ERR.ENOSPC);
   });
 });

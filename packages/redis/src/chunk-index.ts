@@ -53,10 +53,16 @@ export class ChunkIndex {
   }
 
   /**
-   * Finish a fetch in one atomic step: admit the chunk, add the fetch's S3 GETs and bytes to the stats, and
-   * release the fetcher's single-flight lock if `token` still owns it (see FlightLocks).
+   * Finish a fetch in one atomic step: admit the chunk, add the fetch's S3 GETs and bytes (and any further
+   * `counters`, such as the GETs by outcome) to the stats, and release the fetcher's single-flight lock if
+   * `token` still owns it (see FlightLocks).
    */
-  async admitFetched(key: string, size: number, fetch: { token: string; s3Gets: number; s3Bytes: number }, nowMs: number = Date.now()): Promise<AdmitFetchedResult> {
+  async admitFetched(
+    key: string,
+    size: number,
+    fetch: { token: string; s3Gets: number; s3Bytes: number; counters?: Record<string, number> },
+    nowMs: number = Date.now(),
+  ): Promise<AdmitFetchedResult> {
     const op = 'ChunkIndex.admitFetched';
     assertKey(op, 'key', key);
     assertKey(op, 'token', fetch.token);
@@ -64,13 +70,19 @@ export class ChunkIndex {
     assertInteger(op, 'nowMs', nowMs);
     assertInteger(op, 's3Gets', fetch.s3Gets);
     assertInteger(op, 's3Bytes', fetch.s3Bytes);
+    const counters: (string | number)[] = [];
+    for (const [field, delta] of Object.entries(fetch.counters ?? {})) {
+      assertKey(op, 'counter field', field);
+      assertInteger(op, `counter ${field}`, delta);
+      counters.push(field, delta);
+    }
     const { lru, size: sizes, used, stats } = this.keys;
     const { values } = await runScript(
       this.redis,
       op,
       'admitFetched',
       [lru, sizes, used, stats, flightKey(this.namespace, key)],
-      [key, size, nowMs, fetch.token, fetch.s3Gets, fetch.s3Bytes],
+      [key, size, nowMs, fetch.token, fetch.s3Gets, fetch.s3Bytes, ...counters],
     );
     return {
       admitted: replyInt(op, values[0]) === 1,

@@ -1,3 +1,4 @@
+import { closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,11 +14,11 @@ describe('Volume', () => {
     const v = new Volume(root, 'ns1');
     await v.writeChunk('demo', d, Buffer.from('hello'));
     expect(await v.hasChunk('demo', d)).toBe(true);
-    const fh = await v.openChunk('demo', d);
+    const fd = v.openChunkSync('demo', d);
     expect(await v.removeChunk('demo', d)).toBe(true);
-    expect((await fh!.readFile()).toString()).toBe('hello');
-    await fh!.close();
-    expect(await v.openChunk('demo', d)).toBeUndefined();
+    expect(readFileSync(fd!).toString()).toBe('hello');
+    closeSync(fd!);
+    expect(v.openChunkSync('demo', d)).toBeUndefined();
     await v.writeChunk('demo', d, Buffer.from('x'));
     const listed = [];
     for await (const c of v.listChunks()) listed.push(c);

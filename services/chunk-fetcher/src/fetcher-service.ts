@@ -1,13 +1,13 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { Svcm, contextFromHeaders, decodeJson, encodeJson, subjects, type NatsConnection, type ServiceMsg } from '@larder/bus';
+import { FetchStatus, Svcm, contextFromHeaders, decodeJson, encodeJson, subjects, type FetchRequest, type NatsConnection, type ServiceMsg } from '@larder/bus';
 import { resolveDatastore, type Config } from '@larder/config';
+import { statusOf } from '@larder/errors';
 import type { ChunkIndex, FlightLocks } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
-import { ChunkLoader } from './chunk-loader.js';
-import { FetchError, toFetchError } from './fetch-error.js';
+import { fetchFailure } from './fetch-failure.js';
+import { FetchWorker } from './fetch-worker.js';
 import { Semaphore } from './semaphore.js';
-import { FetchErrorCode, type FetchRequest } from './types.js';
 
 const log = createLogger('chunk-fetcher');
 const tr = tracer('larder.chunk-fetcher');
@@ -28,7 +28,7 @@ export interface ChunkFetcher {
   stop(): Promise<void>;
 }
 
-/** Start a chunk-fetcher: a NATS queue-group worker that loads requested chunks into the volume with bounded concurrency. */
+/** Start a chunk-fetcher: a NATS queue-group service whose FetchWorker brings requested chunks into the volume, with bounded concurrency. */
 export async function startChunkFetcher(deps: {
   config: () => Config;
   nc: NatsConnection;
@@ -37,7 +37,7 @@ export async function startChunkFetcher(deps: {
   volume: Volume;
 }): Promise<ChunkFetcher> {
   const subj = subjects(deps.config().namespace);
-  const loader = new ChunkLoader(deps);
+  const worker = new FetchWorker(deps);
   const limits = () => ({ count: deps.config().fetcher.concurrency, weight: deps.config().fetcher.inflightBytes });
   const limit = new Semaphore(limits());
   const counters = { fetched: 0, failed: 0 };
@@ -57,7 +57,7 @@ export async function startChunkFetcher(deps: {
       req = decodeJson<FetchRequest>(msg.data);
       if (typeof req?.store !== 'string' || typeof req?.digest !== 'string') throw new Error('expected {"store": string, "digest": string}');
     } catch (err) {
-      msg.respondError(FetchErrorCode.BadRequest, `bad fetch request: ${(err as Error).message}`);
+      msg.respondError(FetchStatus.BadRequest, `bad fetch request: ${(err as Error).message}`);
       return;
     }
     await tr.startActiveSpan(
@@ -68,16 +68,17 @@ export async function startChunkFetcher(deps: {
         try {
           limit.setLimits(limits());
           const weight = chunkWeight(deps.config(), req.store);
-          const reply = await limit.run(() => loader.load(req.store, req.digest), { weight, low: req.priority === 'low' });
+          const reply = await limit.run(() => worker.fetch(req.store, req.digest), { weight, low: req.priority === 'low' });
           span.setAttribute('larder.source', reply.source);
           counters.fetched++;
           msg.respond(encodeJson(reply));
         } catch (err) {
-          const fe = err instanceof FetchError ? err : toFetchError(err, req.store, req.digest);
+          const failure = fetchFailure(err, req.store, req.digest);
+          const status = statusOf(failure);
           counters.failed++;
-          span.setStatus({ code: SpanStatusCode.ERROR, message: fe.message });
-          if (fe.code >= 500 && fe.code !== FetchErrorCode.Unavailable) log.warn('fetch failed', { store: req.store, digest: req.digest, code: fe.code, err: fe.message });
-          msg.respondError(fe.code, fe.message);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+          if (status >= 500 && status !== FetchStatus.Unavailable) log.warn('fetch failed', { store: req.store, digest: req.digest, status, err: failure.message });
+          msg.respondError(status, failure.message);
         } finally {
           span.end();
         }

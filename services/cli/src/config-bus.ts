@@ -42,7 +42,7 @@ export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => P
 export function configServiceError(err: unknown, addr: BusAddress, changing: boolean): Error {
   if (!(err instanceof BusError)) return err as Error;
   const nothing = changing ? ' Nothing was changed.' : '';
-  if (err.code === 503 || err.code === 504) {
+  if (err.status === 503 || err.status === 504) {
     return new CliError(
       `the config-service of namespace ${addr.namespace} is not running (${err.message}).${nothing} Start it with 'pnpm start' or 'node services/config-service/dist/main.js'; the file is only changed through it.`,
       1,

@@ -81,7 +81,7 @@ describe('config-service', () => {
     await expect(s.apply({ op: 'set', path: 'datastores.demo.bucket', value: 'Bad_Bucket' })).rejects.toThrow(ConfigChangeError);
     const err = await requestConfigChange(await t.connect(), t.ns, { op: 'set', path: 'fetcher.concurrency', value: '0' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BusError);
-    expect((err as BusError).code).toBe(400);
+    expect((err as BusError).status).toBe(400);
     expect((err as BusError).message).toMatch(/fetcher\.concurrency/);
     const unknown = await s.apply({ op: 'set', path: 'capacty', value: '1GiB' }).catch((e: Error) => e);
     expect((unknown as Error).message).toMatch(/capacty/);

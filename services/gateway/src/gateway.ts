@@ -1,18 +1,19 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/api';
-import { BusError, type NatsConnection } from '@larder/bus';
+import { StatusError, statusOf } from '@larder/errors';
+import { FetchClient, type NatsConnection } from '@larder/bus';
 import { parseListen, type Config } from '@larder/config';
 import type { ChunkIndex } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
-import { ChunkSource } from './chunk-source.js';
-import { HttpError, matchRoute, sendError, type Route } from './http-kit.js';
+import { ChunkStore } from './chunk-store.js';
+import { matchRoute, sendError, type Route } from './http-kit.js';
 import { chunkRoutes } from './routes/chunk-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
 import { TouchBatcher } from './touch-batcher.js';
 import { createNbdServer, type NbdServer } from '@larder/nbd';
-import { ChunkFiles } from './images/chunk-files.js';
+import { OpenChunkFiles } from './images/open-chunk-files.js';
 import { DecodedChunkCache } from './images/decoded-cache.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { ImageReader } from './images/image-reader.js';
@@ -40,7 +41,7 @@ export interface GatewayDeps {
 export interface Gateway {
   readonly url: string;
   readonly port: number;
-  readonly chunks: ChunkSource;
+  readonly chunks: ChunkStore;
   /** The NBD server's port, when one runs. */
   readonly nbdPort: number | undefined;
   readonly decodedCache: DecodedChunkCache;
@@ -50,9 +51,10 @@ export interface Gateway {
 /** Start the HTTP gateway: chunks (hit from the volume, miss through the fetchers), casync store, health and status. */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
-  const chunks = new ChunkSource({ ...deps, touches });
+  const fetcher = new FetchClient(deps.nc, () => ({ namespace: deps.config().namespace, timeoutMs: deps.config().gateway.requestTimeout }));
+  const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches });
   const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
-  const chunkFiles = new ChunkFiles(chunks);
+  const chunkFiles = new OpenChunkFiles(chunks);
   const catalog = new ImageCatalog(deps.config);
   const reader = async (store: string, name: string) => {
     decodedCache.setBudget(deps.config().images.decodedCacheSize);
@@ -118,17 +120,17 @@ async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse
     try {
       const found = matchRoute(routes, method, path);
       if ('status' in found) {
-        sendError(res, found.status, found.status === 405 ? `method ${method} not allowed on ${path}` : `no such endpoint: ${path}`);
+        sendError(res, new StatusError(found.status, found.status === 405 ? `method ${method} not allowed on ${path}` : `no such endpoint: ${path}`));
       } else {
         await found.handler(req, res, found.params);
       }
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : err instanceof BusError ? err.code : 500;
+      const status = statusOf(err);
       if (status >= 500) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         if (status === 500) log.error('request failed', { path, err });
       }
-      sendError(res, status, (err as Error).message);
+      sendError(res, err);
     } finally {
       span.setAttribute('http.status_code', res.statusCode);
       span.end();

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StatusError, reasonOf, statusOf } from '@larder/errors';
 
 /** A request handler with the path parameters its route captured. */
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void> | void;
@@ -10,23 +11,6 @@ export interface Route {
   handler: Handler;
 }
 
-/** An error that becomes an HTTP answer with a JSON body. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'HttpError';
-  }
-}
-
-const REASONS: Record<number, string> = {
-  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 416: 'range_not_satisfiable', 422: 'malformed_index',
-  500: 'internal', 502: 'bad_upstream_data', 503: 'unavailable', 504: 'timeout',
-};
-
 /** Send a JSON body. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
@@ -34,13 +18,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Send an error as `{ "error": code, "message": text }`, unless the response has started (then end it). */
-export function sendError(res: ServerResponse, status: number, message: string): void {
+/** Answer a failure as `{ "error": reason, "message": text }` with its status (`statusOf`), unless the response has started (then end it). */
+export function sendError(res: ServerResponse, err: unknown): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, status, { error: REASONS[status] ?? 'error', message });
+  const status = statusOf(err);
+  sendJson(res, status, { error: reasonOf(status), message: (err as Error)?.message ?? String(err) });
 }
 
 /** Find the route for a request: its handler and params, or an error status (404, 405). */
@@ -63,6 +48,6 @@ export function decodeSegment(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch (err) {
-    throw new HttpError(400, `malformed percent-encoding in path: ${s}`, { cause: err });
+    throw new StatusError(400, `malformed percent-encoding in path: ${s}`, { cause: err });
   }
 }

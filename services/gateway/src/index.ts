@@ -1,3 +1,3 @@
 export { startGateway } from './gateway.js';
 export type { Gateway, GatewayDeps } from './gateway.js';
-export { ChunkSource } from './chunk-source.js';
+export { ChunkStore } from './chunk-store.js';

@@ -10,7 +10,7 @@
   KEYS[1]  lru    sorted set: member = chunk key, score = last access (ms)
   KEYS[2]  size   hash: member -> size in bytes
   KEYS[3]  used   string integer: total bytes of all members
-  KEYS[4]  stats  hash of counters; s3Gets and s3Bytes are incremented
+  KEYS[4]  stats  hash of counters; s3Gets, s3Bytes and the ARGV[7..] counters are incremented
   KEYS[5]  lock   string key `{ns}:flight:<chunkKey>` whose value is the token
 
   ARGV[1]  member   chunk key, non-empty string
@@ -19,6 +19,7 @@
   ARGV[4]  token    the lock token returned when the lock was acquired, non-empty
   ARGV[5]  s3Gets   S3 GETs the fetch issued (retries included), decimal integer
   ARGV[6]  s3Bytes  bytes those GETs returned, decimal integer
+  ARGV[7..] optional pairs of further stats counters: field (non-empty), delta (decimal integer)
 
   Returns an array; its first element is the code:
     { 0, admitted, usedBytes, chunkCount, released }  OK; admitted = 1 if the member is new,
@@ -49,12 +50,33 @@ for i, name in pairs({ [2] = 'size', [3] = 'nowMs', [5] = 's3Gets', [6] = 's3Byt
   numbers[name] = string.format('%d', n)
 end
 
+local counters = {}
+if #ARGV % 2 ~= 0 then
+  return { -2, 'counters must come in pairs of field and delta' }
+end
+for i = 7, #ARGV, 2 do
+  local field = ARGV[i]
+  if field == nil or field == '' then
+    return { -2, 'counter field must be a non-empty string' }
+  end
+  local n = parseUInt(ARGV[i + 1])
+  if n == nil then
+    return badArgument(field, ARGV[i + 1])
+  end
+  counters[#counters + 1] = { field, string.format('%d', n) }
+end
+
 local admitted, used = admitMember(KEYS[1], KEYS[2], KEYS[3], member, numbers.size, numbers.nowMs)
 if numbers.s3Gets ~= '0' then
   redis.call('HINCRBY', KEYS[4], 's3Gets', numbers.s3Gets)
 end
 if numbers.s3Bytes ~= '0' then
   redis.call('HINCRBY', KEYS[4], 's3Bytes', numbers.s3Bytes)
+end
+for _, c in ipairs(counters) do
+  if c[2] ~= '0' then
+    redis.call('HINCRBY', KEYS[4], c[1], c[2])
+  end
 end
 local released = 0
 if redis.call('GET', KEYS[5]) == token then

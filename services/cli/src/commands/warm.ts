@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { formatSize } from '@larder/config';
 import { forEachLimit } from '@larder/datastore';
-import { digest } from '@larder/formats';
+import { zeroChunkDigest } from '@larder/formats';
 import { usage } from '../cli-error.js';
 import type { Command } from '../command.js';
 import { gatewayGet, retryOption } from '../gateway-client.js';
@@ -24,13 +24,10 @@ export const warm: Command = {
     const cfg = config();
     const { store, image, index, alg } = await fetchImageIndex(cfg, positionals[0], retry);
     const unique = new Map<string, number>();
-    const zero = new Map<number, string>();
     for (let i = 0; i < index.chunkCount; i++) {
       const len = index.chunkEnd(i) - index.chunkStart(i);
-      let z = zero.get(len);
-      if (!z) zero.set(len, (z = digest(alg, Buffer.alloc(len)).toString('hex')));
       const d = index.chunkDigest(i);
-      if (d !== z) unique.set(d, len);
+      if (d !== zeroChunkDigest(alg, len)) unique.set(d, len);
     }
     const total = [...unique.values()].reduce((a, b) => a + b, 0);
     const progress = new Progress('warm', total, err as NodeJS.WritableStream & { isTTY?: boolean });

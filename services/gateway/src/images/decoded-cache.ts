@@ -1,3 +1,5 @@
+import { SingleFlight } from '@larder/flight';
+
 /**
  * Decoded chunks shared by every open image, bounded by a byte budget. Loads of one key share a promise, so
  * concurrent readers (and a digest that repeats within an image) fetch and decode once. Bytes being loaded
@@ -5,7 +7,7 @@
  */
 export class DecodedChunkCache {
   private readonly entries = new Map<string, Buffer>(); // insertion order = recency (re-inserted on use)
-  private readonly loading = new Map<string, Promise<Buffer>>();
+  private readonly loading = new SingleFlight<Buffer>();
   private cachedBytes = 0;
   private reservedBytes = 0;
   hits = 0;
@@ -57,19 +59,18 @@ export class DecodedChunkCache {
   private start(key: string, expected: number, load: () => Promise<Buffer>): Promise<Buffer> {
     this.reservedBytes += expected;
     this.trim();
-    const p = load()
-      .then((buf) => {
-        this.entries.set(key, buf);
-        this.cachedBytes += buf.byteLength;
-        return buf;
-      })
-      .finally(() => {
-        this.reservedBytes -= expected;
-        this.loading.delete(key);
-        this.trim();
-      });
-    this.loading.set(key, p);
-    return p;
+    return this.loading.run(key, () =>
+      load()
+        .then((buf) => {
+          this.entries.set(key, buf);
+          this.cachedBytes += buf.byteLength;
+          return buf;
+        })
+        .finally(() => {
+          this.reservedBytes -= expected;
+          this.trim();
+        }),
+    );
   }
 
   private trim(): void {

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
 import { resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
 import { listImageIndexes } from '@larder/datastore';
-import { FormatError, isIndexName, parseIndex, type ChunkIndex } from '@larder/formats';
+import { SingleFlight } from '@larder/flight';
+import { FormatError, isIndexName, parseIndex, type ImageIndex } from '@larder/formats';
 import { S3Error, getObjectBytes, indexObjectKey, isSafeObjectName, s3ClientFor } from '@larder/s3';
-import { HttpError } from '../http-kit.js';
+import { StatusError } from '@larder/errors';
 
 /** An image ready to read: its datastore, parsed index, size and a strong ETag. */
 export interface ImageInfo {
   store: string;
   name: string;
   ds: ResolvedDatastore;
-  index: ChunkIndex;
+  index: ImageIndex;
   size: number;
   etag: string;
   indexBytes: Buffer;
@@ -37,16 +38,18 @@ export class RecentChunks {
 
 /** Loads and caches parsed index files (images) from S3; entries are re-read after `images.indexTtl`. */
 export class ImageCatalog {
-  private readonly cache = new Map<string, { at: number; image: Promise<ImageInfo> }>();
+  /** Parsed images by `store/name`, with the time each was loaded. */
+  private readonly cache = new Map<string, { at: number; image: ImageInfo }>();
+  private readonly loading = new SingleFlight<ImageInfo>();
 
   constructor(private readonly config: () => Config) {}
 
   /** Validate a store and image name; 404 for an unknown store, 400 for a name that is not a safe index path. */
   datastore(store: string, name?: string): ResolvedDatastore {
     const ds = resolveDatastore(this.config(), store);
-    if (!ds) throw new HttpError(404, `unknown datastore: ${store}`);
+    if (!ds) throw new StatusError(404, `unknown datastore: ${store}`);
     if (name !== undefined && (!isSafeObjectName(name) || !isIndexName(name))) {
-      throw new HttpError(400, `bad image name ${JSON.stringify(name.slice(0, 200))}: expected a relative path ending in .fidx, .didx or .caibx`);
+      throw new StatusError(400, `bad image name ${JSON.stringify(name.slice(0, 200))}: expected a relative path ending in .fidx, .didx or .caibx`);
     }
     return ds;
   }
@@ -55,21 +58,23 @@ export class ImageCatalog {
   open(store: string, name: string): Promise<ImageInfo> {
     const ds = this.datastore(store, name);
     const key = `${store}/${name}`;
-    const now = Date.now();
     const hit = this.cache.get(key);
-    if (hit && now - hit.at < this.config().images.indexTtl) return hit.image;
-    const image = this.load(ds, store, name);
-    this.cache.set(key, { at: now, image });
-    image.catch(() => this.cache.delete(key));
-    if (this.cache.size > 512) this.cache.delete(this.cache.keys().next().value as string);
-    return image;
+    if (hit && Date.now() - hit.at < this.config().images.indexTtl) return Promise.resolve(hit.image);
+    return this.loading.run(key, async () => {
+      const at = Date.now();
+      const image = await this.load(ds, store, name);
+      this.cache.delete(key);
+      this.cache.set(key, { at, image });
+      if (this.cache.size > 512) this.cache.delete(this.cache.keys().next().value as string);
+      return image;
+    });
   }
 
   /** The images of a datastore with their sizes. */
   async list(store: string): Promise<{ name: string; size: number; format: string; chunks: number }[]> {
     const ds = this.datastore(store);
     const entries = await listImageIndexes(ds).catch((err) => {
-      throw toHttpError(err, `listing images of ${store}`);
+      throw toStatusError(err, `listing images of ${store}`);
     });
     const out = [];
     for (const e of entries) {
@@ -85,14 +90,14 @@ export class ImageCatalog {
       const c = this.config();
       bytes = await getObjectBytes(s3ClientFor(ds), ds.bucket, indexObjectKey(ds, name), { timeoutMs: c.fetcher.timeout, retries: c.fetcher.retries, backoffMs: c.fetcher.backoff });
     } catch (err) {
-      if (err instanceof S3Error && err.kind === 'not-found') throw new HttpError(404, `no image ${name} in datastore ${store}`, { cause: err });
-      throw toHttpError(err, `reading index ${name} of ${store}`);
+      if (err instanceof S3Error && err.kind === 'not-found') throw new StatusError(404, `no image ${name} in datastore ${store}`, { cause: err });
+      throw toStatusError(err, `reading index ${name} of ${store}`);
     }
-    let index: ChunkIndex;
+    let index: ImageIndex;
     try {
       index = parseIndex(name, bytes);
     } catch (err) {
-      if (err instanceof FormatError) throw new HttpError(422, `image ${name} in ${store} has a malformed index: ${err.message}`, { cause: err });
+      if (err instanceof FormatError) throw new StatusError(422, `image ${name} in ${store} has a malformed index: ${err.message}`, { cause: err });
       throw err;
     }
     const etag = `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
@@ -100,8 +105,8 @@ export class ImageCatalog {
   }
 }
 
-function toHttpError(err: unknown, what: string): HttpError {
-  if (err instanceof HttpError) return err;
-  if (err instanceof S3Error) return new HttpError(err.kind === 'timeout' ? 504 : 503, `${what}: ${err.message}`, { cause: err });
-  return new HttpError(500, `${what}: ${(err as Error).message}`, { cause: err });
+function toStatusError(err: unknown, what: string): StatusError {
+  if (err instanceof StatusError) return err;
+  if (err instanceof S3Error) return new StatusError(err.kind === 'timeout' ? 504 : 503, `${what}: ${err.message}`, { cause: err });
+  return new StatusError(500, `${what}: ${(err as Error).message}`, { cause: err });
 }

@@ -14,15 +14,15 @@ import {
   writeFixedIndex,
 } from '@larder/formats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HttpError } from '../http-kit.js';
-import { ChunkFiles, type ChunkOpener } from './chunk-files.js';
+import { StatusError } from '@larder/errors';
+import { OpenChunkFiles, type ChunkOpener } from './open-chunk-files.js';
 import { DecodedChunkCache } from './decoded-cache.js';
 import { RecentChunks, type ImageInfo } from './image-catalog.js';
 import { ImageReader, newCursor } from './image-reader.js';
 
 const CHUNK = 64 * 1024;
 let dir: string;
-let files: ChunkFiles;
+let files: OpenChunkFiles;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -63,7 +63,7 @@ function info(index: ImageInfo['index'], layout: 'pbs' | 'casync'): ImageInfo {
 }
 
 function reader(image: ImageInfo, src: ChunkOpener & { opens: string[] }, cache = new DecodedChunkCache(64 * 2 ** 20)) {
-  files = new ChunkFiles(src, { idleMs: 0 });
+  files = new OpenChunkFiles(src, { idleMs: 0 });
   return new ImageReader(image, { chunks: src, files, cache, maxReadahead: () => 1 });
 }
 
@@ -119,7 +119,7 @@ describe('ImageReader, pbs', () => {
   it('answers 416 past the end', async () => {
     const digests = store(chunks, (plain) => encodeDataBlob(plain, { compress: false }));
     const r = reader(pbsImage(chunks, digests), opener());
-    await expect(r.readInto(image.length, 1, () => Buffer.alloc(1))).rejects.toBeInstanceOf(HttpError);
+    await expect(r.readInto(image.length, 1, () => Buffer.alloc(1))).rejects.toBeInstanceOf(StatusError);
     await expect(r.read(image.length - 10, 20)).rejects.toMatchObject({ status: 416 });
   });
 

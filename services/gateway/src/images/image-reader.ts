@@ -1,13 +1,25 @@
 import { closeSync, fstatSync, read as readCb } from 'node:fs';
-import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, type CaibxIndex } from '@larder/formats';
-import type { ChunkSource } from '../chunk-source.js';
-import { HttpError } from '../http-kit.js';
-import type { ChunkFile, ChunkFiles } from './chunk-files.js';
+import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
+import type { ChunkStore } from '../chunk-store.js';
+import { StatusError } from '@larder/errors';
+import type { OpenChunkFile, OpenChunkFiles } from './open-chunk-files.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
-import { zeroBuffer, zeroDigest } from './zero-chunks.js';
 
 const PLAIN_HEADER = BLOB_HEADER_SIZE.plain;
+
+const zeroBuffers = new Map<number, Buffer>();
+
+/** A shared read-only buffer of zeros (memoized per length, bounded). */
+function zeroBuffer(length: number): Buffer {
+  let z = zeroBuffers.get(length);
+  if (!z) {
+    z = Buffer.alloc(length);
+    if (zeroBuffers.size > 64) zeroBuffers.clear();
+    zeroBuffers.set(length, z);
+  }
+  return z;
+}
 
 /** Per-client read state: where the last read ended and how far ahead to prefetch. */
 export interface ReadCursor {
@@ -24,12 +36,12 @@ export function newCursor(): ReadCursor {
 
 /** One chunk's part of a read, once at hand: a plain blob's open file, decoded data, or (neither) zeros. */
 interface PieceSource {
-  file?: ChunkFile;
+  file?: OpenChunkFile;
   data?: Buffer;
 }
 
 /** Whether a chunk file is an uncompressed, unencrypted DataBlob holding exactly `length` bytes of data. */
-function isPlainBlob(file: ChunkFile, length: number): boolean {
+function isPlainBlob(file: OpenChunkFile, length: number): boolean {
   return file.blob === 'plain' && file.size === PLAIN_HEADER + length;
 }
 
@@ -38,9 +50,9 @@ function preadFully(fd: number, buf: Buffer, at: number, length: number, positio
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
       readCb(fd, buf, at + done, length - done, position + done, (err, n) => {
-        if (err) reject(new HttpError(500, `${what}: reading from the volume failed: ${err.message}`, { cause: err }));
+        if (err) reject(new StatusError(500, `${what}: reading from the volume failed: ${err.message}`, { cause: err }));
         else if (done + n === length) resolve();
-        else if (n === 0) reject(new HttpError(500, `${what}: short read from the volume (${done} of ${length} bytes)`));
+        else if (n === 0) reject(new StatusError(500, `${what}: short read from the volume (${done} of ${length} bytes)`));
         else step(done + n);
       });
     };
@@ -66,7 +78,7 @@ export class ImageReader {
 
   constructor(
     readonly image: ImageInfo,
-    private readonly deps: { chunks: Pick<ChunkSource, 'open'>; files: ChunkFiles; cache: DecodedChunkCache; maxReadahead: () => number },
+    private readonly deps: { chunks: Pick<ChunkStore, 'open'>; files: OpenChunkFiles; cache: DecodedChunkCache; maxReadahead: () => number },
   ) {
     this.alg = image.index.format === 'caibx' ? (image.index as CaibxIndex).digestAlgorithm : image.ds.digest;
     this.pbs = image.ds.layout === 'pbs';
@@ -135,7 +147,7 @@ export class ImageReader {
     const { index } = this.image;
     const first = index.findChunk(offset);
     const last = index.findChunk(offset + length - 1);
-    if (first < 0 || last < 0) throw new HttpError(416, `range ${offset}+${length} is outside the image (${this.size} bytes)`);
+    if (first < 0 || last < 0) throw new StatusError(416, `range ${offset}+${length} is outside the image (${this.size} bytes)`);
     if (cursor) this.readahead(cursor, offset, offset + length, first, last);
     return [first, last];
   }
@@ -236,7 +248,7 @@ export class ImageReader {
 
   private zeroDigest(len: number): string {
     if (len !== this.zeroLength) {
-      this.zeroHex = zeroDigest(this.alg, len);
+      this.zeroHex = zeroChunkDigest(this.alg, len);
       this.zeroLength = len;
     }
     return this.zeroHex;
@@ -302,7 +314,7 @@ export class ImageReader {
     }
     const plain = this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
     if (plain.byteLength !== expected) {
-      throw new HttpError(502, `${what} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
+      throw new StatusError(502, `${what} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
     }
     return plain;
   }

@@ -1,19 +1,10 @@
-import { NBD_ERR, type NbdExport, type NbdExportProvider } from '@larder/nbd';
+import type { NbdExport, NbdExportProvider } from '@larder/nbd';
 import type { Config } from '@larder/config';
-import { BusError } from '@larder/bus';
 import { createLogger } from '@larder/telemetry';
-import { HttpError } from '../http-kit.js';
 import type { ImageCatalog } from './image-catalog.js';
 import { newCursor, type ImageReader } from './image-reader.js';
 
 const log = createLogger('gateway');
-
-/** Map a read failure to an NBD errno: EIO for everything but a read past the end. */
-function nbdError(err: unknown): Error {
-  const e = err instanceof Error ? err : new Error(String(err));
-  const status = err instanceof HttpError ? err.status : err instanceof BusError ? err.code : 500;
-  return Object.assign(e, { nbdErrno: status === 416 ? NBD_ERR.EINVAL : NBD_ERR.EIO });
-}
 
 /** NBD exports: one per image, named `{store}/{image}`; each connection gets its own readahead cursor. */
 export function imageExports(deps: { config: () => Config; catalog: ImageCatalog; reader: (store: string, name: string) => Promise<ImageReader> }): NbdExportProvider {
@@ -42,9 +33,10 @@ export function imageExports(deps: { config: () => Config; catalog: ImageCatalog
         name,
         size: reader.size,
         description: `${reader.image.index.format} image ${reader.image.name} in datastore ${reader.image.store}`,
-        read: (offset, length) => reader.read(offset, length, cursor).catch((err) => Promise.reject(nbdError(err))),
+        // A failed read's StatusError becomes its NBD errno in the NBD server (nbdErrnoOf: 416 EINVAL, else EIO).
+        read: (offset, length) => reader.read(offset, length, cursor),
         // Preferred by the server: fills its reused reply buffer, no allocation or copy of our own.
-        readInto: (offset, length, target) => reader.readInto(offset, length, target, cursor).catch((err) => Promise.reject(nbdError(err))),
+        readInto: (offset, length, target) => reader.readInto(offset, length, target, cursor),
       };
     },
   };

@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveDatastore, type Config } from '@larder/config';
 import { isHexDigest } from '@larder/formats';
-import type { ChunkSource } from '../chunk-source.js';
-import { HttpError, decodeSegment, type Route } from '../http-kit.js';
+import type { ChunkStore } from '../chunk-store.js';
+import { StatusError } from '@larder/errors';
+import { decodeSegment, type Route } from '../http-kit.js';
 import { serveFile } from '../serve-file.js';
 
-/** Validate a store name and digest from a path; throws 404/400 HttpErrors that name the problem. */
+/** Validate a store name and digest from a path; throws 404/400 StatusErrors that name the problem. */
 export function checkChunkPath(config: Config, storeSeg: string, digestSeg: string) {
   const store = decodeSegment(storeSeg);
   const ds = resolveDatastore(config, store);
-  if (!ds) throw new HttpError(404, `unknown datastore: ${store}`);
+  if (!ds) throw new StatusError(404, `unknown datastore: ${store}`);
   const digest = decodeSegment(digestSeg);
-  if (!isHexDigest(digest)) throw new HttpError(400, `malformed digest ${JSON.stringify(digest.slice(0, 80))}: expected 64 lowercase hex characters`);
+  if (!isHexDigest(digest)) throw new StatusError(400, `malformed digest ${JSON.stringify(digest.slice(0, 80))}: expected 64 lowercase hex characters`);
   return { ds, store, digest };
 }
 
@@ -24,20 +25,20 @@ function chunkHeaders(digest: string, cache: 'hit' | 'miss'): Record<string, str
   };
 }
 
-async function serveChunk(source: ChunkSource, req: IncomingMessage, res: ServerResponse, store: string, digest: string): Promise<void> {
-  const chunk = await source.open(store, digest, req.headers['x-larder-priority'] === 'low' ? 'low' : 'normal');
+async function serveChunk(chunks: ChunkStore, req: IncomingMessage, res: ServerResponse, store: string, digest: string): Promise<void> {
+  const chunk = await chunks.open(store, digest, req.headers['x-larder-priority'] === 'low' ? 'low' : 'normal');
   await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
 }
 
 /** `GET|HEAD /v1/stores/{store}/chunks/{digest}` and casync's `GET /casync/{store}/{4 hex}/{digest}.cacnk`. */
-export function chunkRoutes(config: () => Config, source: ChunkSource): Route[] {
+export function chunkRoutes(config: () => Config, chunks: ChunkStore): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/v1\/stores\/([^/]+)\/chunks\/([^/]+)$/,
       handler: async (req, res, [s, d]) => {
         const { store, digest } = checkChunkPath(config(), s as string, d as string);
-        await serveChunk(source, req, res, store, digest);
+        await serveChunk(chunks, req, res, store, digest);
       },
     },
     {
@@ -45,9 +46,9 @@ export function chunkRoutes(config: () => Config, source: ChunkSource): Route[] 
       pattern: /^\/casync\/([^/]+)\/([^/]+)\/([^/]+)\.cacnk$/,
       handler: async (req, res, [s, shard, d]) => {
         const { ds, store, digest } = checkChunkPath(config(), s as string, d as string);
-        if (ds.layout !== 'casync') throw new HttpError(404, `datastore ${store} has the ${ds.layout} layout, not casync`);
-        if (shard !== digest.slice(0, 4)) throw new HttpError(404, `chunk ${digest} is not stored under ${shard}/`);
-        await serveChunk(source, req, res, store, digest);
+        if (ds.layout !== 'casync') throw new StatusError(404, `datastore ${store} has the ${ds.layout} layout, not casync`);
+        if (shard !== digest.slice(0, 4)) throw new StatusError(404, `chunk ${digest} is not stored under ${shard}/`);
+        await serveChunk(chunks, req, res, store, digest);
       },
     },
   ];

@@ -1,9 +1,9 @@
 import { Svcm, decodeJson, subjects, type NatsConnection } from '@larder/bus';
 import type { Config } from '@larder/config';
-import type { ChunkIndex } from '@larder/redis';
+import { s3RequestCounts, type ChunkIndex } from '@larder/redis';
 import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
-import type { ChunkFiles } from '../images/chunk-files.js';
+import type { OpenChunkFiles } from '../images/open-chunk-files.js';
 import type { DecodedChunkCache } from '../images/decoded-cache.js';
 
 /** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
@@ -24,7 +24,7 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
 }
 
 /** `GET /healthz` and `GET /v1/status`. */
-export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: ChunkFiles; configStatus?: () => object }): Route[] {
+export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: OpenChunkFiles; configStatus?: () => object }): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
@@ -67,6 +67,7 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
           misses: stat('misses'),
           s3Gets: stat('s3Gets'),
           s3Bytes: stat('s3Bytes'),
+          s3Requests: stats ? s3RequestCounts(stats) : null,
           verifyFailures: stat('verifyFailures'),
           evictions: stat('evictions'),
           evictedBytes: stat('evictedBytes'),

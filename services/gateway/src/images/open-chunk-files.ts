@@ -1,9 +1,10 @@
 import { close as closeCb, closeSync, fstatSync, readSync } from 'node:fs';
+import { SingleFlight } from '@larder/flight';
 import { blobKind, type BlobKind } from '@larder/formats';
 import { chunkKey } from '@larder/volume';
-import type { OpenedChunk } from '../chunk-source.js';
+import type { OpenedChunk } from '../chunk-store.js';
 
-/** What ChunkFiles needs from the ChunkSource: opening (fetching on a miss) and reporting reuse. */
+/** What OpenChunkFiles needs from the ChunkStore: opening (fetching on a miss) and reporting reuse. */
 export interface ChunkOpener {
   open(store: string, digest: string): Promise<OpenedChunk>;
   /** An open chunk was used again: refresh its recency (no hit counted). */
@@ -11,7 +12,7 @@ export interface ChunkOpener {
 }
 
 /** An open chunk file. Use `fd` only between `acquire` and `release`. */
-export interface ChunkFile {
+export interface OpenChunkFile {
   readonly key: string;
   readonly fd: number;
   /** File size in bytes. */
@@ -20,7 +21,7 @@ export interface ChunkFile {
   readonly blob: BlobKind | undefined;
 }
 
-interface Entry extends ChunkFile {
+interface Entry extends OpenChunkFile {
   refs: number;
   /** Used since the last idle sweep. */
   used: boolean;
@@ -30,8 +31,8 @@ interface Entry extends ChunkFile {
   fdClosed: boolean;
 }
 
-/** Limits of {@link ChunkFiles}. */
-export interface ChunkFilesOptions {
+/** Limits of {@link OpenChunkFiles}. */
+export interface OpenChunkFilesOptions {
   /** Files kept open; more only while that many are in use at once. Default 128. */
   maxOpen?: number;
   /** Opens started by `prefetch` that may run at once (each may be a fetch from S3). Default 32. */
@@ -46,9 +47,9 @@ export interface ChunkFilesOptions {
  * in progress. An evicted chunk's file may be unlinked while it is open here: the open fd still reads the
  * same content-addressed bytes; the idle sweep closes such files so that their space is given back.
  */
-export class ChunkFiles {
+export class OpenChunkFiles {
   private readonly entries = new Map<string, Entry>(); // insertion order = recency (re-inserted on use)
-  private readonly opening = new Map<string, Promise<Entry>>();
+  private readonly opening = new SingleFlight<Entry>();
   private readonly maxOpen: number;
   private readonly maxPrefetching: number;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -56,8 +57,8 @@ export class ChunkFiles {
   private closed = false;
 
   constructor(
-    private readonly source: ChunkOpener,
-    opts: ChunkFilesOptions = {},
+    private readonly chunks: ChunkOpener,
+    opts: OpenChunkFilesOptions = {},
   ) {
     this.maxOpen = opts.maxOpen ?? 128;
     this.maxPrefetching = opts.maxPrefetching ?? 32;
@@ -79,12 +80,12 @@ export class ChunkFiles {
   }
 
   /** Take a reference to a chunk's open file, opening it (fetching it on a miss) when needed; `release` it after use. */
-  async acquire(store: string, digest: string): Promise<ChunkFile> {
+  async acquire(store: string, digest: string): Promise<OpenChunkFile> {
     const key = chunkKey(store, digest);
     const open = this.entries.get(key);
     if (open) {
       this.use(open);
-      this.source.recordUse(key);
+      this.chunks.recordUse(key);
       return open;
     }
     for (let attempt = 1; ; attempt++) {
@@ -100,7 +101,7 @@ export class ChunkFiles {
   }
 
   /** Give back a reference from `acquire`. */
-  release(file: ChunkFile): void {
+  release(file: OpenChunkFile): void {
     const e = file as Entry;
     e.refs--;
     if (e.refs > 0) return;
@@ -112,7 +113,7 @@ export class ChunkFiles {
    * Make sure a chunk is on the volume and open, without holding a reference (readahead): the open file,
    * the open under way, or undefined when `maxPrefetching` opens are under way already.
    */
-  prefetch(store: string, digest: string): ChunkFile | Promise<ChunkFile> | undefined {
+  prefetch(store: string, digest: string): OpenChunkFile | Promise<OpenChunkFile> | undefined {
     const key = chunkKey(store, digest);
     const open = this.entries.get(key);
     if (open) return open;
@@ -151,16 +152,11 @@ export class ChunkFiles {
   private opened(store: string, digest: string, key: string): Promise<Entry> {
     const open = this.entries.get(key);
     if (open) return Promise.resolve(open);
-    let p = this.opening.get(key);
-    if (!p) {
-      p = this.openEntry(store, digest, key).finally(() => this.opening.delete(key));
-      this.opening.set(key, p);
-    }
-    return p;
+    return this.opening.run(key, () => this.openEntry(store, digest, key));
   }
 
   private async openEntry(store: string, digest: string, key: string): Promise<Entry> {
-    const { fd } = await this.source.open(store, digest);
+    const { fd } = await this.chunks.open(store, digest);
     let entry: Entry;
     try {
       // Synchronous: for a file in the page cache these are far cheaper than thread-pool round trips.

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeDataBlob } from '@larder/formats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChunkFiles, type ChunkOpener } from './chunk-files.js';
+import { OpenChunkFiles, type ChunkOpener } from './open-chunk-files.js';
 
 let dir: string;
-let files: ChunkFiles | undefined;
+let files: OpenChunkFiles | undefined;
 
 /** Opens chunk files `<dir>/<digest>` for real, counting opens and reported reuses. */
 function opener(): ChunkOpener & { opens: string[]; uses: string[]; gate?: Promise<void> } {
@@ -58,10 +58,10 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('ChunkFiles', () => {
+describe('OpenChunkFiles', () => {
   it('opens a chunk once, reuses its fd and reports each reuse', async () => {
     const src = opener();
-    files = new ChunkFiles(src, { idleMs: 0 });
+    files = new OpenChunkFiles(src, { idleMs: 0 });
     const plain = randomBytes(4096);
     chunk('a', encodeDataBlob(plain, { compress: false }));
     const [f1, f2] = await Promise.all([files.acquire('s', 'a'), files.acquire('s', 'a')]);
@@ -76,7 +76,7 @@ describe('ChunkFiles', () => {
   });
 
   it('tells the blob kind and size of each file', async () => {
-    files = new ChunkFiles(opener(), { idleMs: 0 });
+    files = new OpenChunkFiles(opener(), { idleMs: 0 });
     chunk('z', encodeDataBlob(Buffer.alloc(65536, 7)));
     chunk('x', Buffer.from('tiny'));
     const z = await files.acquire('s', 'z');
@@ -89,7 +89,7 @@ describe('ChunkFiles', () => {
 
   it('closes the least recently used idle files beyond maxOpen, never one in use', async () => {
     const src = opener();
-    files = new ChunkFiles(src, { maxOpen: 1, idleMs: 0 });
+    files = new OpenChunkFiles(src, { maxOpen: 1, idleMs: 0 });
     const a = chunk('a');
     chunk('b');
     chunk('c');
@@ -115,7 +115,7 @@ describe('ChunkFiles', () => {
   });
 
   it('opens a file only once when every other file is in use, and serves it', async () => {
-    files = new ChunkFiles(opener(), { maxOpen: 1, idleMs: 0 });
+    files = new OpenChunkFiles(opener(), { maxOpen: 1, idleMs: 0 });
     const a = chunk('a');
     const b = chunk('b');
     const fa = await files.acquire('s', 'a');
@@ -127,7 +127,7 @@ describe('ChunkFiles', () => {
   });
 
   it('keeps reading an open chunk whose file was unlinked (evicted), then lets it go when idle', async () => {
-    files = new ChunkFiles(opener(), { idleMs: 30 });
+    files = new OpenChunkFiles(opener(), { idleMs: 30 });
     const a = chunk('a', randomBytes(8192));
     const f = await files.acquire('s', 'a');
     unlinkSync(path.join(dir, 'a'));
@@ -143,7 +143,7 @@ describe('ChunkFiles', () => {
     const src = opener();
     let release!: () => void;
     src.gate = new Promise<void>((r) => (release = r));
-    files = new ChunkFiles(src, { maxPrefetching: 2, idleMs: 0 });
+    files = new OpenChunkFiles(src, { maxPrefetching: 2, idleMs: 0 });
     for (const n of ['a', 'b', 'c']) chunk(n);
     const pa = files.prefetch('s', 'a');
     const pb = files.prefetch('s', 'b');
@@ -163,7 +163,7 @@ describe('ChunkFiles', () => {
   });
 
   it('does not keep a failed open, and close() closes idle files at once and busy ones on release', async () => {
-    files = new ChunkFiles(opener(), { idleMs: 0 });
+    files = new OpenChunkFiles(opener(), { idleMs: 0 });
     await expect(files.acquire('s', 'missing')).rejects.toThrow(/ENOENT/);
     expect(files.openCount).toBe(0);
     chunk('a');

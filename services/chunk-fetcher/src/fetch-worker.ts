@@ -1,0 +1,244 @@
+import { SpanKind, SpanStatusCode, context, type Span } from '@opentelemetry/api';
+import { FetchStatus, decodeJson, encodeJson, subjects, type FetchOutcome, type FetchReply, type NatsConnection } from '@larder/bus';
+import { resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
+import { StatusError } from '@larder/errors';
+import { SingleFlight } from '@larder/flight';
+import { decodeAndVerifyChunk, isHexDigest } from '@larder/formats';
+import { s3RequestField, type ChunkIndex, type FlightLocks, type S3RequestOutcome } from '@larder/redis';
+import { S3Error, chunkObjectKey, classifyS3Error, objectGetterFor, type S3ErrorKind } from '@larder/s3';
+import { createLogger, tracer } from '@larder/telemetry';
+import { chunkKey, type Volume } from '@larder/volume';
+import { BodyPool } from './body-pool.js';
+import { fetchFailure } from './fetch-failure.js';
+
+const log = createLogger('chunk-fetcher');
+const LOCK_TTL_MS = 3000;
+const tr = tracer('larder.chunk-fetcher');
+
+/** What a fetch worker needs: the config (read on every call, so reloads apply), the bus, the index, the locks and the volume. */
+export interface FetchWorkerDeps {
+  config: () => Config;
+  nc: NatsConnection;
+  index: ChunkIndex;
+  locks: FlightLocks;
+  volume: Volume;
+}
+
+/** A chunk's single-flight lock while this worker holds it; `released` once the admission let it go. */
+interface HeldLock {
+  token: string;
+  released: boolean;
+}
+
+/** The S3 outcome a stats field counts for each kind of S3 failure. */
+const OUTCOME_OF: Record<S3ErrorKind, S3RequestOutcome> = { 'not-found': 'not_found', denied: 'denied', timeout: 'timeout', unavailable: 'error', failed: 'error' };
+
+/** The S3 GETs of one fetch (retries included) by outcome, and how long they took: each is billed, so each is counted. */
+class S3Gets {
+  private readonly outcomes = new Map<S3RequestOutcome, number>();
+  count = 0;
+  ms = 0;
+
+  add(outcome: S3RequestOutcome): void {
+    this.count++;
+    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+  }
+
+  /** A failed attempt, by its error. */
+  failed(err: unknown): void {
+    this.add(err instanceof S3Error ? OUTCOME_OF[err.kind] : OUTCOME_OF[classifyS3Error(err).kind]);
+  }
+
+  /** The `s3.get.<outcome>` stats counters. */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [outcome, n] of this.outcomes) out[s3RequestField('get', outcome)] = n;
+    return out;
+  }
+}
+
+/**
+ * Brings chunks into the volume, each step one method in data-path order: S3 GET (`get`), then
+ * `verifyWriteAdmit` (`verify`, `write`, `admit`). Single flight: one fetch per chunk in this process (a
+ * shared promise) and across processes (a Redis lock; the others wait for the holder's done event).
+ */
+export class FetchWorker {
+  private readonly fetches = new SingleFlight<FetchReply>();
+  /** Memory for response bodies, reused once a chunk is written (up to 64 MiB kept idle). */
+  private readonly bodies = new BodyPool(64 * 2 ** 20);
+
+  constructor(private readonly deps: FetchWorkerDeps) {}
+
+  /** Make sure the volume holds a verified copy of the chunk. Fails with a StatusError (the status the fetcher answers with). */
+  fetch(store: string, digest: string): Promise<FetchReply> {
+    const ds = resolveDatastore(this.deps.config(), store);
+    if (!ds) return Promise.reject(new StatusError(FetchStatus.NotFound, `unknown datastore: ${store}`));
+    if (!isHexDigest(digest)) return Promise.reject(new StatusError(FetchStatus.BadRequest, `malformed digest: expected 64 lowercase hex characters`));
+    const key = chunkKey(store, digest);
+    return this.fetches.run(key, () => this.fetchOnce(ds, digest, key));
+  }
+
+  /** The chunk from the volume, from S3 while holding its lock, or from the peer that holds the lock. */
+  private async fetchOnce(ds: ResolvedDatastore, digest: string, key: string): Promise<FetchReply> {
+    const { volume, locks, index } = this.deps;
+    const timeout = this.deps.config().fetcher.timeout;
+    const deadline = Date.now() + timeout + 5000;
+    while (Date.now() < deadline) {
+      const size = await volume.chunkSize(ds.name, digest);
+      if (size !== undefined) {
+        await index.admit(key, size);
+        return { source: 'volume', size };
+      }
+      const token = await locks.acquire(key, LOCK_TTL_MS);
+      if (token) {
+        // A short lease, renewed while we work: if this process dies, another fetcher takes over within LOCK_TTL_MS.
+        const renew = setInterval(() => void locks.extend(key, token, LOCK_TTL_MS).catch(() => {}), LOCK_TTL_MS / 3);
+        const lock: HeldLock = { token, released: false };
+        try {
+          return await this.fetchFromS3(ds, digest, key, lock);
+        } finally {
+          clearInterval(renew);
+          if (!lock.released) await locks.release(key, token).catch((err) => log.warn('lock release failed', { key, err }));
+        }
+      }
+      const outcome = await this.waitForPeer(ds.name, digest, Math.min(1000, deadline - Date.now()));
+      if (outcome?.ok) return { source: 'peer', size: outcome.size };
+      if (outcome && !outcome.ok) throw new StatusError(outcome.code, outcome.message);
+      // No event within the wait: loop, re-check the volume, and take the lock if its holder died.
+    }
+    throw new StatusError(FetchStatus.Timeout, `fetching chunk ${digest} of ${ds.name} took longer than ${timeout} ms`);
+  }
+
+  /** GET, verify, write and admit a chunk while holding its lock, and tell waiting peers how it went. */
+  private async fetchFromS3(ds: ResolvedDatastore, digest: string, key: string, lock: HeldLock): Promise<FetchReply> {
+    const { config, nc } = this.deps;
+    const done = subjects(config().namespace).chunkDone(ds.name, digest);
+    try {
+      const gets = new S3Gets();
+      const bytes = await this.get(ds, digest, gets);
+      try {
+        const reply = await this.verifyWriteAdmit(ds, digest, key, lock, bytes, gets);
+        nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));
+        return reply;
+      } finally {
+        // Verified, written and admitted (or refused): nothing holds the body any more.
+        this.bodies.give(bytes);
+      }
+    } catch (err) {
+      const failure = fetchFailure(err, ds.name, digest);
+      nc.publish(done, encodeJson({ ok: false, code: failure.status, message: failure.message } satisfies FetchOutcome));
+      throw failure;
+    }
+  }
+
+  /** The chunk's object from S3, within the fetcher's deadline and retries; every attempt is counted in `gets` (a failed GET in the stats here). */
+  private async get(ds: ResolvedDatastore, digest: string, gets: S3Gets): Promise<Buffer> {
+    const cfg = this.deps.config();
+    const objectKey = chunkObjectKey(ds, digest);
+    const t0 = performance.now();
+    try {
+      const bytes = await span('s3.get', { 's3.bucket': ds.bucket, 's3.key': objectKey }, () =>
+        // Our own signed GET over node:http (not the AWS SDK): a fraction of the CPU per request, which matters at
+        // hundreds of small casync chunks per second. The semaphore, not the socket pool, bounds the requests.
+        objectGetterFor(ds, { maxSockets: 1024 }).get(
+          ds.bucket,
+          objectKey,
+          { timeoutMs: cfg.fetcher.timeout, retries: cfg.fetcher.retries, backoffMs: cfg.fetcher.backoff },
+          (attempt, err) => {
+            gets.failed(err);
+            log.warn('S3 GET failed, retrying', { key: objectKey, attempt, err });
+          },
+          (length) => this.bodies.take(length),
+        ),
+      );
+      gets.add('ok');
+      return bytes;
+    } catch (err) {
+      gets.failed(err);
+      await this.countFailedFetch({ s3Gets: gets.count, ...gets.counters() });
+      throw err;
+    } finally {
+      gets.ms = performance.now() - t0;
+    }
+  }
+
+  /** Verify a fetched body, write it to the volume and admit it (which releases the lock). */
+  private async verifyWriteAdmit(ds: ResolvedDatastore, digest: string, key: string, lock: HeldLock, bytes: Buffer, gets: S3Gets): Promise<FetchReply> {
+    const t1 = performance.now();
+    const fetched = { s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters() };
+    try {
+      await this.verify(ds, digest, bytes);
+    } catch (err) {
+      await this.countFailedFetch({ verifyFailures: 1, ...fetched });
+      log.error('chunk failed verification, not cached', { store: ds.name, digest, err });
+      throw err;
+    }
+    try {
+      await this.write(ds, digest, bytes);
+    } catch (err) {
+      await this.countFailedFetch(fetched);
+      throw err;
+    }
+    const t2 = performance.now();
+    const reply = await this.admit(key, lock, bytes.byteLength, gets);
+    log.debug('fetched', { key, bytes: bytes.byteLength, getMs: Math.round(gets.ms), verifyWriteMs: Math.round(t2 - t1), admitMs: Math.round(performance.now() - t2) });
+    return reply;
+  }
+
+  /** Check the body: DataBlob CRC or zstd frame, decompression, and the digest of the plain data. Throws a FormatError. */
+  private verify(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<unknown> {
+    return span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest));
+  }
+
+  /** Write the verified body to the volume atomically (temp file, fdatasync, rename). */
+  private write(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<void> {
+    return span('volume.write', { 'chunk.size': bytes.byteLength }, () => this.deps.volume.writeChunk(ds.name, digest, bytes));
+  }
+
+  /** Admit the written chunk to the index with the fetch's S3 counters and release its lock, in one step; signal pressure past capacity. */
+  private async admit(key: string, lock: HeldLock, size: number, gets: S3Gets): Promise<FetchReply> {
+    const { config, index, nc } = this.deps;
+    const cfg = config();
+    const admitted = await index.admitFetched(key, size, { token: lock.token, s3Gets: gets.count, s3Bytes: size, counters: gets.counters() });
+    lock.released = admitted.lockReleased;
+    if (admitted.usedBytes > cfg.capacity) nc.publish(subjects(cfg.namespace).indexPressure, encodeJson({ usedBytes: admitted.usedBytes }));
+    return { source: 's3', size };
+  }
+
+  /** Count a fetch that failed after its GETs: a Redis error here must not turn the fetch's own status (404, 502…) into a 500. */
+  private async countFailedFetch(deltas: Record<string, number>): Promise<void> {
+    await this.deps.index.incrStats(deltas).catch((err) => log.warn('cannot count a failed fetch in the stats', { deltas, err }));
+  }
+
+  /** Wait for another fetcher's done event for this chunk; undefined when none came in time or the volume has it. */
+  private async waitForPeer(store: string, digest: string, waitMs: number): Promise<FetchOutcome | undefined> {
+    const { nc, config } = this.deps;
+    const sub = nc.subscribe(subjects(config().namespace).chunkDone(store, digest), { max: 1 });
+    const timer = setTimeout(() => sub.unsubscribe(), Math.max(1, waitMs));
+    try {
+      // The holder may have finished between our lock attempt and the subscription.
+      const size = await this.deps.volume.chunkSize(store, digest);
+      if (size !== undefined) return { ok: true, size };
+      for await (const m of sub) return decodeJson<FetchOutcome>(m.data);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      sub.unsubscribe();
+    }
+  }
+}
+
+/** Run `fn` in a child span of the active context; record failures on the span. */
+async function span<T>(name: string, attributes: Record<string, string | number>, fn: () => Promise<T>): Promise<T> {
+  return tr.startActiveSpan(name, { kind: name.startsWith('s3') ? SpanKind.CLIENT : SpanKind.INTERNAL, attributes }, context.active(), async (s: Span) => {
+    try {
+      return await fn();
+    } catch (err) {
+      s.recordException(err as Error);
+      s.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      s.end();
+    }
+  });
+}
