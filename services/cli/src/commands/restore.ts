@@ -31,7 +31,7 @@ export const restore: Command = {
     // A file is written beside the target and renamed when complete and verified: no half-restored file under the name.
     const temp = device ? target : `${target}.larder-partial`;
     const fh = await open(temp, device ? constants.O_WRONLY : constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
-    const progress = new Progress('restore', index.size, err as NodeJS.WritableStream & { isTTY?: boolean });
+    const progress = new Progress('restore', index.size, err);
     let done = 0;
     try {
       if (!device) await fh.truncate(index.size);

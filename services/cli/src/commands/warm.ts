@@ -29,7 +29,7 @@ export const warm: Command = {
       if (d !== z) unique.set(d, len);
     }
     const total = [...unique.values()].reduce((a, b) => a + b, 0);
-    const progress = new Progress('warm', total, err as NodeJS.WritableStream & { isTTY?: boolean });
+    const progress = new Progress('warm', total, err);
     let done = 0;
     let hits = 0;
     await forEachLimit(unique, parallel, async ([d, len]) => {
