@@ -32,7 +32,7 @@ export function resolveDatastore(config: Config, name: string): ResolvedDatastor
     accessKeyId: ds.accessKeyId ?? config.s3.accessKeyId ?? 'S3RVER',
     secretAccessKey: ds.secretAccessKey ?? config.s3.secretAccessKey ?? 'S3RVER',
   };
-  if (!stores) resolved.set(config, (stores = new Map()));
+  if (!stores) resolved.set(config, (stores = new Map<string, ResolvedDatastore>()));
   stores.set(name, out);
   return out;
 }

@@ -23,7 +23,7 @@ const KNOWN_ERRNOS: ReadonlySet<number> = new Set(Object.values(NBD_ERR));
 /** The NBD error value for a rejection from an export: its own `nbdErrno` when valid, else `nbdErrnoOf` (its StatusError's status; EIO for anything else). */
 export function toNbdErrno(err: unknown): number {
   if (typeof err === 'object' && err !== null && 'nbdErrno' in err) {
-    const errno = (err as { nbdErrno: unknown }).nbdErrno;
+    const errno = err.nbdErrno;
     if (typeof errno === 'number' && KNOWN_ERRNOS.has(errno)) return errno;
   }
   return nbdErrnoOf(err);

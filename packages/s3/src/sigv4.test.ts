@@ -57,8 +57,8 @@ async function sdkSigned(client: S3Client, bucket: string, key: string, send: bo
   const stack = client.middlewareStack.clone();
   stack.addRelativeTo(capture as never, { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'captureSigned' });
   const cmd = new GetObjectCommand({ Bucket: bucket, Key: key });
-  const handler = cmd.resolveMiddleware(stack as never, client.config, {});
-  await handler({ input: cmd.input } as never).catch((err: unknown) => {
+  const handler = cmd.resolveMiddleware(stack, client.config, {});
+  await handler({ input: cmd.input }).catch((err: unknown) => {
     if (err !== stop) throw err;
   });
   return seen!;

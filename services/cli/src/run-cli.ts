@@ -3,7 +3,7 @@ import { CliError } from './cli-error.js';
 import { commands } from './commands/index.js';
 
 function help(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${c.usage.padEnd(64)} ${c.summary}`);
+  const lines = Object.values(commands).map((c) => `  ${c.usage.padEnd(64)} ${c.summary}`);
   return `Larder: a cache tier for chunked backups and disk images in S3.\n\nUsage:\n${lines.join('\n')}\n\nConfiguration: larder.yaml in the working directory, or LARDER_CONFIG=FILE.\n`;
 }
 

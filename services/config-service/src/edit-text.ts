@@ -34,7 +34,7 @@ function documentKeys(doc: Document, parts: string[]): unknown[] {
       key = Number(part);
     }
     keys.push(key);
-    node = isMap(node) || isSeq(node) ? node.get(key as never, true) : undefined;
+    node = isMap(node) || isSeq(node) ? node.get(key, true) : undefined;
   }
   return keys;
 }

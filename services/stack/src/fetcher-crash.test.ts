@@ -50,8 +50,7 @@ describe('a fetcher killed mid-write', () => {
     expect(killedMidWrite).toBe(true);
     expect(first.status).not.toBe(200);
     // Nothing partial at the chunk's path: either no file, or (if the rename won the race) the whole verified chunk.
-    const names = await readdir(shard);
-    if (names.includes(digest)) expect(await stack.deps.volume.chunkSize('demo', digest)).toBe(bytes.length);
+    expect([undefined, bytes.length]).toContain(await stack.deps.volume.chunkSize('demo', digest));
     // A new fetcher takes over once the dead one's lock expires, and the chunk is served whole.
     stack.fetchers.push(
       await (await import('@larder/chunk-fetcher')).startChunkFetcher({ ...stack.deps, config: () => stack.config }),

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { importRawImage, pushCasyncStore } from '@larder/datastore';
-import { chunkObjectKey, indexObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
+import { indexObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDemoImage } from './demo-image.js';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';

@@ -37,7 +37,7 @@ async function until<T>(what: string, probe: () => Promise<T>, ms = 15_000): Pro
   let last: T | undefined;
   while (Date.now() < end) {
     last = await probe().catch(() => undefined);
-    if (last) return last as NonNullable<T>;
+    if (last) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
-import { encodeChunk, type ChunkLayout } from '@larder/formats';
+import { encodeChunk } from '@larder/formats';
 import { ChunkIndex, createRedis } from '@larder/redis';
 import { chunkObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
 import { fileURLToPath } from 'node:url';
@@ -79,7 +79,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
     ds,
     putChunk: async (store: string, plain: Uint8Array) => {
       const d = ds(store);
-      const { digest, bytes } = encodeChunk(d.layout as ChunkLayout, plain, d.digest);
+      const { digest, bytes } = encodeChunk(d.layout, plain, d.digest);
       const key = chunkObjectKey(d, digest);
       await putObjectBytes(s3ClientFor(d), d.bucket, key, bytes);
       return { digest, key: `${d.bucket}/${key}`, bytes };

@@ -29,7 +29,7 @@ export const restore: Command = {
     if (!arg || !target || positionals.length > 2) throw usage('restore takes STORE/IMAGE and an output path');
     const parallel = Number(values.parallel ?? 8);
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw usage('--parallel must be 1..64');
-    const retry = retryOption(values['retry-for'], 'restore', err as NodeJS.WritableStream & { isTTY?: boolean });
+    const retry = retryOption(values['retry-for'], 'restore', err);
     const cfg = config();
     const { store, image, index, alg, imagePath } = await fetchImageIndex(cfg, arg, retry);
 
@@ -39,7 +39,7 @@ export const restore: Command = {
     // A file is written beside the target and renamed when complete and verified: no half-restored file under the name.
     const temp = device ? target : `${target}.larder-partial`;
     const fh = await open(temp, device ? constants.O_WRONLY : constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
-    const progress = new Progress('restore', index.size, err as NodeJS.WritableStream & { isTTY?: boolean });
+    const progress = new Progress('restore', index.size, err);
     let done = 0;
     try {
       if (!device) await fh.truncate(index.size);

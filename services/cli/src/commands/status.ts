@@ -16,7 +16,7 @@ export const status: Command = {
     const lookups = n('hits') + n('misses');
     out.write(
       [
-        `namespace        ${s.namespace}`,
+        `namespace        ${String(s.namespace)}`,
         `capacity         ${formatSize(n('capacityBytes'))}${s.effectiveCapacityBytes != null && n('effectiveCapacityBytes') < n('capacityBytes') ? ` (effective ${formatSize(n('effectiveCapacityBytes'))}: filesystem reserve)` : ''}`,
         `used             ${formatSize(n('usedBytes'))} in ${n('chunkCount')} chunks`,
         `hits / misses    ${n('hits')} / ${n('misses')}${lookups ? ` (${((100 * n('hits')) / lookups).toFixed(1)}% hits)` : ''}`,

@@ -20,7 +20,7 @@ export const warm: Command = {
     if (positionals.length !== 1) throw usage('warm takes STORE/IMAGE');
     const parallel = Number(values.parallel ?? 8);
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw usage('--parallel must be 1..64');
-    const retry = retryOption(values['retry-for'], 'warm', err as NodeJS.WritableStream & { isTTY?: boolean });
+    const retry = retryOption(values['retry-for'], 'warm', err);
     const cfg = config();
     const { store, image, index, alg } = await fetchImageIndex(cfg, positionals[0], retry);
     const unique = new Map<string, number>();
@@ -30,7 +30,7 @@ export const warm: Command = {
       if (d !== zeroChunkDigest(alg, len)) unique.set(d, len);
     }
     const total = [...unique.values()].reduce((a, b) => a + b, 0);
-    const progress = new Progress('warm', total, err as NodeJS.WritableStream & { isTTY?: boolean });
+    const progress = new Progress('warm', total, err);
     let done = 0;
     let hits = 0;
     await forEachLimit(unique, parallel, async ([d, len]) => {

@@ -119,7 +119,7 @@ describe('OpenChunkFiles', () => {
     const a = chunk('a');
     const b = chunk('b');
     const fa = await files.acquire('s', 'a');
-    files.prefetch('s', 'b');
+    void files.prefetch('s', 'b');
     const fb = await files.acquire('s', 'b'); // the prefetch's trim may close it first: opened again, once
     expect(readAll(fa.fd, a.length).equals(a) && readAll(fb.fd, b.length).equals(b)).toBe(true);
     files.release(fa);

@@ -10,7 +10,7 @@ import type { DecodedChunkCache } from '../images/decoded-cache.js';
 async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online: number; inflight: number; queued: number }> {
   const out = { online: 0, inflight: 0, queued: 0 };
   try {
-    const replies = await new Svcm(nc).client({ strategy: 'timer', maxWait: 300 } as Parameters<Svcm['client']>[0]).stats(name);
+    const replies = await new Svcm(nc).client({ strategy: 'timer', maxWait: 300 }).stats(name);
     for await (const s of replies) {
       out.online++;
       const data = (s.endpoints?.[0]?.data ?? {}) as { inflight?: number; queued?: number };
