@@ -51,8 +51,8 @@ for i = 2, #ARGV, 3 do
   local _, total = admitMember(KEYS[1], KEYS[2], KEYS[3], ARGV[i], size, score)
   used = total
 end
-for k = 1, 3 do
-  redis.call('PEXPIRE', KEYS[k], ttl)
-end
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('PEXPIRE', KEYS[3], ttl)
 
 return { 0, used, redis.call('ZCARD', KEYS[1]) }

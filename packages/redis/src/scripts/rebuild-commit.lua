@@ -48,14 +48,18 @@ for i = 1, #recent, 2 do
   end
 end
 
-for k = 1, 3 do
-  if redis.call('EXISTS', KEYS[k + 3]) == 1 then
-    redis.call('RENAME', KEYS[k + 3], KEYS[k])
-    redis.call('PERSIST', KEYS[k])
+-- Each temporary key replaces its live key (KEYS[4] -> KEYS[1], 5 -> 2, 6 -> 3); named one by one, never computed.
+local function swapIn(temp, live)
+  if redis.call('EXISTS', temp) == 1 then
+    redis.call('RENAME', temp, live)
+    redis.call('PERSIST', live)
   else
-    redis.call('DEL', KEYS[k])
+    redis.call('DEL', live)
   end
 end
+swapIn(KEYS[4], KEYS[1])
+swapIn(KEYS[5], KEYS[2])
+swapIn(KEYS[6], KEYS[3])
 redis.call('SET', KEYS[7], marker)
 
 return { 0, tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('ZCARD', KEYS[1]), merged }
