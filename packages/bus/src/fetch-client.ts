@@ -292,5 +292,5 @@ function isNoResponders(msg: Msg): boolean {
 
 /** The 503 of a fetch that met no chunk-fetcher. */
 function noFetcher(p: PendingFetch): StatusError {
-  return new BusError(503, `${p.what}: no chunk-fetcher is running (no service is running to answer)`);
+  return new BusError(503, `${p.what}: no chunk-fetcher is running: no service is running to answer`);
 }
