@@ -157,7 +157,7 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
   const online = async (service: keyof typeof pingName) => {
     let n = 0;
     try {
-      for await (const _ of await new Svcm(nc).client({ maxWait: 300 }).ping(pingName[service])) n++;
+      for await (const _ of await new Svcm(nc).client({ strategy: 'timer', maxWait: 300 }).ping(pingName[service])) n++;
     } catch {
       // none
     }
