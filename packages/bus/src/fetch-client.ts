@@ -76,6 +76,7 @@ export class FetchClient {
   private inbox: { prefix: string; sub: Subscription } | undefined;
   private seq = 0;
   private ticker: NodeJS.Timeout | undefined;
+  private lastTick = 0;
   private status: AsyncIterable<Status> | undefined;
   private connected = true;
   /** Since when every request met no fetcher (cleared by any message from a fetcher). */
@@ -225,9 +226,13 @@ export class FetchClient {
   /** Every TICK_MS while fetches wait: end those out of budget, re-send the silent ones and those due after no-responders. */
   private tick(): void {
     const now = Date.now();
+    // This process was busy (the tick is late): messages that arrived meanwhile are read before the next tick, so
+    // silence is not judged now — a busy gateway must not re-send everything it waits for.
+    const late = now - this.lastTick > 5 * TICK_MS;
+    this.lastTick = now;
     for (const p of [...this.pending.values()]) {
       if (now >= p.deadline) p.settle(this.outOfBudget(p));
-      else if (!this.connected) continue;
+      else if (!this.connected || late) continue;
       else if (p.resendAt !== undefined) {
         if (now >= p.resendAt) this.send(p, 'no-responders');
       } else if (now - p.lastSign >= p.livenessMs) this.send(p, p.sends === 0 ? 'first' : 'silence');
@@ -275,6 +280,7 @@ export class FetchClient {
 
   private startTicker(): void {
     if (this.ticker) return;
+    this.lastTick = Date.now();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
   }

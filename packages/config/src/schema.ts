@@ -80,7 +80,8 @@ export const configSchema = z
         nbdListen: listen.default('127.0.0.1:10809'),
         requestTimeout: duration.default(20_000),
         /** A miss's request is sent again (to the queue group) when no progress or reply came from a fetcher for this long. */
-        fetchLivenessTimeout: duration.default(3000),
+        // At least two of the fetchers' progress intervals (1 s), so that one late progress message is not taken for a lost fetch.
+        fetchLivenessTimeout: duration.pipe(z.number().min(2000, { message: 'must be at least 2s (fetchers send progress every second)' })).default(3000),
         touchFlushInterval: duration.default(1000),
       })
       .strict()
