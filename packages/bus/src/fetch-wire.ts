@@ -25,3 +25,18 @@ export const FetchStatus = {
   Unavailable: 503,
   Timeout: 504,
 } as const;
+
+/**
+ * Liveness of a fetch. A request carrying this header (value `1`) asks the chunk-fetcher for progress messages: it
+ * sends one at once (`accepted`) and then one every {@link FETCH_PROGRESS_INTERVAL_MS} (`working`) to the request's
+ * reply subject, each an empty message with this header, until its final reply (which never has it). A gateway that
+ * hears nothing for `gateway.fetchLivenessTimeout` re-sends the request. A request without the header (an older
+ * gateway) gets only the final reply.
+ */
+export const FETCH_PROGRESS_HEADER = 'Larder-Progress';
+
+/** How often a chunk-fetcher sends a progress message for each request it holds. */
+export const FETCH_PROGRESS_INTERVAL_MS = 1000;
+
+/** The value of a progress message's {@link FETCH_PROGRESS_HEADER}: `accepted` (the first, at once) or `working`. */
+export type FetchProgress = 'accepted' | 'working';

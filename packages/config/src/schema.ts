@@ -79,10 +79,13 @@ export const configSchema = z
         listen: listen.default('127.0.0.1:8780'),
         nbdListen: listen.default('127.0.0.1:10809'),
         requestTimeout: duration.default(20_000),
+        /** A miss's request is sent again (to the queue group) when no progress or reply came from a fetcher for this long. */
+        // At least two of the fetchers' progress intervals (1 s), so that one late progress message is not taken for a lost fetch.
+        fetchLivenessTimeout: duration.pipe(z.number().min(2000, { message: 'must be at least 2s (fetchers send progress every second)' })).default(3000),
         touchFlushInterval: duration.default(1000),
       })
       .strict()
-      .default({ listen: '127.0.0.1:8780', nbdListen: '127.0.0.1:10809', requestTimeout: 20_000, touchFlushInterval: 1000 }),
+      .default({ listen: '127.0.0.1:8780', nbdListen: '127.0.0.1:10809', requestTimeout: 20_000, fetchLivenessTimeout: 3000, touchFlushInterval: 1000 }),
     s3: z
       .object({
         ...s3Connection,

@@ -1,7 +1,23 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { FetchStatus, Svcm, contextFromHeaders, decodeJson, encodeJson, subjects, type FetchRequest, type NatsConnection, type ServiceMsg } from '@larder/bus';
+import {
+  FETCH_PROGRESS_HEADER,
+  FETCH_PROGRESS_INTERVAL_MS,
+  FetchStatus,
+  Svcm,
+  contextFromHeaders,
+  decodeJson,
+  encodeJson,
+  headers,
+  subjects,
+  type FetchProgress,
+  type FetchReply,
+  type FetchRequest,
+  type NatsConnection,
+  type ServiceMsg,
+} from '@larder/bus';
 import { resolveDatastore, type Config } from '@larder/config';
 import { statusOf } from '@larder/errors';
+import { SingleFlight } from '@larder/flight';
 import type { ChunkIndex, FlightLocks } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
@@ -19,6 +35,53 @@ const tr = tracer('larder.chunk-fetcher');
  */
 function chunkWeight(config: Config, store: string): number {
   return resolveDatastore(config, store)?.layout === 'casync' ? 256 * 2 ** 10 : 4 * 2 ** 20;
+}
+
+/**
+ * Progress messages (`Larder-Progress`, see the bus's fetch-wire.ts) for the requests that ask for them: one at once,
+ * then one per reply subject every FETCH_PROGRESS_INTERVAL_MS while a request to it is held here (queued or working), so
+ * that a gateway notices within seconds when this process dies and sends the request to another fetcher.
+ */
+class ProgressBeats {
+  /** Reply subjects with the requests held for them (a request re-sent by a gateway reuses its first one's subject). */
+  private readonly held = new Map<string, { msg: ServiceMsg; count: number }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Acknowledge a request that asks for progress and keep it beating; the returned function ends that. */
+  hold(msg: ServiceMsg): () => void {
+    const reply = msg.reply;
+    if (!reply || !msg.headers?.has(FETCH_PROGRESS_HEADER)) return () => {};
+    send(msg, 'accepted');
+    const entry = this.held.get(reply);
+    if (entry) entry.count++;
+    else this.held.set(reply, { msg, count: 1 });
+    this.timer ??= setInterval(() => {
+      for (const { msg: m } of this.held.values()) send(m, 'working');
+    }, FETCH_PROGRESS_INTERVAL_MS);
+    this.timer.unref();
+    let released = false;
+    return () => {
+      const e = this.held.get(reply);
+      if (released || !e) return;
+      released = true;
+      if (--e.count === 0) this.held.delete(reply);
+      if (this.held.size === 0) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+}
+
+/** One progress message; a closed connection only means the gateway hears nothing more (and re-sends elsewhere). */
+function send(msg: ServiceMsg, progress: FetchProgress): void {
+  const h = headers();
+  h.set(FETCH_PROGRESS_HEADER, progress);
+  try {
+    msg.respond(new Uint8Array(0), { headers: h });
+  } catch {
+    // closed or draining
+  }
 }
 
 /** A running chunk-fetcher worker. */
@@ -42,6 +105,10 @@ export async function startChunkFetcher(deps: {
   const limit = new Semaphore(limits());
   const counters = { fetched: 0, failed: 0 };
   const stats = () => ({ inflight: limit.inUse, queued: limit.queued, ...counters });
+  const beats = new ProgressBeats();
+  // A request re-sent by a gateway (its fetcher seemed lost, or NATS reconnected) may come back here: it joins the one
+  // under way, queued or running, instead of taking another slot. Per priority, so a client read never waits behind warming.
+  const requests = new SingleFlight<FetchReply>();
 
   const service = await new Svcm(deps.nc).add({
     name: subj.fetcherService,
@@ -60,6 +127,7 @@ export async function startChunkFetcher(deps: {
       msg.respondError(FetchStatus.BadRequest, `bad fetch request: ${(err as Error).message}`);
       return;
     }
+    const release = beats.hold(msg);
     await tr.startActiveSpan(
       'chunk-fetcher fetch',
       { kind: SpanKind.SERVER, attributes: { 'larder.store': req.store, 'larder.digest': req.digest } },
@@ -68,9 +136,11 @@ export async function startChunkFetcher(deps: {
         try {
           limit.setLimits(limits());
           const weight = chunkWeight(deps.config(), req.store);
-          const reply = await limit.run(() => worker.fetch(req.store, req.digest), { weight, low: req.priority === 'low' });
+          const low = req.priority === 'low';
+          const reply = await requests.run(`${low ? 'low' : 'normal'}/${req.store}/${req.digest}`, () => limit.run(() => worker.fetch(req.store, req.digest), { weight, low }));
           span.setAttribute('larder.source', reply.source);
           counters.fetched++;
+          release();
           msg.respond(encodeJson(reply));
         } catch (err) {
           const failure = fetchFailure(err, req.store, req.digest);
@@ -78,8 +148,10 @@ export async function startChunkFetcher(deps: {
           counters.failed++;
           span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
           if (status >= 500 && status !== FetchStatus.Unavailable) log.warn('fetch failed', { store: req.store, digest: req.digest, status, err: failure.message });
+          release();
           msg.respondError(status, failure.message);
         } finally {
+          release();
           span.end();
         }
       },

@@ -51,7 +51,10 @@ export interface Gateway {
 /** Start the HTTP gateway: chunks (hit from the volume, miss through the fetchers), casync store, health and status. */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
-  const fetcher = new FetchClient(deps.nc, () => ({ namespace: deps.config().namespace, timeoutMs: deps.config().gateway.requestTimeout }));
+  const fetcher = new FetchClient(deps.nc, () => {
+    const c = deps.config();
+    return { namespace: c.namespace, timeoutMs: c.gateway.requestTimeout, livenessMs: c.gateway.fetchLivenessTimeout };
+  });
   const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches });
   const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
   const chunkFiles = new OpenChunkFiles(chunks);
@@ -107,6 +110,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();
       await closed;
       chunkFiles.close();
+      fetcher.close();
       await touches.stop();
     },
   };
