@@ -127,7 +127,8 @@ describe('larder restore and warm retry transient failures', () => {
       const r = await restore.done;
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/restore: cannot reach the gateway .*: fetch failed \(ECONNREFUSED\); retrying/);
-      expect(r.stderr).toMatch(/restore: reading bytes \d+-\d+ from the gateway: terminated \(UND_ERR_SOCKET\); retrying/);
+      // A reset mid-body surfaces as undici's socket error or as the reset itself, depending on when it lands.
+      expect(r.stderr).toMatch(/restore: (reading bytes \d+-\d+ from|cannot reach) the gateway.*\((UND_ERR_SOCKET|ECONNRESET)\); retrying/);
       expect(connections).toBeGreaterThan(2); // two were reset mid-body
       expect(r.stdout).toMatch(/4 chunks verified, \d+ requests? retried/);
       expect((await readFile(out)).equals(image)).toBe(true);
