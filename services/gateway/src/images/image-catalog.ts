@@ -257,10 +257,11 @@ export class ImageCatalog {
   /** Re-read a stale image's index in the background after `delayMs` (one timer per image). */
   private retrySoon(ds: ResolvedDatastore, store: string, name: string, delayMs: number): void {
     const key = `${store}/${name}`;
-    if (this.closed || this.retries.has(key) || this.loading.has(key)) return;
+    if (this.closed || this.retries.has(key)) return;
     const timer = setTimeout(() => {
       this.retries.delete(key);
-      if (this.closed || !this.cache.get(key)?.stale) return;
+      // A read already running ends fresh, or stale again with its own retry.
+      if (this.closed || !this.cache.get(key)?.stale || this.loading.has(key)) return;
       // Failures are handled by reload (stale again, or forgotten on a 404); nothing is waiting for this one.
       this.loading.run(key, () => this.reload(ds, store, name)).catch(() => undefined);
     }, delayMs);
