@@ -33,7 +33,7 @@ describe('SavedIndexes', () => {
     await s.save('demo', 'a.fidx', bytes);
     const file = s.copyPath('demo', 'a.fidx');
     const raw = await readFile(file);
-    raw[raw.length - 10] ^= 0x01;
+    raw.writeUInt8(raw.readUInt8(raw.length - 10) ^ 0x01, raw.length - 10);
     await writeFile(file, raw);
     expect(await new SavedIndexes(root, 'ns2').load('demo', 'a.fidx')).toBeUndefined();
     expect(await readdir(path.dirname(file))).toEqual([]);

@@ -129,7 +129,7 @@ export class ImageCatalog {
         },
         (err: unknown) => {
           clearTimeout(timer);
-          reject(err as Error);
+          reject(err);
         },
       );
     });
