@@ -6,7 +6,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { importRawImage } from '@larder/datastore';
 import { startGateway, type Gateway } from '@larder/gateway';
-import { indexObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
+import { deleteObject, indexObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
+import { SavedIndexes } from '@larder/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
 
@@ -85,6 +86,7 @@ beforeAll(async () => {
   await importImage('partial.img', 3); // only its first chunk read before the outage
   await importImage('never.img', 2); // never opened before the outage
   await importImage('frozen.img', 3); // opened, not read, before S3 freezes
+  await importImage('gone.img', 2); // read, then deleted from S3
   await putObjectBytes(s3ClientFor(stack.ds('demo')), stack.ds('demo').bucket, indexObjectKey(stack.ds('demo'), 'bad.fidx'), randomBytes(3000));
 }, 120_000);
 afterAll(() => stack?.cleanup());
@@ -199,5 +201,25 @@ describe('S3 frozen (accepts requests, never answers)', () => {
     await until(async () => (await imagesStatus()).servedFromLastGood.length === 0, 10_000, 'the indexes to be re-read from S3');
     expect((await imagesStatus()).s3Reachable).toBe(true);
     await expectReadable('frozen.img');
+  });
+});
+
+describe('an image that a reachable S3 says is gone', () => {
+  it('is never served from an old copy: 404 at once, and its copy on the volume is removed', async () => {
+    await expectReadable('gone.img');
+    const saved = new SavedIndexes(stack.config.volume.path, stack.config.namespace);
+    expect(await saved.load('demo', 'gone.img.fidx')).toBeDefined();
+    await deleteObject(s3ClientFor(stack.ds('demo')), stack.ds('demo').bucket, indexObjectKey(stack.ds('demo'), 'gone.img.fidx'));
+    await sleep(TTL_MS + 100);
+    expect((await fetchBytes(imageUrl('gone.img'))).status).toBe(404);
+    expect(await saved.load('demo', 'gone.img.fidx')).toBeUndefined();
+    // With S3 then down, nothing of it is served either.
+    await stack.s3?.stop();
+    try {
+      expect((await fetchBytes(imageUrl('gone.img'))).status).toBe(503);
+    } finally {
+      await stack.s3?.start();
+    }
+    expect((await imagesStatus()).servedFromLastGood).toEqual([]);
   });
 });
