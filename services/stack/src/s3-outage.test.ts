@@ -29,7 +29,7 @@ interface ImagesStatus {
 function tool(cmd: string, args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 30_000, env: { ...process.env, ...env }, maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0, stdout, stderr }),
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stdout, stderr }),
     );
   });
 }
@@ -143,7 +143,10 @@ describe('S3 stopped', () => {
 
     const never = await fetchBytes(imageUrl('never.img'));
     expect(never.status).toBe(503);
-    expect(JSON.parse(never.body.toString())).toMatchObject({ error: 'unavailable', message: expect.stringMatching(/reading index never\.img\.fidx of demo: S3 unavailable/) as unknown });
+    expect(JSON.parse(never.body.toString())).toMatchObject({
+      error: 'unavailable',
+      message: expect.stringMatching(/reading index never\.img\.fidx of demo: S3 unavailable/) as unknown,
+    });
     const nbd = await tool('nbdinfo', [nbdUri('never.img')], { LIBNBD_DEBUG: '1' });
     expect(nbd.code).not.toBe(0);
     expect(nbd.stderr).toMatch(/server error message: cannot open export 'demo\/never\.img\.fidx': reading index never\.img\.fidx of demo: S3 unavailable/);
