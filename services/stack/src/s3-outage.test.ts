@@ -189,6 +189,16 @@ describe('S3 frozen (accepts requests, never answers)', () => {
     await expectReadable('cached.img');
     await expectReadable('cached.img');
 
+    // A gateway started while S3 is frozen answers from the index copies on the volume while its S3 reads hang.
+    const deps = stack.deps;
+    const third = await startGateway({ config: () => stack.config, nc: deps.nc, index: deps.index, volume: deps.volume, listen: '127.0.0.1:0', nbdListen: '127.0.0.1:0' });
+    try {
+      await expectReadable('cached.img', third.url, third.nbdPort);
+      await until(async () => (await imagesStatus(third.url)).servedFromLastGood.includes('demo/cached.img.fidx'), 10_000, 'the S3 read to time out');
+    } finally {
+      await third.stop();
+    }
+
     // A miss waits for the fetcher's S3 deadline (fetcher.timeout), not for the gateway's longer request timeout.
     const miss = await range('frozen.img', CHUNK + 10, 100);
     expect(miss.status).toBe(504);

@@ -117,18 +117,36 @@ export class ImageCatalog {
     }
     if (hit?.refreshingSince !== undefined && now - hit.refreshingSince >= REFRESH_GRACE_MS) return Promise.resolve(hit.image);
     const reload = this.loading.run(key, () => this.reload(ds, store, name));
-    if (!hit) return reload;
-    hit.refreshingSince ??= now;
-    // An expired entry: a slow or frozen S3 must not hold up reads of cached data for longer than the grace.
+    if (hit) hit.refreshingSince ??= now;
+    // A slow or frozen S3 must not hold up reads of cached data for longer than the grace: then the last good index
+    // answers (in memory, else the copy on the volume, which a gateway started during an outage has) while the read goes on.
+    const fallback = async (): Promise<ImageInfo | undefined> => {
+      if (hit) return hit.image;
+      const copy = await this.fromVolume(ds, store, name);
+      if (!copy || !this.loading.has(key) || this.cache.has(key)) return copy?.image;
+      // Later opens answer from it at once while the read goes on; the read's outcome replaces or forgets it.
+      this.cache.set(key, { at: 0, image: copy.image, refreshingSince: now });
+      return copy.image;
+    };
     return new Promise<ImageInfo>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(hit.image), REFRESH_GRACE_MS);
+      let settled = false;
+      const timer = setTimeout(() => {
+        void fallback().then((image) => {
+          if (image && !settled) {
+            settled = true;
+            resolve(image);
+          }
+        });
+      }, REFRESH_GRACE_MS);
       reload.then(
         (image) => {
           clearTimeout(timer);
+          settled = true;
           resolve(image);
         },
         (err: unknown) => {
           clearTimeout(timer);
+          settled = true;
           reject(err);
         },
       );
@@ -185,6 +203,8 @@ export class ImageCatalog {
       bytes = await this.readIndex(ds, store, name);
     } catch (err) {
       if (prev) prev.refreshingSince = undefined;
+      // A copy from the volume served while this read ran stands only while S3 is unreachable.
+      if (this.cache.get(key) !== prev) this.cache.delete(key);
       if (isS3Unreachable(err)) {
         this.noteUnreachable(err);
         const last = prev ? { image: prev.image, source: prev.stale?.source ?? ('memory' as const) } : await this.fromVolume(ds, store, name);
