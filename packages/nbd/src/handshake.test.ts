@@ -25,13 +25,15 @@ import {
   NBD_REP_ACK,
   NBD_REP_ERR_INVALID,
   NBD_REP_ERR_POLICY,
+  NBD_REP_ERR_SHUTDOWN,
   NBD_REP_ERR_TOO_BIG,
   NBD_REP_ERR_UNKNOWN,
   NBD_REP_ERR_UNSUP,
   NBD_REP_INFO,
   NBD_REP_SERVER,
 } from './constants.js';
-import { parseInfoRequest } from './handshake.js';
+import { StatusError } from '@larder/errors';
+import { openErrorReply, parseInfoRequest } from './handshake.js';
 import { createNbdServer } from './server.js';
 import {
   createMemoryProvider,
@@ -187,6 +189,39 @@ describe('handshake', () => {
     expect(r?.type).toBe(NBD_REP_ERR_UNKNOWN);
     expect(text(r!.data)).toContain('no/such');
     // The session continues: a correct NBD_OPT_GO still works.
+    c.sendOption(NBD_OPT_GO, RawClient.infoRequest('demo/disk2'));
+    expect((await c.readOptionReplies()).at(-1)?.type).toBe(NBD_REP_ACK);
+  });
+
+  it('answers NBD_OPT_INFO/NBD_OPT_GO with the reply and message that name why the provider could not open an export', async () => {
+    const causes: Record<string, StatusError> = {
+      'gone/disk': new StatusError(404, 'no such export: no image disk in datastore gone'),
+      's3down/disk': new StatusError(503, 'reading index disk of s3down: S3 unavailable: connect ECONNREFUSED'),
+      'slow/disk': new StatusError(504, 'reading index disk of slow: S3 did not answer in time'),
+      'bad/disk': new StatusError(422, 'image disk in bad has a malformed index: bad magic'),
+    };
+    const open = provider.open.bind(provider);
+    provider.open = (name) => (causes[name] ? Promise.reject(causes[name]) : open(name));
+    const c = await client();
+    await c.start();
+    for (const [name, err] of Object.entries(causes)) {
+      for (const option of [NBD_OPT_INFO, NBD_OPT_GO]) {
+        c.sendOption(option, RawClient.infoRequest(name));
+        const [r] = await c.readOptionReplies();
+        expect(r?.type).toBe(openErrorReply(err));
+        expect(text(r!.data)).toBe(`cannot open export '${name}': ${err.message}`);
+      }
+    }
+    expect([404, 503, 504, 422, 400, 500].map((s) => openErrorReply(new StatusError(s, 'x')))).toEqual([
+      NBD_REP_ERR_UNKNOWN,
+      NBD_REP_ERR_SHUTDOWN,
+      NBD_REP_ERR_SHUTDOWN,
+      NBD_REP_ERR_INVALID,
+      NBD_REP_ERR_UNKNOWN,
+      NBD_REP_ERR_UNKNOWN,
+    ]);
+    // A missing export is logged at info, an unavailable one at warn; the session goes on.
+    expect(logger.lines.filter((l) => l.level === 'warn').length).toBe(6);
     c.sendOption(NBD_OPT_GO, RawClient.infoRequest('demo/disk2'));
     expect((await c.readOptionReplies()).at(-1)?.type).toBe(NBD_REP_ACK);
   });

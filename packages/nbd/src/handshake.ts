@@ -22,12 +22,14 @@ import {
   NBD_REP_ERR_INVALID,
   NBD_REP_ERR_PLATFORM,
   NBD_REP_ERR_POLICY,
+  NBD_REP_ERR_SHUTDOWN,
   NBD_REP_ERR_TOO_BIG,
   NBD_REP_ERR_UNKNOWN,
   NBD_REP_ERR_UNSUP,
   NBD_REP_INFO,
   NBD_REP_SERVER,
 } from './constants.js';
+import { statusOf } from '@larder/errors';
 import { describeError, NbdProtocolError } from './errors.js';
 import type { SocketReader } from './socket-reader.js';
 import type { SocketWriter } from './socket-writer.js';
@@ -88,6 +90,21 @@ export function parseInfoRequest(data: Buffer): { name: string; infos: number[] 
   return { name, infos };
 }
 
+/**
+ * The NBD_OPT_INFO / NBD_OPT_GO error for an export the provider could not open, by the status of its StatusError:
+ * 400/404 no such export (NBD_REP_ERR_UNKNOWN), 401/403 refused (NBD_REP_ERR_POLICY), 422 an export that exists but cannot
+ * be served as it is (NBD_REP_ERR_INVALID), 503/504 its source is unavailable for now (NBD_REP_ERR_SHUTDOWN: the
+ * protocol's only "not now" answer; libnbd reports ESHUTDOWN). Anything else: NBD_REP_ERR_UNKNOWN. The message names the cause.
+ */
+export function openErrorReply(err: unknown): number {
+  const status = statusOf(err);
+  if (status === 400 || status === 404) return NBD_REP_ERR_UNKNOWN;
+  if (status === 401 || status === 403) return NBD_REP_ERR_POLICY;
+  if (status === 422) return NBD_REP_ERR_INVALID;
+  if (status === 503 || status === 504) return NBD_REP_ERR_SHUTDOWN;
+  return NBD_REP_ERR_UNKNOWN;
+}
+
 function checkExport(exp: NbdExport): string | undefined {
   if (!Number.isSafeInteger(exp.size) || exp.size < 0) return `export has invalid size ${String(exp.size)}`;
   return undefined;
@@ -118,8 +135,8 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
   const replyError = (option: number, type: number, message: string): Promise<void> =>
     reply(option, type, Buffer.from(message, 'utf8'));
 
-  /** Open `name`, reusing the export kept from NBD_OPT_INFO. Returns an error message on failure. */
-  const openExport = async (name: string): Promise<NbdExport | string> => {
+  /** Open `name`, reusing the export kept from NBD_OPT_INFO. Returns the error reply and its message on failure. */
+  const openExport = async (name: string): Promise<NbdExport | { code: number; message: string }> => {
     if (held && held.requested === name) {
       const exp = held.exp;
       held = undefined;
@@ -131,15 +148,18 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
     try {
       exp = await provider.open(name);
     } catch (err) {
-      logger.warn('nbd: opening export failed', { peer: ctx.peer, export: name, error: describeError(err) });
-      return `cannot open export '${name}': ${describeError(err)}`;
+      const meta = { peer: ctx.peer, export: name, error: describeError(err) };
+      // No such export is the client's mistake (info); anything else is worth a warning.
+      if (statusOf(err) === 400 || statusOf(err) === 404) logger.info('nbd: opening export failed', meta);
+      else logger.warn('nbd: opening export failed', meta);
+      return { code: openErrorReply(err), message: `cannot open export '${name}': ${describeError(err)}` };
     }
-    if (!exp) return `unknown export '${name}'`;
+    if (!exp) return { code: NBD_REP_ERR_UNKNOWN, message: `unknown export '${name}'` };
     const problem = checkExport(exp);
     if (problem) {
       logger.warn(`nbd: ${problem}`, { peer: ctx.peer, export: name });
       closeQuietly(exp, ctx);
-      return `cannot open export '${name}': ${problem}`;
+      return { code: NBD_REP_ERR_UNKNOWN, message: `cannot open export '${name}': ${problem}` };
     }
     return exp;
   };
@@ -173,7 +193,7 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
           if (name === undefined) throw new NbdProtocolError('NBD_OPT_EXPORT_NAME with invalid UTF-8 name');
           const exp = await openExport(name);
           // No error reply exists for NBD_OPT_EXPORT_NAME: the session must simply end.
-          if (typeof exp === 'string') throw new NbdProtocolError(`NBD_OPT_EXPORT_NAME: ${exp}`);
+          if ('code' in exp) throw new NbdProtocolError(`NBD_OPT_EXPORT_NAME: ${exp.message}`);
           const transmissionFlags = transmissionFlagsFor(structuredReplies);
           try {
             await writer.write(encodeExportNameReply(exp.size, transmissionFlags, noZeroes));
@@ -192,8 +212,8 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
             break;
           }
           const exp = await openExport(request.name);
-          if (typeof exp === 'string') {
-            await replyError(option, NBD_REP_ERR_UNKNOWN, exp);
+          if ('code' in exp) {
+            await replyError(option, exp.code, exp.message);
             break;
           }
           const transmissionFlags = transmissionFlagsFor(structuredReplies);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StatusError } from '@larder/errors';
 import { createNbdServer } from './server.js';
 import { createMemoryProvider, demoExports, recordingLogger, waitFor } from './test-memory-provider.js';
 import type { NbdServer } from './types.js';
@@ -22,9 +23,9 @@ const disk1 = specs[0]!.data;
 const disk2 = specs[1]!.data;
 
 /** Run a tool; resolves with exit code and output instead of throwing. */
-async function tool(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function tool(cmd: string, args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(cmd, args, { timeout: 15_000 });
+    const { stdout, stderr } = await run(cmd, args, { timeout: 15_000, env: env ? { ...process.env, ...env } : undefined });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number | string; stdout?: string; stderr?: string };
@@ -39,7 +40,11 @@ describe.skipIf(!haveTools)('real clients', () => {
   const logger = recordingLogger();
 
   beforeAll(async () => {
-    server = createNbdServer({ provider: createMemoryProvider(specs), port: 0, logger });
+    const provider = createMemoryProvider(specs);
+    const open = provider.open.bind(provider);
+    // Exports the provider cannot open, each for its own reason.
+    provider.open = (name) => (name.startsWith('fail/') ? Promise.reject(new StatusError(Number(name.slice(5)), `cause ${name.slice(5)} of ${name}`)) : open(name));
+    server = createNbdServer({ provider, port: 0, logger });
     const { port } = await server.listen();
     uri = `nbd://127.0.0.1:${port}`;
     dir = await mkdtemp(join(tmpdir(), 'larder-nbd-'));
@@ -112,5 +117,22 @@ describe.skipIf(!haveTools)('real clients', () => {
     expect(ok).toMatchObject({ code: 0, stdout: `${disk2.length}\n` });
     await waitFor(() => server.connections === 0, 3000, 'connections to end');
     expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('nbdinfo and qemu-img get the reason an export cannot be opened: the error class and the message', async () => {
+    // libnbd turns the reply into an errno and prints the server's message in its debug output; qemu-img prints it.
+    for (const [status, errno] of [
+      [404, 'No such file or directory'],
+      [503, 'Cannot send after transport endpoint shutdown'],
+      [422, 'Invalid argument'],
+    ] as const) {
+      const n = await tool('nbdinfo', [`${uri}/fail/${status}`], { LIBNBD_DEBUG: '1' });
+      expect(n.code).not.toBe(0);
+      expect(n.stderr).toContain(`server error message: cannot open export 'fail/${status}': cause ${status} of fail/${status}`);
+      expect(n.stderr).toContain(errno);
+      const q = await tool('qemu-img', ['info', `${uri}/fail/${status}`]);
+      expect(q.code).not.toBe(0);
+      expect(q.stderr).toContain(`server reported: cannot open export 'fail/${status}': cause ${status} of fail/${status}`);
+    }
   });
 });

@@ -30,7 +30,11 @@ export interface NbdExport {
 /** Source of exports: what NBD_OPT_LIST shows and what NBD_OPT_GO / EXPORT_NAME open. */
 export interface NbdExportProvider {
   list(): Promise<{ name: string; description?: string }[]>;
-  /** Undefined when no such export. */
+  /**
+   * Undefined when no such export. May reject with a StatusError (`@larder/errors`) to say why it cannot open one: 404 no
+   * such export, 422 it cannot be served as it is (malformed), 503/504 its source is unavailable; NBD_OPT_INFO / NBD_OPT_GO
+   * answer with the fitting NBD_REP_ERR_* (see `openErrorReply`) and the error's message.
+   */
   open(name: string): Promise<NbdExport | undefined>;
 }
 

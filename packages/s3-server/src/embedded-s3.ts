@@ -37,6 +37,8 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
   let stats = emptyStats();
   let fault: S3Fault | undefined;
   const sockets = new Set<Socket>();
+  /** Requests held by a `hang` fault, served when it is cleared. */
+  const held = new Set<() => void>();
 
   const server = http.createServer((req, res) => {
     stats.requests++;
@@ -53,6 +55,11 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     if (req.method === 'PUT' && key) stats.puts++;
     const serve = () => {
       const f = fault;
+      if (f?.hang) {
+        held.add(serve);
+        res.on('close', () => held.delete(serve));
+        return;
+      }
       if (f?.drop) return req.socket.destroy();
       if (f?.status) {
         res.writeHead(f.status, { 'content-type': 'application/xml' });
@@ -69,10 +76,15 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     s.on('close', () => sockets.delete(s));
   });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
-  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  await listen(opts.port ?? 0);
   const port = (server.address() as AddressInfo).port;
   return {
     endpoint: `http://${host}:${port}`,
@@ -86,11 +98,20 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     },
     setFault: (f) => {
       fault = f;
+      if (f?.hang) return;
+      const waiting = [...held];
+      held.clear();
+      for (const serve of waiting) serve();
     },
     stop: async () => {
+      if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      held.clear();
       for (const s of sockets) s.destroy();
       await closed;
+    },
+    start: async () => {
+      if (!server.listening) await listen(port);
     },
   };
 }

@@ -17,6 +17,8 @@ export interface S3Fault {
   delayMs?: number;
   /** Destroy the connection without an answer. */
   drop?: boolean;
+  /** Accept requests and never answer them (a frozen S3: a stopped process, a black-holed link) until the fault is cleared; held requests are then served. */
+  hang?: boolean;
 }
 
 /** Request counters, as seen at the server. */
@@ -38,6 +40,8 @@ export interface EmbeddedS3 {
   readonly stats: S3ServerStats;
   resetStats(): void;
   setFault(fault: S3Fault | undefined): void;
-  /** Stop listening and drop open connections. */
+  /** Stop listening and drop open connections (clients then get connection refused). */
   stop(): Promise<void>;
+  /** Listen again on the same host and port after `stop` (tests of S3 outages). */
+  start(): Promise<void>;
 }

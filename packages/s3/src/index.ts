@@ -4,7 +4,7 @@ export { S3Error, classifyS3Error } from './errors.js';
 export type { S3ErrorKind } from './errors.js';
 export { withRetry, DEFAULT_RETRY } from './retry.js';
 export type { RetryPolicy } from './retry.js';
-export { getObjectBytes, putObjectBytes, headObjectSize, listObjects } from './objects.js';
+export { getObjectBytes, putObjectBytes, deleteObject, headObjectSize, listObjects } from './objects.js';
 export { ensureBucket } from './buckets.js';
 export type { S3Client } from '@aws-sdk/client-s3';
 export { objectGetterFor, destroyObjectGetters } from './object-getter.js';

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 
 /** Gather a response body into one buffer, sized by Content-Length when known: one copy, no concatenation passes. */
@@ -44,6 +44,11 @@ export async function putObjectBytes(client: S3Client, bucket: string, key: stri
   await withRetry(key, policy, (abortSignal) =>
     client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.byteLength }), { abortSignal }),
   );
+}
+
+/** Delete an object (no error when it does not exist), retrying transient failures. */
+export async function deleteObject(client: S3Client, bucket: string, key: string, policy: RetryPolicy = DEFAULT_RETRY): Promise<void> {
+  await withRetry(key, policy, (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
 }
 
 /** Size of an object, or undefined when it does not exist. */

@@ -1,2 +1,4 @@
 export { Volume } from './volume.js';
 export { chunkKey, parseChunkKey } from './chunk-key.js';
+export { SavedIndexes, SAVED_INDEX_LIMITS } from './saved-indexes.js';
+export type { SavedIndexLimits } from './saved-indexes.js';

@@ -6,7 +6,7 @@ import { FetchClient, type NatsConnection } from '@larder/bus';
 import { parseListen, type Config } from '@larder/config';
 import type { ChunkIndex } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
-import type { Volume } from '@larder/volume';
+import { SavedIndexes, type Volume } from '@larder/volume';
 import { ChunkStore } from './chunk-store.js';
 import { matchRoute, sendError, type Route } from './http-kit.js';
 import { chunkRoutes } from './routes/chunk-routes.js';
@@ -58,7 +58,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches });
   const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
   const chunkFiles = new OpenChunkFiles(chunks);
-  const catalog = new ImageCatalog(deps.config);
+  // The last good copy of each image's index, beside the chunks, so that cached images open while S3 is unreachable.
+  const catalog = new ImageCatalog(deps.config, new SavedIndexes(deps.config().volume.path, deps.config().namespace, { fsync: deps.config().volume.fsync }));
   const reader = async (store: string, name: string) => {
     decodedCache.setBudget(deps.config().images.decodedCacheSize);
     return new ImageReader(await catalog.open(store, name), { chunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
@@ -66,7 +67,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const routes: Route[] = [
     ...chunkRoutes(deps.config, chunks),
     ...imageRoutes({ catalog, reader }),
-    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles }),
+    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles, images: () => catalog.status() }),
   ];
   const sockets = new Set<Socket>();
 
@@ -111,6 +112,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       await closed;
       chunkFiles.close();
       fetcher.close();
+      catalog.close();
       await touches.stop();
     },
   };

@@ -1,5 +1,6 @@
 import type { NbdExport, NbdExportProvider } from '@larder/nbd';
 import type { Config } from '@larder/config';
+import { StatusError, statusOf } from '@larder/errors';
 import { createLogger } from '@larder/telemetry';
 import type { ImageCatalog } from './image-catalog.js';
 import { newCursor, type ImageReader } from './image-reader.js';
@@ -20,14 +21,17 @@ export function imageExports(deps: { config: () => Config; catalog: ImageCatalog
       }
       return out;
     },
+    // Rejects with the catalog's StatusError, so that the client is told why: 404 no such export (or store), 503/504 S3
+    // unavailable and no good index of the image kept, 422 malformed index.
     async open(name): Promise<NbdExport | undefined> {
       const slash = name.indexOf('/');
-      if (slash <= 0) return undefined;
+      if (slash <= 0) throw new StatusError(404, `no such export: expected {store}/{image}, e.g. demo/vm/100/disk.fidx`);
       const reader = await deps.reader(name.slice(0, slash), name.slice(slash + 1)).catch((err: Error) => {
         log.info('NBD export not opened', { name, err: err.message });
-        return undefined;
+        const status = statusOf(err);
+        if (status === 400 || status === 404) throw new StatusError(404, `no such export: ${err.message}`, { cause: err });
+        throw err;
       });
-      if (!reader) return undefined;
       const cursor = newCursor();
       return {
         name,

@@ -24,7 +24,7 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
 }
 
 /** `GET /healthz` and `GET /v1/status`. */
-export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: OpenChunkFiles; configStatus?: () => object }): Route[] {
+export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: OpenChunkFiles; configStatus?: () => object; images?: () => Promise<object> }): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
@@ -44,7 +44,7 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
             redisError ??= err instanceof Error ? err.message : String(err);
             return undefined;
           });
-        const [totals, stats, fetchers, index] = await Promise.all([
+        const [totals, stats, fetchers, index, images] = await Promise.all([
           fromRedis(deps.index.totals()),
           fromRedis(deps.index.stats()),
           fetcherStats(deps.nc, subjects(cfg.namespace).fetcherService),
@@ -52,6 +52,7 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
             .request(subjects(cfg.namespace).indexStatus, undefined, { timeout: 500 })
             .then((m) => decodeJson<{ effectiveCapacityBytes?: number; index?: object; volume?: object }>(m.data))
             .catch(() => undefined),
+          deps.images?.() ?? null,
         ]);
         const stat = (name: string) => (stats ? (stats[name] ?? 0) : null);
         sendJson(res, 200, {
@@ -82,6 +83,8 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
             misses: deps.decodedCache.misses,
           },
           openChunkFiles: deps.chunkFiles?.openCount ?? 0,
+          // S3 as the image catalog sees it, and the images served from their last good index while it is unreachable.
+          images,
           config: deps.configStatus?.() ?? null,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });
