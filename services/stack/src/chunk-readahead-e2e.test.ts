@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,7 @@ async function readahead(): Promise<ReadaheadStatus> {
 
 async function extract(name: 'a' | 'b' | 'c'): Promise<void> {
   const out = path.join(work, `${name}.out`);
+  await rm(out, { force: true });
   await run('casync', ['extract', `--store=${stack.gateway()}/casync/cas/`, path.join(work, `${name}.caibx`), out], { maxBuffer: 2 ** 26 });
   expect((await readFile(out)).equals(await readFile(images[name])), `${name}: extracted bytes differ`).toBe(true);
 }
