@@ -159,7 +159,7 @@ export class ChunkReadahead {
       }
       this.bySocket.set(client, stream);
     }
-    stream = stream as Stream;
+    if (!stream) return; // not reached: a step other than 'none' comes from a stream
     stream.lastAt = now;
     this.streams.delete(stream);
     this.streams.add(stream);
