@@ -177,7 +177,8 @@ export class ChunkReadahead {
 
   /**
    * Move the stream's paths to the request's place, if it is ahead of them within reach (at most SKIP first
-   * occurrences skipped); keep only the paths that moved. False (nothing changed) when none can.
+   * occurrences skipped); keep only the paths that moved. 'same' when it asked for the chunk it is at again;
+   * 'none' (nothing changed) when no path reaches it.
    */
   private advance(stream: Stream, key: number, digest: Buffer): 'none' | 'same' | 'moved' {
     const moved: Place[] = [];
