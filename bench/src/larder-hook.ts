@@ -32,6 +32,15 @@ export interface LarderStartOptions {
   fetcherConcurrency?: number;
   /** Empty scratch directory for this stack (cache files, config, logs). */
   workDir: string;
+  /** More datastores in the same bucket, by name (a scenario's own store, e.g. one made by `casync make`). */
+  extraDatastores?: Record<string, ExtraDatastore>;
+}
+
+/** A datastore a scenario adds: its layout, prefix in the bench bucket, and chunk digest (the layout's default when absent). */
+export interface ExtraDatastore {
+  layout: 'pbs' | 'casync';
+  prefix: string;
+  digest?: 'sha256' | 'sha512-256';
 }
 
 /** A running Larder stack. */

@@ -1,13 +1,15 @@
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from './processes.js';
-import type { LarderStack } from './larder-hook.js';
+import type { ExtraDatastore, LarderStack } from './larder-hook.js';
 import type { BenchContext } from './types.js';
 
 /** How {@link withLarder} starts Larder: fetcher count and per-fetcher concurrency (Larder's defaults when absent). */
 export interface LarderRunOptions {
   fetchers?: number;
   fetcherConcurrency?: number;
+  /** More datastores in the bench bucket (see `LarderStartOptions.extraDatastores`). */
+  extraDatastores?: Record<string, ExtraDatastore>;
 }
 
 /** Start a cold Larder stack (fresh scratch dir, Redis flushed), run `fn` with it, and always stop it. Undefined when Larder is not wired. */
@@ -25,6 +27,7 @@ export async function withLarder<T>(ctx: BenchContext, fn: (stack: LarderStack) 
     workDir,
     ...(opts.fetchers === undefined ? {} : { fetchers: opts.fetchers }),
     ...(opts.fetcherConcurrency === undefined ? {} : { fetcherConcurrency: opts.fetcherConcurrency }),
+    ...(opts.extraDatastores === undefined ? {} : { extraDatastores: opts.extraDatastores }),
   });
   try {
     return await fn(stack);

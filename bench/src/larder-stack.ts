@@ -34,6 +34,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     // The fixture names chunks by SHA-256 in both layouts (casync's --digest=sha256).
     datastores[storeName(image)] = { layout: image.format, bucket: image.bucket, prefix: image.prefix, digest: 'sha256' };
   }
+  for (const [name, d] of Object.entries(opts.extraDatastores ?? {})) datastores[name] = { bucket: opts.s3.bucket, ...d };
   const config = {
     namespace: ns,
     capacity: '20GiB',

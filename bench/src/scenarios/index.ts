@@ -1,4 +1,5 @@
 import type { Scenario } from '../types.js';
+import { chunkClient } from './chunk-client.js';
 import { chunkHits } from './chunk-hits.js';
 import { coldRestore } from './cold-restore.js';
 import { configLookups } from './config-lookups.js';
@@ -10,7 +11,7 @@ import { singleFlight } from './single-flight.js';
 import { warmRestore } from './warm-restore.js';
 
 /** Every scenario, in the issue's order; `pnpm bench NAME...` selects by `name`. */
-export const SCENARIOS: readonly Scenario[] = [coldRestore, warmRestore, mixed, chunkHits, singleFlight, fetcherScaling, indexThroughput, memory, configLookups];
+export const SCENARIOS: readonly Scenario[] = [coldRestore, warmRestore, mixed, chunkHits, singleFlight, fetcherScaling, indexThroughput, memory, configLookups, chunkClient];
 
 /** The scenario called `name`, or undefined. */
 export function findScenario(name: string): Scenario | undefined {

@@ -117,9 +117,11 @@ export const configSchema = z
         decodedCacheSize: size.default(256 * 2 ** 20),
         readahead: z.number().int().min(0).max(256).default(16),
         indexTtl: duration.default(60_000),
+        /** Memory for the digest → position map behind readahead on the chunk routes (about 70 bytes per chunk of an index); 0 turns that readahead off. */
+        indexMapSize: size.default(64 * 2 ** 20),
       })
       .strict()
-      .default({ decodedCacheSize: 256 * 2 ** 20, readahead: 16, indexTtl: 60_000 }),
+      .default({ decodedCacheSize: 256 * 2 ** 20, readahead: 16, indexTtl: 60_000, indexMapSize: 64 * 2 ** 20 }),
     telemetry: z
       .object({ otlpEndpoint: z.string().url().optional() })
       .strict()

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { FetchClient, FetchReply } from '@larder/bus';
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
@@ -19,6 +20,8 @@ export interface OpenedChunk {
  */
 export class ChunkStore {
   private readonly fetches = new SingleFlight<FetchReply>();
+  /** Keys whose fetch in flight was started at `low` priority (readahead): a client that needs one asks again at normal priority. */
+  private readonly lowFetches = new Set<string>();
 
   constructor(private readonly deps: { volume: Volume; fetcher: FetchClient; touches: TouchBatcher }) {}
 
@@ -38,6 +41,16 @@ export class ChunkStore {
     return { fd: fetched, hit: false };
   }
 
+  /**
+   * Readahead: make sure a chunk is on the volume without serving it (no hit or miss counted). Undefined when
+   * the volume holds it already; otherwise its fetch at `low` priority, through the same single flight as `open`
+   * (a client that asks for the chunk meanwhile joins it, at normal priority).
+   */
+  prefetch(store: string, digest: string): Promise<FetchReply> | undefined {
+    if (existsSync(this.deps.volume.chunkPath(store, digest))) return undefined;
+    return this.fetch(store, digest, chunkKey(store, digest), 'low');
+  }
+
   /** A chunk opened earlier was used again (an open file kept by the image reader): refresh its recency. */
   recordUse(key: string): void {
     this.deps.touches.touch(key);
@@ -50,6 +63,13 @@ export class ChunkStore {
 
   /** Have the chunk-fetchers bring a chunk into the volume, once for every caller waiting for it in this process. */
   private fetch(store: string, digest: string, key: string, priority: Priority): Promise<FetchReply> {
+    // A client read must not wait behind readahead queued at low priority: it asks at normal priority too (the
+    // fetchers' own single flight and lock still make one S3 GET of it).
+    if (priority === 'normal' && this.lowFetches.has(key)) return this.fetches.run(`${key}#normal`, () => this.deps.fetcher.fetch(store, digest, priority));
+    if (priority === 'low' && !this.fetches.has(key)) {
+      this.lowFetches.add(key);
+      return this.fetches.run(key, () => this.deps.fetcher.fetch(store, digest, priority).finally(() => this.lowFetches.delete(key)));
+    }
     return this.fetches.run(key, () => this.deps.fetcher.fetch(store, digest, priority));
   }
 }

@@ -19,6 +19,7 @@ import { ImageCatalog } from './images/image-catalog.js';
 import { ImageReader } from './images/image-reader.js';
 import { imageExports } from './images/nbd-exports.js';
 import { imageRoutes } from './routes/image-routes.js';
+import { ChunkReadahead, IndexMap } from './chunk-readahead/index.js';
 
 const log = createLogger('gateway');
 const tr = tracer('larder.gateway');
@@ -45,6 +46,8 @@ export interface Gateway {
   /** The NBD server's port, when one runs. */
   readonly nbdPort: number | undefined;
   readonly decodedCache: DecodedChunkCache;
+  /** Readahead for chunk-by-chunk clients (the chunk and casync routes). */
+  readonly chunkReadahead: ChunkReadahead;
   stop(): Promise<void>;
 }
 
@@ -64,10 +67,11 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     decodedCache.setBudget(deps.config().images.decodedCacheSize);
     return new ImageReader(await catalog.open(store, name), { chunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
   };
+  const chunkReadahead = new ChunkReadahead(new IndexMap(deps.config, catalog), (store, digest) => chunks.prefetch(store, digest), deps.config);
   const routes: Route[] = [
-    ...chunkRoutes(deps.config, chunks),
+    ...chunkRoutes(deps.config, chunks, chunkReadahead),
     ...imageRoutes({ catalog, reader }),
-    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles, images: () => catalog.status() }),
+    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles, chunkReadahead, images: () => catalog.status() }),
   ];
   const sockets = new Set<Socket>();
 
@@ -104,6 +108,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     chunks,
     nbdPort,
     decodedCache,
+    chunkReadahead,
     stop: async () => {
       await nbd?.close();
       const closed = new Promise<void>((r) => server.close(() => r()));

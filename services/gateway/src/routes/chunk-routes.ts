@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveDatastore, type Config } from '@larder/config';
 import { isHexDigest } from '@larder/formats';
 import type { ChunkStore } from '../chunk-store.js';
+import type { ChunkReadahead } from '../chunk-readahead/index.js';
 import { StatusError } from '@larder/errors';
 import { decodeSegment, type Route } from '../http-kit.js';
 import { serveFile } from '../serve-file.js';
@@ -25,20 +26,23 @@ function chunkHeaders(digest: string, cache: 'hit' | 'miss'): Record<string, str
   };
 }
 
-async function serveChunk(chunks: ChunkStore, req: IncomingMessage, res: ServerResponse, store: string, digest: string): Promise<void> {
-  const chunk = await chunks.open(store, digest, req.headers['x-larder-priority'] === 'low' ? 'low' : 'normal');
+async function serveChunk(chunks: ChunkStore, req: IncomingMessage, res: ServerResponse, store: string, digest: string, readahead?: ChunkReadahead): Promise<void> {
+  const low = req.headers['x-larder-priority'] === 'low';
+  // Before the open: the chunks after this one in the index the client walks start on their way while it waits.
+  if (readahead && !low) readahead.observe(store, digest, req.socket);
+  const chunk = await chunks.open(store, digest, low ? 'low' : 'normal');
   await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
 }
 
 /** `GET|HEAD /v1/stores/{store}/chunks/{digest}` and casync's `GET /casync/{store}/{4 hex}/{digest}.cacnk`. */
-export function chunkRoutes(config: () => Config, chunks: ChunkStore): Route[] {
+export function chunkRoutes(config: () => Config, chunks: ChunkStore, readahead?: ChunkReadahead): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/v1\/stores\/([^/]+)\/chunks\/([^/]+)$/,
       handler: async (req, res, [s, d]) => {
         const { store, digest } = checkChunkPath(config(), s as string, d as string);
-        await serveChunk(chunks, req, res, store, digest);
+        await serveChunk(chunks, req, res, store, digest, readahead);
       },
     },
     {
@@ -48,7 +52,7 @@ export function chunkRoutes(config: () => Config, chunks: ChunkStore): Route[] {
         const { ds, store, digest } = checkChunkPath(config(), s as string, d as string);
         if (ds.layout !== 'casync') throw new StatusError(404, `datastore ${store} has the ${ds.layout} layout, not casync`);
         if (shard !== digest.slice(0, 4)) throw new StatusError(404, `chunk ${digest} is not stored under ${shard}/`);
-        await serveChunk(chunks, req, res, store, digest);
+        await serveChunk(chunks, req, res, store, digest, readahead);
       },
     },
   ];

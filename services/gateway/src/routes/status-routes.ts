@@ -5,6 +5,7 @@ import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
 import type { OpenChunkFiles } from '../images/open-chunk-files.js';
 import type { DecodedChunkCache } from '../images/decoded-cache.js';
+import type { ChunkReadahead } from '../chunk-readahead/index.js';
 
 /** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
 async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online: number; inflight: number; queued: number }> {
@@ -24,7 +25,7 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
 }
 
 /** `GET /healthz` and `GET /v1/status`. */
-export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: OpenChunkFiles; configStatus?: () => object; images?: () => Promise<object> }): Route[] {
+export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: OpenChunkFiles; configStatus?: () => object; images?: () => Promise<object>; chunkReadahead?: ChunkReadahead }): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
@@ -85,6 +86,7 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
           openChunkFiles: deps.chunkFiles?.openCount ?? 0,
           // S3 as the image catalog sees it, and the images served from their last good index while it is unreachable.
           images,
+          chunkReadahead: deps.chunkReadahead?.stats() ?? null,
           config: deps.configStatus?.() ?? null,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });
