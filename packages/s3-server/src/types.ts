@@ -17,6 +17,11 @@ export interface S3Fault {
   delayMs?: number;
   /** Destroy the connection without an answer. */
   drop?: boolean;
+  /**
+   * Flip one byte in the bodies of the next `times` successful object GETs whose `bucket/key` contains `key` (any
+   * key without it): corruption in transit, the object in S3 untouched. Counted down as bodies are corrupted.
+   */
+  corrupt?: { times: number; key?: string };
 }
 
 /** Request counters, as seen at the server. */

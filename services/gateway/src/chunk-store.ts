@@ -1,8 +1,14 @@
+import { closeSync, fstatSync } from 'node:fs';
 import type { FetchClient, FetchReply } from '@larder/bus';
+import { resolveDatastore, type Config } from '@larder/config';
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
-import { chunkKey, type Volume } from '@larder/volume';
+import { createLogger } from '@larder/telemetry';
+import { chunkKey, fileIdentity, quarantineChunk, verifyChunkFile, type QuarantineIndex, type Volume } from '@larder/volume';
+import { ChunkProofs } from './chunk-proofs.js';
 import type { TouchBatcher } from './touch-batcher.js';
+
+const log = createLogger('gateway');
 
 /** Client reads are `normal`; warming an image is `low` and waits behind them at the fetchers. */
 export type Priority = 'normal' | 'low';
@@ -11,36 +17,127 @@ export type Priority = 'normal' | 'low';
 export interface OpenedChunk {
   fd: number;
   hit: boolean;
+  /** The chunk's plain data, when this open decoded the file to verify it (its first open in this process). */
+  data?: Buffer;
+}
+
+/** What the chunk store needs; with `verify`, every file it hands out is verified (see {@link ChunkStore}). */
+export interface ChunkStoreDeps {
+  volume: Volume;
+  fetcher: FetchClient;
+  touches: TouchBatcher;
+  /** The config (each datastore's layout and digest) and the index (quarantine): verify chunk files before use. */
+  verify?: { config: () => Config; index: QuarantineIndex };
 }
 
 /**
  * The gateway's chunk store: a chunk is opened from the volume; on a miss the chunk-fetchers bring it there
  * (one request per chunk in this process however many clients wait for it) and the file they wrote is opened.
+ *
+ * Every file it hands out matches its digest: a file is verified (CRC, decoding, digest) the first time this process
+ * opens it, and the proof is kept by the file's identity (device, inode, size, mtime, ctime), so later opens of the
+ * unchanged file cost one `fstat`. A file the chunk-fetchers have just written is proven by them (they verified the
+ * body before writing it). A file that fails is quarantined (removed from volume and index, counted, logged) and the
+ * chunk fetched again: the caller gets the right bytes. Bit rot that leaves the metadata unchanged is the scrubber's.
  */
 export class ChunkStore {
   private readonly fetches = new SingleFlight<FetchReply>();
+  private readonly proofs = new ChunkProofs();
+  private readonly quarantineListeners: ((key: string) => void)[] = [];
 
-  constructor(private readonly deps: { volume: Volume; fetcher: FetchClient; touches: TouchBatcher }) {}
+  constructor(private readonly deps: ChunkStoreDeps) {}
 
   /** Open a chunk; store and digest must already be validated. Fails with a StatusError (the fetch's status). */
   async open(store: string, digest: string, priority: Priority = 'normal'): Promise<OpenedChunk> {
     const key = chunkKey(store, digest);
     const fd = this.openLocal(store, digest);
     if (fd !== undefined) {
-      this.deps.touches.hit(key);
-      return { fd, hit: true };
+      const checked = await this.check(store, digest, key, fd);
+      if (checked) {
+        this.deps.touches.hit(key);
+        return { fd, hit: true, data: checked.data };
+      }
+      // Corrupt, and quarantined: a miss.
     }
     this.deps.touches.miss();
-    await this.fetch(store, digest, key, priority);
-    const fetched = this.openLocal(store, digest);
-    // Evicted between the fetch and this open: the cache is smaller than the chunks being read at once.
-    if (fetched === undefined) throw new StatusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
-    return { fd: fetched, hit: false };
+    for (let attempt = 1; ; attempt++) {
+      const reply = await this.fetch(store, digest, key, priority);
+      const fetched = this.openLocal(store, digest);
+      // Evicted between the fetch and this open: the cache is smaller than the chunks being read at once.
+      if (fetched === undefined) throw new StatusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
+      if (reply.source !== 'volume' && this.deps.verify) {
+        // Fetched and verified by a chunk-fetcher just now, before it wrote the file.
+        this.proofs.add(key, fileIdentity(fstatSync(fetched)));
+        return { fd: fetched, hit: false };
+      }
+      const checked = await this.check(store, digest, key, fetched);
+      if (checked) return { fd: fetched, hit: false, data: checked.data };
+      if (attempt >= 2) throw new StatusError(502, `chunk ${digest} of ${store} failed verification on the volume again after it was fetched again`);
+    }
   }
 
   /** A chunk opened earlier was used again (an open file kept by the image reader): refresh its recency. */
   recordUse(key: string): void {
     this.deps.touches.touch(key);
+  }
+
+  /** Call `fn` with the key of every chunk this store quarantines (the table of open files drops it). */
+  onQuarantine(fn: (key: string) => void): void {
+    this.quarantineListeners.push(fn);
+  }
+
+  /**
+   * Quarantine the chunk file open as `fd` (which the caller still closes): it failed verification (`reason`).
+   * Removes it from volume and index (unless a fresh copy replaced it meanwhile), counts and logs it; the next
+   * open of the chunk fetches it again.
+   */
+  async quarantine(store: string, digest: string, fd: number, reason: string): Promise<void> {
+    const key = chunkKey(store, digest);
+    this.proofs.delete(key);
+    for (const fn of this.quarantineListeners) fn(key);
+    const verify = this.deps.verify;
+    if (!verify) return;
+    let inode: { dev: number; ino: number } | undefined;
+    try {
+      inode = fstatSync(fd);
+    } catch {
+      // Closed already: remove whatever the path names.
+    }
+    const result = await quarantineChunk(this.deps.volume, verify.index, store, digest, inode);
+    if (result.removed) log.error('chunk file failed verification: quarantined (removed from volume and index), fetching it again', { key, path: result.path, reason, indexError: result.indexError });
+  }
+
+  /**
+   * Whether the open file `fd` is chunk `key`: proven before, or verified now (then with its plain data). A file that
+   * fails is quarantined and closed (undefined). Without `verify` every file passes.
+   */
+  private async check(store: string, digest: string, key: string, fd: number): Promise<{ data?: Buffer } | undefined> {
+    const verify = this.deps.verify;
+    if (!verify) return {};
+    let identity: string;
+    try {
+      identity = fileIdentity(fstatSync(fd));
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    if (this.proofs.holds(key, identity)) return {};
+    const ds = resolveDatastore(verify.config(), store);
+    if (!ds) {
+      closeQuietly(fd);
+      throw new StatusError(404, `unknown datastore: ${store}`);
+    }
+    const verdict = await verifyChunkFile(fd, digest, { layout: ds.layout, digest: ds.digest });
+    if (verdict.ok) {
+      this.proofs.add(key, verdict.identity);
+      return { data: verdict.data };
+    }
+    try {
+      await this.quarantine(store, digest, fd, verdict.reason);
+    } finally {
+      closeQuietly(fd);
+    }
+    return undefined;
   }
 
   /** The chunk's file on this node, opened, or undefined when the volume does not hold it. */
@@ -51,5 +148,13 @@ export class ChunkStore {
   /** Have the chunk-fetchers bring a chunk into the volume, once for every caller waiting for it in this process. */
   private fetch(store: string, digest: string, key: string, priority: Priority): Promise<FetchReply> {
     return this.fetches.run(key, () => this.deps.fetcher.fetch(store, digest, priority));
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
   }
 }

@@ -52,9 +52,10 @@ export interface Gateway {
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
   const fetcher = new FetchClient(deps.nc, () => ({ namespace: deps.config().namespace, timeoutMs: deps.config().gateway.requestTimeout }));
-  const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches });
+  const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches, verify: { config: deps.config, index: deps.index } });
   const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
   const chunkFiles = new OpenChunkFiles(chunks);
+  chunks.onQuarantine((key) => chunkFiles.forget(key));
   const catalog = new ImageCatalog(deps.config);
   const reader = async (store: string, name: string) => {
     decodedCache.setBudget(deps.config().images.decodedCacheSize);
