@@ -1,5 +1,5 @@
 import { fstatSync, read as readCb, type Stats } from 'node:fs';
-import { decodeAndVerifyChunk, type ChunkLayout, type DigestAlgorithm } from '@larder/formats';
+import { MAX_BLOB_SIZE, decodeAndVerifyChunk, type ChunkLayout, type DigestAlgorithm } from '@larder/formats';
 import { chunkKey } from './chunk-key.js';
 import type { Volume } from './volume.js';
 
@@ -29,6 +29,7 @@ export async function verifyChunkFile(fd: number, digest: string, check: ChunkCh
   try {
     const st = fstatSync(fd);
     identity = fileIdentity(st);
+    if (st.size > MAX_BLOB_SIZE + 64) return { ok: false, identity, reason: `chunk file of ${st.size} bytes: larger than any chunk object` };
     const raw = Buffer.allocUnsafe(st.size);
     await preadAll(fd, raw);
     return { ok: true, identity, data: decodeAndVerifyChunk(check.layout, digest, raw, check.digest) };

@@ -197,10 +197,10 @@ export class FetchWorker {
   }
 
   /** Check the body: DataBlob CRC or zstd frame, decompression, and the digest of the plain data. Resolves to the FormatError of a bad body. */
-  private verify(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<unknown> {
+  private verify(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<Error | undefined> {
     return span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest)).then(
       () => undefined,
-      (err: unknown) => err,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
     );
   }
 

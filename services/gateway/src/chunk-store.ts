@@ -4,7 +4,7 @@ import { resolveDatastore, type Config } from '@larder/config';
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { createLogger } from '@larder/telemetry';
-import { chunkKey, fileIdentity, quarantineChunk, verifyChunkFile, type QuarantineIndex, type Volume } from '@larder/volume';
+import { chunkKey, fileIdentity, quarantineChunk, verifyChunkFile, type ChunkFileVerdict, type QuarantineIndex, type Volume } from '@larder/volume';
 import { ChunkProofs } from './chunk-proofs.js';
 import type { TouchBatcher } from './touch-batcher.js';
 
@@ -43,6 +43,8 @@ export interface ChunkStoreDeps {
 export class ChunkStore {
   private readonly fetches = new SingleFlight<FetchReply>();
   private readonly proofs = new ChunkProofs();
+  /** Verifications under way, by chunk key and file identity: concurrent first opens of one file hash it once. */
+  private readonly verifying = new SingleFlight<ChunkFileVerdict>();
   private readonly quarantineListeners: ((key: string) => void)[] = [];
 
   constructor(private readonly deps: ChunkStoreDeps) {}
@@ -127,7 +129,8 @@ export class ChunkStore {
       closeQuietly(fd);
       throw new StatusError(404, `unknown datastore: ${store}`);
     }
-    const verdict = await verifyChunkFile(fd, digest, { layout: ds.layout, digest: ds.digest });
+    const check = { layout: ds.layout, digest: ds.digest };
+    const verdict = await this.verifying.run(`${key}@${identity}`, () => verifyChunkFile(fd, digest, check));
     if (verdict.ok) {
       this.proofs.add(key, verdict.identity);
       return { data: verdict.data };
