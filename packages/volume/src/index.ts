@@ -1,3 +1,3 @@
 export { Volume } from './volume.js';
 export { chunkKey, parseChunkKey } from './chunk-key.js';
-export { fileIdentity, quarantineChunk, verifyChunkFile, type ChunkCheck, type ChunkFileVerdict, type QuarantineIndex, type QuarantineResult } from './verify.js';
+export { fileIdentity, quarantineChunk, sameFile, verifyChunkFile, type ChunkCheck, type FileIdentity, type ChunkFileVerdict, type QuarantineIndex, type QuarantineResult } from './verify.js';

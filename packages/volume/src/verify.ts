@@ -7,8 +7,22 @@ import type { Volume } from './volume.js';
  * The identity of a chunk file as the file system tells it: device, inode, size, mtime and ctime. A write to the
  * file changes its mtime and ctime, a replacement its inode: a proof that a file verified holds while this holds.
  */
-export function fileIdentity(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/** The identity of the file `st` describes (from `fstat`). */
+export function fileIdentity(st: Stats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+}
+
+/** Whether two identities name the same, unchanged file. */
+export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.size === b.size && a.dev === b.dev;
 }
 
 /** How a chunk's file is checked: its datastore's layout and digest algorithm. */
@@ -18,14 +32,14 @@ export interface ChunkCheck {
 }
 
 /** The outcome of {@link verifyChunkFile}: the plain data, or why the file is not the chunk its name says. */
-export type ChunkFileVerdict = { ok: true; identity: string; data: Buffer } | { ok: false; identity: string | undefined; reason: string };
+export type ChunkFileVerdict = { ok: true; identity: FileIdentity; data: Buffer } | { ok: false; identity: FileIdentity | undefined; reason: string };
 
 /**
  * Read a chunk file whole from an open descriptor and check it as the fetcher checks a body from S3 (DataBlob CRC,
  * decompression, digest of the plain data). A read error (EIO: a bad sector) fails it too. Never throws.
  */
 export async function verifyChunkFile(fd: number, digest: string, check: ChunkCheck): Promise<ChunkFileVerdict> {
-  let identity: string | undefined;
+  let identity: FileIdentity | undefined;
   try {
     const st = fstatSync(fd);
     identity = fileIdentity(st);

@@ -4,7 +4,7 @@ import { resolveDatastore, type Config } from '@larder/config';
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { createLogger } from '@larder/telemetry';
-import { chunkKey, fileIdentity, quarantineChunk, verifyChunkFile, type ChunkFileVerdict, type QuarantineIndex, type Volume } from '@larder/volume';
+import { chunkKey, fileIdentity, quarantineChunk, verifyChunkFile, type ChunkFileVerdict, type FileIdentity, type QuarantineIndex, type Volume } from '@larder/volume';
 import { ChunkProofs } from './chunk-proofs.js';
 import type { TouchBatcher } from './touch-batcher.js';
 
@@ -19,6 +19,8 @@ export interface OpenedChunk {
   hit: boolean;
   /** The chunk's plain data, when this open decoded the file to verify it (its first open in this process). */
   data?: Buffer;
+  /** The file's size, when the open looked at it (saves the caller an `fstat`). */
+  size?: number;
 }
 
 /** What the chunk store needs; with `verify`, every file it hands out is verified (see {@link ChunkStore}). */
@@ -57,7 +59,7 @@ export class ChunkStore {
       const checked = await this.check(store, digest, key, fd);
       if (checked) {
         this.deps.touches.hit(key);
-        return { fd, hit: true, data: checked.data };
+        return { fd, hit: true, ...checked };
       }
       // Corrupt, and quarantined: a miss.
     }
@@ -69,11 +71,12 @@ export class ChunkStore {
       if (fetched === undefined) throw new StatusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
       if (reply.source !== 'volume' && this.deps.verify) {
         // Fetched and verified by a chunk-fetcher just now, before it wrote the file.
-        this.proofs.add(key, fileIdentity(fstatSync(fetched)));
-        return { fd: fetched, hit: false };
+        const identity = fileIdentity(fstatSync(fetched));
+        this.proofs.add(key, identity);
+        return { fd: fetched, hit: false, size: identity.size };
       }
       const checked = await this.check(store, digest, key, fetched);
-      if (checked) return { fd: fetched, hit: false, data: checked.data };
+      if (checked) return { fd: fetched, hit: false, ...checked };
       if (attempt >= 2) throw new StatusError(502, `chunk ${digest} of ${store} failed verification on the volume again after it was fetched again`);
     }
   }
@@ -113,27 +116,27 @@ export class ChunkStore {
    * Whether the open file `fd` is chunk `key`: proven before, or verified now (then with its plain data). A file that
    * fails is quarantined and closed (undefined). Without `verify` every file passes.
    */
-  private async check(store: string, digest: string, key: string, fd: number): Promise<{ data?: Buffer } | undefined> {
+  private async check(store: string, digest: string, key: string, fd: number): Promise<{ data?: Buffer; size?: number } | undefined> {
     const verify = this.deps.verify;
     if (!verify) return {};
-    let identity: string;
+    let identity: FileIdentity;
     try {
       identity = fileIdentity(fstatSync(fd));
     } catch (err) {
       closeQuietly(fd);
       throw err;
     }
-    if (this.proofs.holds(key, identity)) return {};
+    if (this.proofs.holds(key, identity)) return { size: identity.size };
     const ds = resolveDatastore(verify.config(), store);
     if (!ds) {
       closeQuietly(fd);
       throw new StatusError(404, `unknown datastore: ${store}`);
     }
     const check = { layout: ds.layout, digest: ds.digest };
-    const verdict = await this.verifying.run(`${key}@${identity}`, () => verifyChunkFile(fd, digest, check));
+    const verdict = await this.verifying.run(`${key}@${identity.dev}:${identity.ino}:${identity.size}:${identity.mtimeMs}:${identity.ctimeMs}`, () => verifyChunkFile(fd, digest, check));
     if (verdict.ok) {
       this.proofs.add(key, verdict.identity);
-      return { data: verdict.data };
+      return { data: verdict.data, size: verdict.identity.size };
     }
     try {
       await this.quarantine(store, digest, fd, verdict.reason);

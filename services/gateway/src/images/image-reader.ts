@@ -329,7 +329,7 @@ export class ImageReader {
     }
     const opened = await this.deps.chunks.open(store, digest);
     try {
-      return opened.data ?? (await decode(opened.fd, fstatSync(opened.fd).size));
+      return opened.data ?? (await decode(opened.fd, opened.size ?? fstatSync(opened.fd).size));
     } finally {
       closeSync(opened.fd);
     }
