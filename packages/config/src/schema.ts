@@ -66,9 +66,15 @@ export const configSchema = z
     namespace: name.default('larder'),
     capacity: size.default(10 * 2 ** 30),
     volume: z
-      .object({ path: z.string().default('.larder/volume'), reserve: fraction.default(0.05), fsync: z.boolean().default(true) })
+      .object({
+        path: z.string().default('.larder/volume'),
+        reserve: fraction.default(0.05),
+        fsync: z.boolean().default(true),
+        /** Bytes per second the cache-index's scrubber re-reads and re-verifies chunk files at; 0 turns it off. */
+        scrubRate: size.default(4 * 2 ** 20),
+      })
       .strict()
-      .default({ path: '.larder/volume', reserve: 0.05, fsync: true }),
+      .default({ path: '.larder/volume', reserve: 0.05, fsync: true, scrubRate: 4 * 2 ** 20 }),
     redis: z.object({ url: z.string().default('redis://127.0.0.1:6379') }).strict().default({ url: 'redis://127.0.0.1:6379' }),
     nats: z
       .object({ servers: z.union([z.string(), z.array(z.string()).min(1)]).default('nats://127.0.0.1:4222') })

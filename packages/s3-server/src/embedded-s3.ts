@@ -46,9 +46,20 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     if (req.method === 'GET' && key) {
       stats.objectGets++;
       stats.getsByKey.set(key, (stats.getsByKey.get(key) ?? 0) + 1);
+      const corrupt = fault?.corrupt;
+      let flip = corrupt !== undefined && corrupt.times > 0 && (corrupt.key === undefined || key.includes(corrupt.key));
       const write = res.write.bind(res);
       res.write = ((chunk: unknown, ...rest: unknown[]) => {
         if (chunk && typeof (chunk as Buffer).length === 'number') stats.objectGetBytes += (chunk as Buffer).length;
+        if (flip && corrupt && Buffer.isBuffer(chunk) && chunk.length > 0 && res.statusCode === 200) {
+          // A copy: s3rver's buffers are not ours to change.
+          const bad = Buffer.from(chunk);
+          const at = bad.length >> 1;
+          bad[at] = (bad[at] as number) ^ 0x01;
+          chunk = bad;
+          flip = false;
+          corrupt.times--;
+        }
         return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
       }) as typeof res.write;
     }

@@ -19,6 +19,11 @@ export interface S3Fault {
   drop?: boolean;
   /** Accept requests and never answer them (a frozen S3: a stopped process, a black-holed link) until the fault is cleared; held requests are then served. */
   hang?: boolean;
+  /**
+   * Flip one byte in the bodies of the next `times` successful object GETs whose `bucket/key` contains `key` (any
+   * key without it): corruption in transit, the object in S3 untouched. Counted down as bodies are corrupted.
+   */
+  corrupt?: { times: number; key?: string };
 }
 
 /** Request counters, as seen at the server. */

@@ -11,6 +11,8 @@ type Connection = Pick<ResolvedDatastore, 'endpoint' | 'region' | 'pathStyle' | 
 export interface ObjectGetterOptions {
   maxSockets?: number;
   connectTimeoutMs?: number;
+  /** `false`: a new connection for every request, closed after it (a retry that must not reuse a connection). Default true. */
+  keepAlive?: boolean;
 }
 
 /** Whole-object GETs over plain node:http with our own SigV4 signing: getObjectBytes without the SDK's per-request cost. */
@@ -26,11 +28,11 @@ const getters = new Map<string, { getter: ObjectGetter; agent: http.Agent }>();
 
 /** An object getter for a datastore's connection; one getter (and keep-alive pool) per distinct connection. */
 export function objectGetterFor(conn: Connection, opts: ObjectGetterOptions = {}): ObjectGetter {
-  const id = JSON.stringify([conn.endpoint, conn.region, conn.pathStyle, conn.accessKeyId, conn.secretAccessKey, opts.maxSockets, opts.connectTimeoutMs]);
+  const id = JSON.stringify([conn.endpoint, conn.region, conn.pathStyle, conn.accessKeyId, conn.secretAccessKey, opts.maxSockets, opts.connectTimeoutMs, opts.keepAlive ?? true]);
   let entry = getters.get(id);
   if (!entry) {
     const ep = parseEndpoint(conn.endpoint);
-    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
+    const agentOpts = { keepAlive: opts.keepAlive ?? true, maxSockets: opts.maxSockets ?? 64 };
     const agent = ep.https ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
     const signer = new SigV4Signer({ accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey }, conn.region);
     const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;

@@ -2,3 +2,4 @@ export { Volume } from './volume.js';
 export { chunkKey, parseChunkKey } from './chunk-key.js';
 export { SavedIndexes, SAVED_INDEX_LIMITS } from './saved-indexes.js';
 export type { SavedIndexLimits } from './saved-indexes.js';
+export { fileIdentity, quarantineChunk, sameFile, verifyChunkFile, type ChunkCheck, type FileIdentity, type ChunkFileVerdict, type QuarantineIndex, type QuarantineResult } from './verify.js';

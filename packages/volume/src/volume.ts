@@ -114,6 +114,16 @@ export class Volume {
   }
 
   /**
+   * Delete a chunk's file if the path still names the file `inode` (from the open descriptor of a bad copy), so that a
+   * fresh copy written since is kept; any file at the path without `inode`. True when a file was removed.
+   */
+  async removeChunkIfSame(store: string, digest: string, inode?: { dev: number; ino: number }): Promise<boolean> {
+    const st = statSync(this.chunkPath(store, digest), { throwIfNoEntry: false });
+    if (!st || (inode && (st.dev !== inode.dev || st.ino !== inode.ino))) return false;
+    return this.removeChunk(store, digest);
+  }
+
+  /**
    * Every chunk file on the volume with its size (temp files excluded); with `times`, also when it was last used as
    * far as the file system knows: the later of its atime (kept by relatime) and mtime.
    */

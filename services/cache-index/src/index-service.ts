@@ -6,6 +6,7 @@ import type { Volume } from '@larder/volume';
 import { Evictor, type EvictionReport } from './evictor.js';
 import { IndexWatch, volumeId, type IndexHealth, type RebuildReport } from './index-watch.js';
 import { reconcile, type ReconcileReport } from './reconciler.js';
+import { Scrubber, type ScrubReport, type ScrubStatus } from './scrubber.js';
 
 const log = createLogger('cache-index');
 
@@ -26,12 +27,17 @@ export interface CacheIndexService {
   indexHealth(): IndexHealth;
   /** Sweep temp files of dead writers now (as the `index.tempSweepInterval` timer does); returns how many. */
   sweepTempFiles(): Promise<number>;
+  /** Re-verify every chunk file on the volume now, as fast as it goes (the background scrubber runs at `volume.scrubRate`). */
+  scrub(): Promise<ScrubReport>;
+  /** What the scrubber has checked and found. */
+  scrubStatus(): ScrubStatus;
   stop(): Promise<void>;
 }
 
 /**
  * Start the cache-index: owns capacity. Evicts on pressure events from fetchers and on a timer, reconciles the
- * index with the volume at start and periodically, and answers status and evict requests over NATS.
+ * index with the volume at start and periodically, scrubs the volume (re-verifies chunk files at `volume.scrubRate`),
+ * and answers status and evict requests over NATS.
  */
 export async function startCacheIndex(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; volume: Volume }): Promise<CacheIndexService> {
   const cfg = deps.config();
@@ -73,6 +79,8 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
     sweepTimer.unref();
   };
   scheduleSweep();
+  const scrubber = new Scrubber(deps);
+  scrubber.start();
 
   const service = await new Svcm(deps.nc).add({
     name: subj.indexService,
@@ -101,6 +109,7 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
               redisOnline: totals !== undefined,
               index: { ...watch.status, evictionPaused: evictor.isPaused },
               volume: { path: deps.volume.dir, fsTotalBytes: fs.totalBytes, fsFreeBytes: fs.freeBytes },
+              scrub: scrubber.status,
             }),
           );
         } catch (e) {
@@ -127,8 +136,11 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
     checkIndex: () => watch.check(),
     indexHealth: () => watch.status,
     sweepTempFiles: sweepTemp,
+    scrub: () => scrubber.scrub(),
+    scrubStatus: () => scrubber.status,
     stop: async () => {
       stopped = true;
+      await scrubber.stop();
       watch.stop();
       clearTimeout(sweepTimer);
       clearInterval(evictTimer);

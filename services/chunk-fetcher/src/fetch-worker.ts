@@ -58,8 +58,8 @@ class S3Gets {
 }
 
 /**
- * Brings chunks into the volume, each step one method in data-path order: S3 GET (`get`), then
- * `verifyWriteAdmit` (`verify`, `write`, `admit`). Single flight: one fetch per chunk in this process (a
+ * Brings chunks into the volume, each step one method in data-path order: S3 GET (`get`), `verify` (a body that
+ * fails is fetched once more, on a new connection), then `writeAdmit` (`write`, `admit`). Single flight: one fetch per chunk in this process (a
  * shared promise) and across processes (a Redis lock; the others wait for the holder's done event).
  */
 export class FetchWorker {
@@ -115,14 +115,30 @@ export class FetchWorker {
     const done = subjects(config().namespace).chunkDone(ds.name, digest);
     try {
       const gets = new S3Gets();
-      const bytes = await this.get(ds, digest, gets);
+      let bytes: Buffer | undefined = await this.get(ds, digest, gets);
       try {
-        const reply = await this.verifyWriteAdmit(ds, digest, key, lock, bytes, gets);
+        const t1 = performance.now();
+        let failed = await this.verify(ds, digest, bytes);
+        if (failed) {
+          // Corruption in transit is real: one more GET, on a new connection, before the object is called bad.
+          log.warn('chunk from S3 failed verification, fetching it once more on a new connection', { store: ds.name, digest, err: failed });
+          await this.countFailedFetch({ verifyFailures: 1 });
+          this.bodies.give(bytes);
+          bytes = undefined;
+          bytes = await this.get(ds, digest, gets, { keepAlive: false });
+          failed = await this.verify(ds, digest, bytes);
+        }
+        if (failed) {
+          await this.countFailedFetch({ verifyFailures: 1, s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters() });
+          log.error('chunk failed verification, not cached', { store: ds.name, digest, err: failed });
+          throw failed;
+        }
+        const reply = await this.writeAdmit(ds, digest, key, lock, bytes, gets, t1);
         nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));
         return reply;
       } finally {
         // Verified, written and admitted (or refused): nothing holds the body any more.
-        this.bodies.give(bytes);
+        if (bytes) this.bodies.give(bytes);
       }
     } catch (err) {
       const failure = fetchFailure(err, ds.name, digest);
@@ -131,8 +147,11 @@ export class FetchWorker {
     }
   }
 
-  /** The chunk's object from S3, within the fetcher's deadline and retries; every attempt is counted in `gets` (a failed GET in the stats here). */
-  private async get(ds: ResolvedDatastore, digest: string, gets: S3Gets): Promise<Buffer> {
+  /**
+   * The chunk's object from S3, within the fetcher's deadline and retries; every attempt is counted in `gets` (a failed
+   * GET in the stats here). `keepAlive: false`: on a new connection, not one from the pool.
+   */
+  private async get(ds: ResolvedDatastore, digest: string, gets: S3Gets, opts: { keepAlive?: boolean } = {}): Promise<Buffer> {
     const cfg = this.deps.config();
     const objectKey = chunkObjectKey(ds, digest);
     const t0 = performance.now();
@@ -140,7 +159,7 @@ export class FetchWorker {
       const bytes = await span('s3.get', { 's3.bucket': ds.bucket, 's3.key': objectKey }, () =>
         // Our own signed GET over node:http (not the AWS SDK): a fraction of the CPU per request, which matters at
         // hundreds of small casync chunks per second. The semaphore, not the socket pool, bounds the requests.
-        objectGetterFor(ds, { maxSockets: 1024 }).get(
+        objectGetterFor(ds, { maxSockets: 1024, keepAlive: opts.keepAlive }).get(
           ds.bucket,
           objectKey,
           { timeoutMs: cfg.fetcher.timeout, retries: cfg.fetcher.retries, backoffMs: cfg.fetcher.backoff },
@@ -162,17 +181,9 @@ export class FetchWorker {
     }
   }
 
-  /** Verify a fetched body, write it to the volume and admit it (which releases the lock). */
-  private async verifyWriteAdmit(ds: ResolvedDatastore, digest: string, key: string, lock: HeldLock, bytes: Buffer, gets: S3Gets): Promise<FetchReply> {
-    const t1 = performance.now();
+  /** Write a verified body to the volume and admit it (which releases the lock); `t1`: when its verification began. */
+  private async writeAdmit(ds: ResolvedDatastore, digest: string, key: string, lock: HeldLock, bytes: Buffer, gets: S3Gets, t1: number): Promise<FetchReply> {
     const fetched = { s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters() };
-    try {
-      await this.verify(ds, digest, bytes);
-    } catch (err) {
-      await this.countFailedFetch({ verifyFailures: 1, ...fetched });
-      log.error('chunk failed verification, not cached', { store: ds.name, digest, err });
-      throw err;
-    }
     try {
       await this.write(ds, digest, bytes);
     } catch (err) {
@@ -185,9 +196,12 @@ export class FetchWorker {
     return reply;
   }
 
-  /** Check the body: DataBlob CRC or zstd frame, decompression, and the digest of the plain data. Throws a FormatError. */
-  private verify(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<unknown> {
-    return span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest));
+  /** Check the body: DataBlob CRC or zstd frame, decompression, and the digest of the plain data. Resolves to the FormatError of a bad body. */
+  private verify(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<Error | undefined> {
+    return span('chunk.verify', { 'chunk.layout': ds.layout }, async () => decodeAndVerifyChunk(ds.layout, digest, bytes, ds.digest)).then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
   }
 
   /** Write the verified body to the volume atomically (temp file, fdatasync, rename). */

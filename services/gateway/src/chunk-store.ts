@@ -1,9 +1,14 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync } from 'node:fs';
 import type { FetchClient, FetchReply } from '@larder/bus';
+import { resolveDatastore, type Config } from '@larder/config';
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
-import { chunkKey, type Volume } from '@larder/volume';
+import { createLogger } from '@larder/telemetry';
+import { chunkKey, fileIdentity, quarantineChunk, verifyChunkFile, type ChunkFileVerdict, type FileIdentity, type QuarantineIndex, type Volume } from '@larder/volume';
+import { ChunkProofs } from './chunk-proofs.js';
 import type { TouchBatcher } from './touch-batcher.js';
+
+const log = createLogger('gateway');
 
 /** Client reads are `normal`; warming an image is `low` and waits behind them at the fetchers. */
 export type Priority = 'normal' | 'low';
@@ -12,33 +17,70 @@ export type Priority = 'normal' | 'low';
 export interface OpenedChunk {
   fd: number;
   hit: boolean;
+  /** The chunk's plain data, when this open decoded the file to verify it (its first open in this process). */
+  data?: Buffer;
+  /** The file's size, when the open looked at it (saves the caller an `fstat`). */
+  size?: number;
+}
+
+/** What the chunk store needs; with `verify`, every file it hands out is verified (see {@link ChunkStore}). */
+export interface ChunkStoreDeps {
+  volume: Volume;
+  fetcher: FetchClient;
+  touches: TouchBatcher;
+  /** The config (each datastore's layout and digest) and the index (quarantine): verify chunk files before use. */
+  verify?: { config: () => Config; index: QuarantineIndex };
 }
 
 /**
  * The gateway's chunk store: a chunk is opened from the volume; on a miss the chunk-fetchers bring it there
  * (one request per chunk in this process however many clients wait for it) and the file they wrote is opened.
+ *
+ * Every file it hands out matches its digest: a file is verified (CRC, decoding, digest) the first time this process
+ * opens it, and the proof is kept by the file's identity (device, inode, size, mtime, ctime), so later opens of the
+ * unchanged file cost one `fstat`. A file the chunk-fetchers have just written is proven by them (they verified the
+ * body before writing it). A file that fails is quarantined (removed from volume and index, counted, logged) and the
+ * chunk fetched again: the caller gets the right bytes. Bit rot that leaves the metadata unchanged is the scrubber's.
  */
 export class ChunkStore {
   private readonly fetches = new SingleFlight<FetchReply>();
   /** Keys whose fetch in flight was started at `low` priority (readahead): a client that needs one asks again at normal priority. */
   private readonly lowFetches = new Set<string>();
+  private readonly proofs = new ChunkProofs();
+  /** Verifications under way, by chunk key and file identity: concurrent first opens of one file hash it once. */
+  private readonly verifying = new SingleFlight<ChunkFileVerdict>();
+  private readonly quarantineListeners: ((key: string) => void)[] = [];
 
-  constructor(private readonly deps: { volume: Volume; fetcher: FetchClient; touches: TouchBatcher }) {}
+  constructor(private readonly deps: ChunkStoreDeps) {}
 
   /** Open a chunk; store and digest must already be validated. Fails with a StatusError (the fetch's status). */
   async open(store: string, digest: string, priority: Priority = 'normal'): Promise<OpenedChunk> {
     const key = chunkKey(store, digest);
     const fd = this.openLocal(store, digest);
     if (fd !== undefined) {
-      this.deps.touches.hit(key);
-      return { fd, hit: true };
+      const checked = await this.check(store, digest, key, fd);
+      if (checked) {
+        this.deps.touches.hit(key);
+        return { fd, hit: true, ...checked };
+      }
+      // Corrupt, and quarantined: a miss.
     }
     this.deps.touches.miss();
-    await this.fetch(store, digest, key, priority);
-    const fetched = this.openLocal(store, digest);
-    // Evicted between the fetch and this open: the cache is smaller than the chunks being read at once.
-    if (fetched === undefined) throw new StatusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
-    return { fd: fetched, hit: false };
+    for (let attempt = 1; ; attempt++) {
+      const reply = await this.fetch(store, digest, key, priority);
+      const fetched = this.openLocal(store, digest);
+      // Evicted between the fetch and this open: the cache is smaller than the chunks being read at once.
+      if (fetched === undefined) throw new StatusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
+      if (reply.source !== 'volume' && this.deps.verify) {
+        // Fetched and verified by a chunk-fetcher just now, before it wrote the file.
+        const identity = fileIdentity(fstatSync(fetched));
+        this.proofs.add(key, identity);
+        return { fd: fetched, hit: false, size: identity.size };
+      }
+      const checked = await this.check(store, digest, key, fetched);
+      if (checked) return { fd: fetched, hit: false, ...checked };
+      if (attempt >= 2) throw new StatusError(502, `chunk ${digest} of ${store} failed verification on the volume again after it was fetched again`);
+    }
   }
 
   /**
@@ -56,6 +98,66 @@ export class ChunkStore {
     this.deps.touches.touch(key);
   }
 
+  /** Call `fn` with the key of every chunk this store quarantines (the table of open files drops it). */
+  onQuarantine(fn: (key: string) => void): void {
+    this.quarantineListeners.push(fn);
+  }
+
+  /**
+   * Quarantine the chunk file open as `fd` (which the caller still closes): it failed verification (`reason`).
+   * Removes it from volume and index (unless a fresh copy replaced it meanwhile), counts and logs it; the next
+   * open of the chunk fetches it again.
+   */
+  async quarantine(store: string, digest: string, fd: number, reason: string): Promise<void> {
+    const key = chunkKey(store, digest);
+    this.proofs.delete(key);
+    for (const fn of this.quarantineListeners) fn(key);
+    const verify = this.deps.verify;
+    if (!verify) return;
+    let inode: { dev: number; ino: number } | undefined;
+    try {
+      inode = fstatSync(fd);
+    } catch {
+      // Closed already: remove whatever the path names.
+    }
+    const result = await quarantineChunk(this.deps.volume, verify.index, store, digest, inode);
+    if (result.removed) log.error('chunk file failed verification: quarantined (removed from volume and index), fetching it again', { key, path: result.path, reason, indexError: result.indexError });
+  }
+
+  /**
+   * Whether the open file `fd` is chunk `key`: proven before, or verified now (then with its plain data). A file that
+   * fails is quarantined and closed (undefined). Without `verify` every file passes.
+   */
+  private async check(store: string, digest: string, key: string, fd: number): Promise<{ data?: Buffer; size?: number } | undefined> {
+    const verify = this.deps.verify;
+    if (!verify) return {};
+    let identity: FileIdentity;
+    try {
+      identity = fileIdentity(fstatSync(fd));
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    if (this.proofs.holds(key, identity)) return { size: identity.size };
+    const ds = resolveDatastore(verify.config(), store);
+    if (!ds) {
+      closeQuietly(fd);
+      throw new StatusError(404, `unknown datastore: ${store}`);
+    }
+    const check = { layout: ds.layout, digest: ds.digest };
+    const verdict = await this.verifying.run(`${key}@${identity.dev}:${identity.ino}:${identity.size}:${identity.mtimeMs}:${identity.ctimeMs}`, () => verifyChunkFile(fd, digest, check));
+    if (verdict.ok) {
+      this.proofs.add(key, verdict.identity);
+      return { data: verdict.data, size: verdict.identity.size };
+    }
+    try {
+      await this.quarantine(store, digest, fd, verdict.reason);
+    } finally {
+      closeQuietly(fd);
+    }
+    return undefined;
+  }
+
   /** The chunk's file on this node, opened, or undefined when the volume does not hold it. */
   private openLocal(store: string, digest: string): number | undefined {
     return this.deps.volume.openChunkSync(store, digest);
@@ -71,5 +173,13 @@ export class ChunkStore {
       return this.fetches.run(key, () => this.deps.fetcher.fetch(store, digest, priority).finally(() => this.lowFetches.delete(key)));
     }
     return this.fetches.run(key, () => this.deps.fetcher.fetch(store, digest, priority));
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
   }
 }

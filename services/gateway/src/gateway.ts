@@ -58,9 +58,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     const c = deps.config();
     return { namespace: c.namespace, timeoutMs: c.gateway.requestTimeout, livenessMs: c.gateway.fetchLivenessTimeout };
   });
-  const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches });
+  const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches, verify: { config: deps.config, index: deps.index } });
   const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
   const chunkFiles = new OpenChunkFiles(chunks);
+  chunks.onQuarantine((key) => chunkFiles.forget(key));
   // The last good copy of each image's index, beside the chunks, so that cached images open while S3 is unreachable.
   const catalog = new ImageCatalog(deps.config, new SavedIndexes(deps.config().volume.path, deps.config().namespace, { fsync: deps.config().volume.fsync }));
   const reader = async (store: string, name: string) => {

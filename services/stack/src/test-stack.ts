@@ -37,7 +37,8 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
   const config: Config = parseConfig({
     namespace: ns,
     capacity: '1GiB',
-    volume: { path: path.join(dir, 'volume') },
+    // No background scrubber unless a test asks for one (`cacheIndex.scrub()` runs a pass on demand).
+    volume: { path: path.join(dir, 'volume'), scrubRate: 0 },
     redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     nats: { servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
     gateway: { listen: '127.0.0.1:0', nbdListen: '127.0.0.1:0', touchFlushInterval: '100ms', requestTimeout: '5s' },

@@ -23,7 +23,7 @@ export const status: Command = {
         `S3               ${n('s3Gets')} GETs, ${formatSize(n('s3Bytes'))}`,
         `fetchers         ${n('fetchersOnline')} online, ${n('fetchesInFlight')} fetches in flight`,
         `cache-index      ${s.cacheIndexOnline ? 'online' : 'OFFLINE'}`,
-        `verify failures  ${n('verifyFailures')}`,
+        `verify failures  ${n('verifyFailures')} (${n('quarantined')} chunk files quarantined)`,
         '',
       ].join('\n'),
     );

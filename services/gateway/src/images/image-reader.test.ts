@@ -177,6 +177,37 @@ describe('ImageReader, pbs', () => {
   });
 });
 
+describe('ImageReader, a chunk file that fails to decode although it looked unchanged', () => {
+  it('is quarantined and read again once (the fresh copy is served); a second failure is a 502', async () => {
+    const chunks = [Buffer.alloc(CHUNK, 'abc'), randomBytes(CHUNK)];
+    const good = chunks.map((c) => encodeDataBlob(c));
+    const digests = store(chunks, (_plain, i) => good[i]);
+    // Rot below the file system: the compressed blob's bytes differ, as no open noticed (no verification here).
+    const rotten = Buffer.from(good[0] as Buffer);
+    rotten.writeUInt8(rotten.readUInt8(rotten.length >> 1) ^ 0x10, rotten.length >> 1);
+    writeFileSync(path.join(dir, digests[0] as string), rotten);
+    const quarantined: string[] = [];
+    let refetched = true;
+    const src = Object.assign(opener(), {
+      async quarantine(_store: string, digest: string, _fd: number, reason: string) {
+        quarantined.push(`${digest}: ${reason}`);
+        // The chunk-fetchers bring a fresh copy (or, below, the same bad one again).
+        writeFileSync(path.join(dir, digest), refetched ? (good[0] as Buffer) : rotten);
+        files.forget(`s/${digest}`);
+      },
+    });
+    const r = reader(pbsImage(chunks, digests), src, new DecodedChunkCache(1));
+    expect((await r.read(0, 2 * CHUNK)).equals(Buffer.concat(chunks))).toBe(true);
+    expect(quarantined).toHaveLength(1);
+    expect(quarantined[0]).toMatch(/CRC32 mismatch/);
+    writeFileSync(path.join(dir, digests[0] as string), rotten);
+    files.forget(`s/${digests[0]}`);
+    refetched = false;
+    await expect(r.read(0, 10)).rejects.toMatchObject({ status: 502 });
+    expect(quarantined).toHaveLength(2);
+  });
+});
+
 describe('ImageReader, casync', () => {
   it('reads decoded chunks of any size, synthesizing zero chunks without opening them', async () => {
     const chunks = [randomBytes(50_000), Buffer.alloc(70_001), randomBytes(123_456), Buffer.alloc(99_999, 'xyz'), randomBytes(17)];

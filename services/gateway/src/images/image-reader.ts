@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, read as readCb } from 'node:fs';
-import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
+import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, isFormatError, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
 import type { ChunkStore } from '../chunk-store.js';
 import { StatusError } from '@larder/errors';
 import type { OpenChunkFile, OpenChunkFiles } from './open-chunk-files.js';
@@ -78,7 +78,7 @@ export class ImageReader {
 
   constructor(
     readonly image: ImageInfo,
-    private readonly deps: { chunks: Pick<ChunkStore, 'open'>; files: OpenChunkFiles; cache: DecodedChunkCache; maxReadahead: () => number },
+    private readonly deps: { chunks: Pick<ChunkStore, 'open'> & Partial<Pick<ChunkStore, 'quarantine'>>; files: OpenChunkFiles; cache: DecodedChunkCache; maxReadahead: () => number },
   ) {
     this.alg = image.index.format === 'caibx' ? (image.index as CaibxIndex).digestAlgorithm : image.ds.digest;
     this.pbs = image.ds.layout === 'pbs';
@@ -217,9 +217,9 @@ export class ImageReader {
   private async copyOut(src: PieceSource, from: number, n: number, target: Buffer, at: number): Promise<void> {
     if (src.file) {
       try {
-        // Straight from the file, without a CRC check: the chunk-fetcher checked the blob's CRC and the digest
-        // of its data before it wrote the file atomically (temp file, fdatasync, rename), and a chunk file is
-        // never changed after that. Checking 4 MiB per read here would cost more than the read itself.
+        // Straight from the file, without a check per read: the file was verified (CRC and digest) when this
+        // process first opened it, or by the chunk-fetcher that just wrote it, and OpenChunkFiles re-checks its
+        // size and mtime on every acquire. Checking 4 MiB per read here would cost more than the read itself.
         await preadFully(src.file.fd, target, at, n, PLAIN_HEADER + from, `chunk file ${src.file.key}`);
       } finally {
         this.deps.files.release(src.file);
@@ -287,35 +287,51 @@ export class ImageReader {
     return Math.min(256, this.deps.maxReadahead() * scale);
   }
 
-  /** A whole chunk file, decoded and checked (DataBlob CRC; casync decompression). */
+  /**
+   * A whole chunk, decoded. Its file was verified when this process first opened it (ChunkStore), which hands over
+   * the plain data it decoded then; later it is decoded again (a DataBlob's CRC checked). A file that fails to decode
+   * although its metadata says it is unchanged (bit rot below the file system) is quarantined and fetched again, once.
+   */
   private async load(digest: string, expected: number): Promise<Buffer> {
-    const { store } = this.image;
-    const what = `chunk ${digest} of ${store}`;
-    let raw: Buffer;
-    if (this.pbs) {
-      const { files } = this.deps;
-      const file = await files.acquire(store, digest);
-      try {
-        raw = Buffer.allocUnsafe(file.size);
-        await preadFully(file.fd, raw, 0, file.size, 0, what);
-      } finally {
-        files.release(file);
-      }
-    } else {
-      const opened = await this.deps.chunks.open(store, digest);
-      try {
-        // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them).
-        const { size } = fstatSync(opened.fd);
-        raw = Buffer.allocUnsafe(size);
-        await preadFully(opened.fd, raw, 0, size, 0, what);
-      } finally {
-        closeSync(opened.fd);
-      }
-    }
-    const plain = this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
+    const what = `chunk ${digest} of ${this.image.store}`;
+    let plain: Buffer | undefined;
+    for (let attempt = 1; plain === undefined; attempt++) plain = await this.loadOnce(digest, what, attempt === 1);
     if (plain.byteLength !== expected) {
       throw new StatusError(502, `${what} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
     }
     return plain;
+  }
+
+  /** Read and decode a chunk's file; undefined when it failed and was quarantined (`mayQuarantine`): read it again. */
+  private async loadOnce(digest: string, what: string, mayQuarantine: boolean): Promise<Buffer | undefined> {
+    const { store } = this.image;
+    const decode = async (fd: number, size: number): Promise<Buffer | undefined> => {
+      // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them).
+      const raw = Buffer.allocUnsafe(size);
+      await preadFully(fd, raw, 0, size, 0, what);
+      try {
+        return this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
+      } catch (err) {
+        const quarantine = this.deps.chunks.quarantine?.bind(this.deps.chunks);
+        if (!isFormatError(err) || !quarantine || !mayQuarantine) throw new StatusError(502, `${what} failed verification on the volume: ${(err as Error).message}`, { cause: err });
+        await quarantine(store, digest, fd, err.message);
+        return undefined;
+      }
+    };
+    if (this.pbs) {
+      const { files } = this.deps;
+      const file = await files.acquire(store, digest);
+      try {
+        return await decode(file.fd, file.size);
+      } finally {
+        files.release(file);
+      }
+    }
+    const opened = await this.deps.chunks.open(store, digest);
+    try {
+      return opened.data ?? (await decode(opened.fd, opened.size ?? fstatSync(opened.fd).size));
+    } finally {
+      closeSync(opened.fd);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, readlinkSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeDataBlob } from '@larder/formats';
@@ -137,6 +137,33 @@ describe('OpenChunkFiles', () => {
     await new Promise((r) => setTimeout(r, 120));
     expect(files.openCount).toBe(0);
     expect(await target(f.fd)).not.toContain(path.join(dir, 'a'));
+  });
+
+  it('opens a file again when it was written to after it was opened (size or mtime moved), but not when it was only unlinked', async () => {
+    const src = opener();
+    files = new OpenChunkFiles(src, { idleMs: 0 });
+    chunk('a', randomBytes(4096));
+    files.release(await files.acquire('s', 'a'));
+    // Unchanged: the open file is used again.
+    const kept = await files.acquire('s', 'a');
+    files.release(kept);
+    expect(src.opens).toEqual(['a']);
+    // Written to (as bit rot by a stray write would be): dropped and opened again, through the opener (which verifies).
+    await new Promise((r) => setTimeout(r, 20));
+    const fd = openSync(path.join(dir, 'a'), 'r+');
+    writeSync(fd, Buffer.from([1]), 0, 1, 100);
+    closeSync(fd);
+    const again = await files.acquire('s', 'a');
+    expect(again).not.toBe(kept);
+    expect(src.opens).toEqual(['a', 'a']);
+    files.release(again);
+    // Unlinked (evicted): its ctime moves, its content does not; the open file is still used.
+    unlinkSync(path.join(dir, 'a'));
+    files.release(await files.acquire('s', 'a'));
+    expect(src.opens).toEqual(['a', 'a']);
+    // forget() (a quarantine) drops it at once.
+    files.forget('s/a');
+    expect(files.openCount).toBe(0);
   });
 
   it('bounds the opens prefetch starts and returns files already open', async () => {

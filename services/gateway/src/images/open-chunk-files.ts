@@ -1,4 +1,4 @@
-import { close as closeCb, closeSync, fstatSync, readSync } from 'node:fs';
+import { close as closeCb, closeSync, fstatSync, readSync, type Stats } from 'node:fs';
 import { SingleFlight } from '@larder/flight';
 import { blobKind, type BlobKind } from '@larder/formats';
 import { chunkKey } from '@larder/volume';
@@ -29,6 +29,8 @@ interface Entry extends OpenChunkFile {
   dropped: boolean;
   /** The fd is closed (its number may belong to another file by now). */
   fdClosed: boolean;
+  /** Size and mtime when opened (and verified, by the ChunkStore): a write to the file since changes them. */
+  stamp: string;
 }
 
 /** Limits of {@link OpenChunkFiles}. */
@@ -83,7 +85,7 @@ export class OpenChunkFiles {
   async acquire(store: string, digest: string): Promise<OpenChunkFile> {
     const key = chunkKey(store, digest);
     const open = this.entries.get(key);
-    if (open) {
+    if (open && this.unchanged(open)) {
       this.use(open);
       this.chunks.recordUse(key);
       return open;
@@ -133,11 +135,34 @@ export class OpenChunkFiles {
     return p;
   }
 
+  /** Drop a chunk's open file from the table (it was quarantined): the next `acquire` opens the chunk again. */
+  forget(key: string): void {
+    const e = this.entries.get(key);
+    if (e) this.drop(e);
+  }
+
   /** Close every file not in use and stop the sweep; files in use are closed on release. */
   close(): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const e of this.entries.values()) this.drop(e);
+  }
+
+  /**
+   * Whether an open file is as it was when opened (one `fstat`, about a microsecond). A file written to since (bit
+   * rot by a write, a stray tool) is dropped, so that it is opened, and verified, again. Its ctime is not compared: an
+   * evicted file's unlink changes it, and the open file still reads the same bytes.
+   */
+  private unchanged(e: Entry): boolean {
+    let stamp: string | undefined;
+    try {
+      stamp = stampOf(fstatSync(e.fd));
+    } catch {
+      // unreadable metadata: open it again
+    }
+    if (stamp === e.stamp) return true;
+    this.drop(e);
+    return false;
   }
 
   private use(e: Entry): void {
@@ -160,10 +185,11 @@ export class OpenChunkFiles {
     let entry: Entry;
     try {
       // Synchronous: for a file in the page cache these are far cheaper than thread-pool round trips.
-      const { size } = fstatSync(fd);
+      const st = fstatSync(fd);
+      const { size } = st;
       const head = Buffer.allocUnsafe(8);
       const n = size >= 8 ? readSync(fd, head, 0, 8, 0) : 0;
-      entry = { key, fd, size, blob: n === 8 ? blobKind(head) : undefined, refs: 0, used: true, dropped: false, fdClosed: false };
+      entry = { key, fd, size, blob: n === 8 ? blobKind(head) : undefined, refs: 0, used: true, dropped: false, fdClosed: false, stamp: stampOf(st) };
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -197,6 +223,10 @@ export class OpenChunkFiles {
     e.dropped = true;
     closeUnused(e);
   }
+}
+
+function stampOf(st: Stats): string {
+  return `${st.size}:${st.mtimeMs}`;
 }
 
 /** Close a dropped entry's fd once nobody uses it; exactly once. */

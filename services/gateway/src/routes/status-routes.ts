@@ -51,7 +51,7 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
           fetcherStats(deps.nc, subjects(cfg.namespace).fetcherService),
           deps.nc
             .request(subjects(cfg.namespace).indexStatus, undefined, { timeout: 500 })
-            .then((m) => decodeJson<{ effectiveCapacityBytes?: number; index?: object; volume?: object }>(m.data))
+            .then((m) => decodeJson<{ effectiveCapacityBytes?: number; index?: object; volume?: object; scrub?: object }>(m.data))
             .catch(() => undefined),
           deps.images?.() ?? null,
         ]);
@@ -71,6 +71,8 @@ export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; i
           s3Bytes: stat('s3Bytes'),
           s3Requests: stats ? s3RequestCounts(stats) : null,
           verifyFailures: stat('verifyFailures'),
+          quarantined: stat('quarantined'),
+          scrub: index?.scrub ?? null,
           evictions: stat('evictions'),
           evictedBytes: stat('evictedBytes'),
           fetchersOnline: fetchers.online,
