@@ -219,6 +219,7 @@ export class FetchWorker {
             throw new StatusError(FetchStatus.InsufficientStorage, `volume full: chunk ${digest} of ${ds.name} (${size} bytes) can never fit on ${volume.dir}: ${spaceText(room, cfg.capacity)}`);
           }
         } else {
+          short = undefined;
           try {
             await volume.writeChunk(ds.name, digest, bytes);
             room.release(true);

@@ -52,7 +52,9 @@ beforeAll(async () => {
       volume: { path: mount, reserve: 0.05 },
       // The product's default request budget: on these shared 2 cores a 4 MiB fetch at 32 in flight takes seconds.
       gateway: { listen: '127.0.0.1:0', nbdListen: '127.0.0.1:0', touchFlushInterval: '100ms', requestTimeout: '20s' },
-      fetcher: { timeout: '15s', retries: 2, backoff: '50ms' },
+      // Fewer fetches at once than the defaults (S3 here is s3rver in this process, on shared cores), still many.
+      fetcher: { timeout: '15s', retries: 2, backoff: '50ms', concurrency: 32 },
+      images: { readahead: 4 },
     },
   });
   work = path.join(stack.dir, 'images');
