@@ -42,7 +42,7 @@ interface Room {
  */
 export class Evictor {
   private running: Promise<EvictionReport> | undefined;
-  /** The pass that starts when the running one ends, shared by every call made meanwhile, with the most room asked for. */
+  /** The pass that starts when the running one ends, shared by every call made meanwhile, and the room they asked for. */
   private next: Promise<EvictionReport> | undefined;
   private nextRoom: Room = { sum: 0, largest: 0 };
   private paused = 0;
