@@ -24,6 +24,8 @@ export const FetchStatus = {
   BadUpstreamData: 502,
   Unavailable: 503,
   Timeout: 504,
+  /** The chunk can never fit on the volume (larger than the filesystem less its reserve, or than the capacity). */
+  InsufficientStorage: 507,
 } as const;
 
 /**

@@ -1,5 +1,5 @@
 export { subjects } from './subjects.js';
-export type { Subjects } from './subjects.js';
+export type { Subjects, EvictRequest, EvictedEvent } from './subjects.js';
 export { connectBus } from './connect.js';
 export type { BusStatusEvent } from './connect.js';
 export { encodeJson, decodeJson } from './codec.js';

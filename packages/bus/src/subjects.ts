@@ -8,8 +8,10 @@ export interface Subjects {
   readonly indexPressure: string;
   /** Request/reply: totals and capacity from the cache-index. */
   readonly indexStatus: string;
-  /** Request/reply: run an eviction pass now and answer when done. */
+  /** Request/reply: run an eviction pass now and answer when done; an {@link EvictRequest} may ask for room. */
   readonly indexEvict: string;
+  /** Events: the cache-index evicted these chunks and unlinked their files ({@link EvictedEvent}); whoever holds one open closes it. */
+  readonly indexEvicted: string;
   /** Config generations (config-service). */
   readonly configGet: string;
   readonly configSet: string;
@@ -30,6 +32,7 @@ export function subjects(namespace: string): Subjects {
     indexPressure: `${p}.index.pressure`,
     indexStatus: `${p}.index.status`,
     indexEvict: `${p}.index.evict`,
+    indexEvicted: `${p}.index.evicted`,
     configGet: `${p}.config.get`,
     configSet: `${p}.config.set`,
     configHistory: `${p}.config.history`,
@@ -38,4 +41,18 @@ export function subjects(namespace: string): Subjects {
     indexService: `${namespace}-cache-index`,
     configService: `${namespace}-config-service`,
   };
+}
+
+/** The body of an `indexEvict` request (an empty body asks for a plain pass). */
+export interface EvictRequest {
+  /** Bytes the caller needs to write (the writes waiting for room and those in flight): evict until they fit within the effective capacity. */
+  roomBytes?: number;
+  /** The largest single write among them (default `roomBytes`): room for it is always made, however large. */
+  largestBytes?: number;
+}
+
+/** What the cache-index publishes on `indexEvicted` after it removed chunks from the index and unlinked their files. */
+export interface EvictedEvent {
+  /** Chunk keys (`<store>/<digest>`). */
+  keys: string[];
 }

@@ -9,6 +9,8 @@ describe('StatusError', () => {
     expect(nbdErrnoOf(new StatusError(416, 'past the end'))).toBe(NbdErrno.EINVAL);
     expect(nbdErrnoOf(new StatusError(403, 'read only'))).toBe(NbdErrno.EPERM);
     expect(nbdErrnoOf(new StatusError(503, 'S3 unavailable'))).toBe(NbdErrno.EIO);
+    expect(nbdErrnoOf(new StatusError(507, 'volume full'))).toBe(NbdErrno.ENOSPC);
+    expect(reasonOf(507)).toBe('insufficient_storage');
     expect(nbdErrnoOf(new Error('boom'))).toBe(NbdErrno.EIO);
     expect(reasonOf(503)).toBe('unavailable');
     expect(reasonOf(418)).toBe('error');

@@ -1,4 +1,4 @@
-import { Svcm, encodeJson, subjects, type NatsConnection } from '@larder/bus';
+import { Svcm, decodeJson, encodeJson, subjects, type EvictRequest, type EvictedEvent, type NatsConnection } from '@larder/bus';
 import type { Config } from '@larder/config';
 import { RedisUnavailableError, type ChunkIndex } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
@@ -15,8 +15,8 @@ export const TEMP_MIN_AGE_MS = 30_000;
 
 /** A running cache-index service. */
 export interface CacheIndexService {
-  /** Run an eviction pass now. */
-  evict(): Promise<EvictionReport>;
+  /** Run an eviction pass now; with `roomBytes`, also make that much room for writes (see {@link Evictor.run}). */
+  evict(roomBytes?: number, largestBytes?: number): Promise<EvictionReport>;
   /** Reconcile the index with the volume now. */
   reconcile(): Promise<ReconcileReport>;
   /** Rebuild the index from the volume now (as when Redis lost it). */
@@ -42,7 +42,8 @@ export interface CacheIndexService {
 export async function startCacheIndex(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; volume: Volume }): Promise<CacheIndexService> {
   const cfg = deps.config();
   const subj = subjects(cfg.namespace);
-  const evictor = new Evictor(deps);
+  // Every gateway closes the evicted files it holds open, so that their space comes back.
+  const evictor = new Evictor({ ...deps, evicted: (keys) => deps.nc.publish(subj.indexEvicted, encodeJson({ keys } satisfies EvictedEvent)) });
   // Rebuilds and reconciles run one at a time.
   let maintenance: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -122,7 +123,18 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
     subject: subj.indexEvict,
     handler: (err, msg) => {
       if (err) return;
-      evictor.run().then(
+      // A writer short of room says how many bytes it needs (EvictRequest); an empty request runs a plain pass.
+      let room = { roomBytes: 0, largestBytes: 0 };
+      try {
+        if (msg.data.byteLength > 0) {
+          const r = decodeJson<EvictRequest>(msg.data);
+          const bytes = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+          room = { roomBytes: bytes(r.roomBytes), largestBytes: bytes(r.largestBytes ?? r.roomBytes) };
+        }
+      } catch {
+        return msg.respondError(400, 'bad evict request: expected {"roomBytes": number, "largestBytes": number} or nothing');
+      }
+      evictor.run(room.roomBytes, room.largestBytes).then(
         (r) => msg.respond(encodeJson(r)),
         (e: Error) => msg.respondError(500, `eviction failed: ${e.message}`),
       );
@@ -130,7 +142,7 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
   });
 
   return {
-    evict: () => evictor.run(),
+    evict: (roomBytes?: number, largestBytes?: number) => evictor.run(roomBytes, largestBytes),
     reconcile: runReconcile,
     rebuild: (reason = 'requested') => watch.rebuild(reason),
     checkIndex: () => watch.check(),

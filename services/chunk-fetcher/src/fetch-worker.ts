@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, context, type Span } from '@opentelemetry/api';
-import { FetchStatus, decodeJson, encodeJson, subjects, type FetchOutcome, type FetchReply, type NatsConnection } from '@larder/bus';
+import { FetchStatus, checkReply, decodeJson, requestFailure, encodeJson, subjects, type EvictRequest, type FetchOutcome, type FetchReply, type NatsConnection } from '@larder/bus';
 import { resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
@@ -7,12 +7,14 @@ import { decodeAndVerifyChunk, isHexDigest } from '@larder/formats';
 import { s3RequestField, type ChunkIndex, type FlightLocks, type S3RequestOutcome } from '@larder/redis';
 import { S3Error, chunkObjectKey, classifyS3Error, objectGetterFor, type S3ErrorKind } from '@larder/s3';
 import { createLogger, tracer } from '@larder/telemetry';
-import { chunkKey, type Volume } from '@larder/volume';
+import { chunkKey, isNoSpace, isShortfall, volumeSpace, type SpaceShortfall, type Volume } from '@larder/volume';
 import { BodyPool } from './body-pool.js';
 import { fetchFailure } from './fetch-failure.js';
 
 const log = createLogger('chunk-fetcher');
 const LOCK_TTL_MS = 3000;
+/** Attempts of a write that finds the volume full (each after asking the cache-index to make room), within the fetcher's timeout. */
+const WRITE_ATTEMPTS = 60;
 const tr = tracer('larder.chunk-fetcher');
 
 /** What a fetch worker needs: the config (read on every call, so reloads apply), the bus, the index, the locks and the volume. */
@@ -66,6 +68,10 @@ export class FetchWorker {
   private readonly fetches = new SingleFlight<FetchReply>();
   /** Memory for response bodies, reused once a chunk is written (up to 64 MiB kept idle). */
   private readonly bodies = new BodyPool(64 * 2 ** 20);
+  /** The eviction request under way, the next one (shared by the writes that wait meanwhile) and what they want. */
+  private roomRequest: Promise<void> | undefined;
+  private nextRoomRequest: Promise<void> | undefined;
+  private roomWanted = { bytes: 0, largest: 0 };
 
   constructor(private readonly deps: FetchWorkerDeps) {}
 
@@ -204,9 +210,79 @@ export class FetchWorker {
     );
   }
 
-  /** Write the verified body to the volume atomically (temp file, fdatasync, rename). */
+  /**
+   * Write the verified body to the volume atomically (temp file, fdatasync, rename), with room reserved first:
+   * the body's bytes against the filesystem's free space less `volume.reserve` and the other writes in flight in
+   * this process. Without room, or on ENOSPC from the write itself, ask the cache-index to evict and try again
+   * (bounded); then fail with a StatusError naming the volume. A failed write leaves no temp file.
+   */
   private write(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<void> {
-    return span('volume.write', { 'chunk.size': bytes.byteLength }, () => this.deps.volume.writeChunk(ds.name, digest, bytes));
+    return span('volume.write', { 'chunk.size': bytes.byteLength }, async () => {
+      const { volume, config } = this.deps;
+      const space = volumeSpace(volume);
+      const size = bytes.byteLength;
+      const deadline = Date.now() + config().fetcher.timeout;
+      let short: SpaceShortfall | undefined;
+      let noSpace: unknown;
+      for (let attempt = 1; ; attempt++) {
+        const cfg = config();
+        const room = await space.reserve(size, cfg.volume.reserve, attempt > 1);
+        if (isShortfall(room)) {
+          short = room;
+          if (room.never || size > cfg.capacity) {
+            throw new StatusError(FetchStatus.InsufficientStorage, `volume full: chunk ${digest} of ${ds.name} (${size} bytes) can never fit on ${volume.dir}: ${spaceText(room, cfg.capacity)}`);
+          }
+        } else {
+          short = undefined;
+          try {
+            await volume.writeChunk(ds.name, digest, bytes);
+            room.release(true);
+            return;
+          } catch (err) {
+            room.release(false);
+            if (!isNoSpace(err)) throw err;
+            noSpace = err;
+          }
+        }
+        if (attempt >= WRITE_ATTEMPTS || Date.now() >= deadline) {
+          const why = short ? spaceText(short, cfg.capacity) : `the filesystem answered ${(noSpace as Error)?.message}`;
+          throw new StatusError(FetchStatus.Unavailable, `volume full: no room for chunk ${digest} of ${ds.name} (${size} bytes) on ${volume.dir} after ${attempt} attempts to make room: ${why}`, { cause: noSpace });
+        }
+        // Eviction now, for this write and the others waiting, then a pause growing with the attempts.
+        await this.makeRoom(size);
+        if (attempt > 1) await sleep(Math.min(25 * 2 ** (attempt - 2), 250, Math.max(0, deadline - Date.now())));
+      }
+    });
+  }
+
+  /**
+   * Ask the cache-index to evict so that a write of `bytes` fits. One request at a time per worker: the writes that
+   * wait meanwhile share the next one, which asks for all of them and for the writes in flight in this process.
+   * An unanswered request is logged, and the caller tries again.
+   */
+  private makeRoom(bytes: number): Promise<void> {
+    this.roomWanted.bytes += bytes;
+    this.roomWanted.largest = Math.max(this.roomWanted.largest, bytes);
+    this.nextRoomRequest ??= (this.roomRequest ?? Promise.resolve()).then(() => {
+      const wanted = this.roomWanted;
+      this.roomWanted = { bytes: 0, largest: 0 };
+      this.nextRoomRequest = undefined;
+      const { nc, config, volume } = this.deps;
+      const req: EvictRequest = { roomBytes: wanted.bytes + volumeSpace(volume).reservedBytes, largestBytes: wanted.largest };
+      const p = nc
+        .request(subjects(config().namespace).indexEvict, encodeJson(req), { timeout: 5000 })
+        .then(checkReply)
+        .then(
+          () => {},
+          (err: unknown) => log.warn('the cache-index did not make room on the volume', { ...req, err: requestFailure(err, 'eviction request').message }),
+        )
+        .finally(() => {
+          if (this.roomRequest === p) this.roomRequest = undefined;
+        });
+      this.roomRequest = p;
+      return p;
+    });
+    return this.nextRoomRequest;
   }
 
   /** Admit the written chunk to the index with the fetch's S3 counters and release its lock, in one step; signal pressure past capacity. */
@@ -240,6 +316,15 @@ export class FetchWorker {
       sub.unsubscribe();
     }
   }
+}
+
+/** The numbers behind a full volume, for an error message. */
+function spaceText(s: SpaceShortfall, capacity: number): string {
+  return `${s.availableBytes} bytes free above the reserve of ${s.reserveBytes} (filesystem ${s.totalBytes} bytes, ${s.freeBytes} free, capacity ${capacity}), ${s.neededBytes} needed with the writes in flight`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Run `fn` in a child span of the active context; record failures on the span. */

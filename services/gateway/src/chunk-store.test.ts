@@ -7,7 +7,7 @@ import { StatusError, statusOf } from '@larder/errors';
 import { ChunkIndex, createRedis } from '@larder/redis';
 import { Volume } from '@larder/volume';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChunkStore } from './chunk-store.js';
+import { ChunkEvictedError, ChunkStore } from './chunk-store.js';
 import { TouchBatcher } from './touch-batcher.js';
 
 const ns = `gwstore${randomBytes(4).toString('hex')}`;
@@ -22,6 +22,8 @@ const store = new ChunkStore({ volume, fetcher: new FetchClient(nc, () => ({ nam
 /** A stand-in chunk-fetcher on the real bus: writes the chunk (or, for `evicted`, answers without it) or fails with `fail`. */
 const requests: FetchRequest[] = [];
 const evicted = new Set<string>();
+/** Answer without the file this many times, then write it. */
+const evictedTimes = new Map<string, number>();
 const fail = new Map<string, number>();
 const service: Service = await new Svcm(nc).add({ name: subjects(ns).fetcherService, version: '0.0.1', queue: subjects(ns).fetcherService });
 service.addEndpoint('fetch', {
@@ -32,7 +34,9 @@ service.addEndpoint('fetch', {
     const status = fail.get(req.digest);
     if (status) return void msg.respondError(status, `refused ${req.digest}`);
     const bytes = randomBytes(1000);
-    const write = evicted.has(req.digest) ? Promise.resolve() : volume.writeChunk(req.store, req.digest, bytes);
+    const times = evictedTimes.get(req.digest) ?? 0;
+    if (times > 0) evictedTimes.set(req.digest, times - 1);
+    const write = evicted.has(req.digest) || times > 0 ? Promise.resolve() : volume.writeChunk(req.store, req.digest, bytes);
     // Answer a little later, so that concurrent opens overlap.
     void write.then(() => setTimeout(() => msg.respond(encodeJson({ source: 's3', size: bytes.length })), 50));
   },
@@ -79,6 +83,27 @@ describe('ChunkStore', () => {
     expect(statusOf(err)).toBe(503);
     expect((err as Error).message).toMatch(/evicted before it could be served/);
     expect(requests.filter((r) => r.digest === d)).toHaveLength(1);
+  });
+
+  it('fetches a chunk evicted before its open again for image reads (openRefetching), a bounded number of times', async () => {
+    const once = digest();
+    // The first fetch answers without the file; the second writes it.
+    evictedTimes.set(once, 1);
+    const opened = await store.openRefetching('demo', once);
+    expect(fstatSync(opened.fd).size).toBe(1000);
+    closeSync(opened.fd);
+    expect(requests.filter((r) => r.digest === once)).toHaveLength(2);
+    const always = digest();
+    evicted.add(always);
+    const err = await store.openRefetching('demo', always).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChunkEvictedError);
+    expect(statusOf(err)).toBe(503);
+    expect(requests.filter((r) => r.digest === always)).toHaveLength(3);
+    // Any other failure is not retried.
+    const refused = digest();
+    fail.set(refused, 404);
+    expect(statusOf(await store.openRefetching('demo', refused).catch((e: unknown) => e))).toBe(404);
+    expect(requests.filter((r) => r.digest === refused)).toHaveLength(1);
   });
 
   it("passes a fetcher's status on", async () => {

@@ -10,6 +10,14 @@ import type { TouchBatcher } from './touch-batcher.js';
 
 const log = createLogger('gateway');
 
+/** A chunk fetched for this open was evicted before its file could be opened (503). */
+export class ChunkEvictedError extends StatusError {
+  constructor(message: string) {
+    super(503, message);
+    this.name = 'ChunkEvictedError';
+  }
+}
+
 /** Client reads are `normal`; warming an image is `low` and waits behind them at the fetchers. */
 export type Priority = 'normal' | 'low';
 
@@ -70,7 +78,7 @@ export class ChunkStore {
       const reply = await this.fetch(store, digest, key, priority);
       const fetched = this.openLocal(store, digest);
       // Evicted between the fetch and this open: the cache is smaller than the chunks being read at once.
-      if (fetched === undefined) throw new StatusError(503, `chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
+      if (fetched === undefined) throw new ChunkEvictedError(`chunk ${digest} of ${store} was evicted before it could be served; the cache is too small for the load`);
       if (reply.source !== 'volume' && this.deps.verify) {
         // Fetched and verified by a chunk-fetcher just now, before it wrote the file.
         const identity = fileIdentity(fstatSync(fetched));
@@ -91,6 +99,20 @@ export class ChunkStore {
   prefetch(store: string, digest: string): Promise<FetchReply> | undefined {
     if (existsSync(this.deps.volume.chunkPath(store, digest))) return undefined;
     return this.fetch(store, digest, chunkKey(store, digest), 'low');
+  }
+
+  /**
+   * Open a chunk as {@link open} does, but fetch it again, up to `attempts` fetches in all, when it was evicted
+   * between its fetch and the open (a full volume making room for other fetches): what image reads use.
+   */
+  async openRefetching(store: string, digest: string, priority: Priority = 'normal', attempts = 3): Promise<OpenedChunk> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.open(store, digest, priority);
+      } catch (err) {
+        if (!(err instanceof ChunkEvictedError) || attempt >= attempts) throw err;
+      }
+    }
   }
 
   /** A chunk opened earlier was used again (an open file kept by the image reader): refresh its recency. */

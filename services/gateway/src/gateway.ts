@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/api';
 import { StatusError, statusOf } from '@larder/errors';
-import { FetchClient, type NatsConnection } from '@larder/bus';
+import { FetchClient, decodeJson, subjects, type EvictedEvent, type NatsConnection } from '@larder/bus';
 import { parseListen, type Config } from '@larder/config';
 import type { ChunkIndex } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
@@ -60,13 +60,26 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const chunks = new ChunkStore({ volume: deps.volume, fetcher, touches, verify: { config: deps.config, index: deps.index } });
   const decodedCache = new DecodedChunkCache(deps.config().images.decodedCacheSize);
-  const chunkFiles = new OpenChunkFiles(chunks);
+  // Image reads fetch a chunk again when a full volume evicted it between its fetch and its open.
+  const imageChunks = { open: (store: string, digest: string) => chunks.openRefetching(store, digest), recordUse: (key: string) => chunks.recordUse(key) };
+  const chunkFiles = new OpenChunkFiles(imageChunks);
   chunks.onQuarantine((key) => chunkFiles.forget(key));
+  // Evicted files held open here are closed at once (or when their read ends), so that a full volume gets its space back.
+  const evictedSub = deps.nc.subscribe(subjects(deps.config().namespace).indexEvicted, {
+    callback: (err, msg) => {
+      if (err) return log.warn('eviction events stopped', { err });
+      try {
+        chunkFiles.evicted(decodeJson<EvictedEvent>(msg.data).keys);
+      } catch (e) {
+        log.warn('bad eviction event', { err: e });
+      }
+    },
+  });
   // The last good copy of each image's index, beside the chunks, so that cached images open while S3 is unreachable.
   const catalog = new ImageCatalog(deps.config, new SavedIndexes(deps.config().volume.path, deps.config().namespace, { fsync: deps.config().volume.fsync }));
   const reader = async (store: string, name: string) => {
     decodedCache.setBudget(deps.config().images.decodedCacheSize);
-    return new ImageReader(await catalog.open(store, name), { chunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
+    return new ImageReader(await catalog.open(store, name), { chunks: imageChunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
   };
   const chunkReadahead = new ChunkReadahead(new IndexMap(deps.config, catalog), (store, digest) => chunks.prefetch(store, digest), deps.config);
   const routes: Route[] = [
@@ -97,6 +110,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     try {
       nbdPort = (await nbd.listen()).port;
     } catch (err) {
+      evictedSub.unsubscribe();
       server.close();
       throw new Error(`gateway cannot serve NBD on ${nbdAddr.host}:${nbdAddr.port}: ${(err as Error).message}`, { cause: err });
     }
@@ -116,6 +130,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       server.closeIdleConnections();
       setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();
       await closed;
+      evictedSub.unsubscribe();
       chunkFiles.close();
       fetcher.close();
       catalog.close();

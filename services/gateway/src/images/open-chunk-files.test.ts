@@ -166,6 +166,35 @@ describe('OpenChunkFiles', () => {
     expect(files.openCount).toBe(0);
   });
 
+  it('closes evicted files at once when idle and on release when in use; a later acquire opens them again', async () => {
+    const src = opener();
+    files = new OpenChunkFiles(src, { idleMs: 0 });
+    const a = chunk('a', randomBytes(8192));
+    chunk('b');
+    chunk('c');
+    const busy = await files.acquire('s', 'a');
+    const idle = await files.acquire('s', 'b');
+    files.release(idle);
+    const kept = await files.acquire('s', 'c');
+    files.release(kept);
+    unlinkSync(path.join(dir, 'a'));
+    unlinkSync(path.join(dir, 'b'));
+    expect(files.evicted(['s/a', 's/b', 's/unknown'])).toBe(2);
+    expect(files.openCount).toBe(1);
+    expect(await target(idle.fd)).not.toContain(path.join(dir, 'b'));
+    // The read in progress still reads its (unlinked) file whole; the fd goes with the last reference.
+    expect(await target(busy.fd)).toContain(path.join(dir, 'a'));
+    expect(readAll(busy.fd, a.length).equals(a)).toBe(true);
+    files.release(busy);
+    expect(await target(busy.fd)).not.toContain(path.join(dir, 'a'));
+    expect(await target(kept.fd)).toBe(path.join(dir, 'c'));
+    const b2 = chunk('b');
+    const again = await files.acquire('s', 'b');
+    expect(readAll(again.fd, b2.length).equals(b2)).toBe(true);
+    files.release(again);
+    expect(src.opens).toEqual(['a', 'b', 'c', 'b']);
+  });
+
   it('bounds the opens prefetch starts and returns files already open', async () => {
     const src = opener();
     let release!: () => void;

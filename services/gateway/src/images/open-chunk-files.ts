@@ -47,7 +47,8 @@ export interface OpenChunkFilesOptions {
  * Recently used chunk files kept open, least recently used closed first. A reader takes a reference for
  * the duration of a read, so an fd is never closed (and its number reused for another file) under a read
  * in progress. An evicted chunk's file may be unlinked while it is open here: the open fd still reads the
- * same content-addressed bytes; the idle sweep closes such files so that their space is given back.
+ * same content-addressed bytes; `evicted` (the cache-index's eviction event) closes such files at once, or when
+ * the read in progress releases them, so that their space is given back.
  */
 export class OpenChunkFiles {
   private readonly entries = new Map<string, Entry>(); // insertion order = recency (re-inserted on use)
@@ -137,8 +138,22 @@ export class OpenChunkFiles {
 
   /** Drop a chunk's open file from the table (it was quarantined): the next `acquire` opens the chunk again. */
   forget(key: string): void {
-    const e = this.entries.get(key);
-    if (e) this.drop(e);
+    this.evicted([key]);
+  }
+
+  /**
+   * The cache-index evicted these chunks and unlinked their files: close the ones open here now (those in use when
+   * their last reference is released), so that their space comes back. A later acquire opens (fetches) them again.
+   */
+  evicted(keys: Iterable<string>): number {
+    let n = 0;
+    for (const key of keys) {
+      const e = this.entries.get(key);
+      if (!e) continue;
+      this.drop(e);
+      n++;
+    }
+    return n;
   }
 
   /** Close every file not in use and stop the sweep; files in use are closed on release. */
