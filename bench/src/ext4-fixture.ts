@@ -45,7 +45,9 @@ export async function makeExt4Image(outFile: string, sizeBytes: number): Promise
     const shared = noise('shared', Math.floor(unit * 0.75));
     for (let i = 0; i < 3; i++) await writeFile(join(tree, `home/demo/copy-${i}.img`), shared);
     await rm(outFile, { force: true });
-    const r = await runCommand('mkfs.ext4', ['-q', '-F', '-b', '4096', '-E', 'root_owner=0:0', '-d', tree, outFile, String(sizeMiB * 256)], { timeoutMs: 300_000 });
+    // A journal takes at least 4 MiB: tiny test images (under 64 MiB) go without one so that the tree fits.
+    const journal = sizeMiB < 64 ? ['-O', '^has_journal'] : [];
+    const r = await runCommand('mkfs.ext4', ['-q', '-F', '-b', '4096', ...journal, '-E', 'root_owner=0:0', '-d', tree, outFile, String(sizeMiB * 256)], { timeoutMs: 300_000 });
     if (r.code !== 0) throw new Error(`mkfs.ext4 failed: ${r.stderr.trim()}`);
   } finally {
     await rm(tree, { recursive: true, force: true });

@@ -22,8 +22,14 @@ async function startFake(opts: LarderStartOptions): Promise<LarderStack> {
   const cache = new Map<string, Buffer>();
   const fetches = new SingleFlight<Buffer>();
   const server = http.createServer((req, res) => {
+    // Scenarios read counters from the status; the stand-in has none.
+    if (req.url === '/v1/status') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chunkReadahead: null, hits: null, misses: null }));
     const m = /^\/v1\/stores\/([^/]+)\/chunks\/([0-9a-f]{64})$/.exec(req.url ?? '');
-    const chunk = m ? byStore.get(decodeURIComponent(m[1] as string))?.get(m[2] as string) : undefined;
+    let chunk = m ? byStore.get(decodeURIComponent(m[1] as string))?.get(m[2] as string) : undefined;
+    // casync's store route for a scenario's extra casync datastores: the object under the datastore's prefix.
+    const c = /^\/casync\/([^/]+)\/([0-9a-f]{4})\/([0-9a-f]{64})\.cacnk$/.exec(req.url ?? '');
+    const extra = c ? opts.extraDatastores?.[c[1] as string] : undefined;
+    if (c && extra?.layout === 'casync') chunk = { offset: 0, size: 0, digest: c[3] as string, key: `${extra.prefix}/${c[2]}/${c[3]}.cacnk` };
     if (!chunk) {
       res.writeHead(404).end();
       return;
