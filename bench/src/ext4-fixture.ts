@@ -72,7 +72,15 @@ export interface CasyncStoreFixture {
  * chunk to `bucket` under `prefix/<4 hex>/<digest>.cacnk` and the index to `prefix/.cnt/<indexName>` (where Larder
  * finds indexes), through `endpoint` (the unshaped one: uploads are setup).
  */
-export async function casyncStoreInS3(opts: { workDir: string; image: string; sizeBytes: number; endpoint: string; bucket: string; prefix: string; indexName: string }): Promise<CasyncStoreFixture> {
+export async function casyncStoreInS3(opts: {
+  workDir: string;
+  image: string;
+  sizeBytes: number;
+  endpoint: string;
+  bucket: string;
+  prefix: string;
+  indexName: string;
+}): Promise<CasyncStoreFixture> {
   const store = join(opts.workDir, 'castr');
   const index = join(opts.workDir, opts.indexName);
   await rm(store, { recursive: true, force: true });

@@ -14,7 +14,6 @@ import type { Nbdkit } from './nbdkit.js';
 import { objectUrl } from './s3-gets.js';
 import { fetchBuffer } from './fetch-buffer.js';
 
-
 /** Start the stand-in stack: one nbdkit file export per image, one chunk server with a memory cache. */
 async function startFake(opts: LarderStartOptions): Promise<LarderStack> {
   const byStore = new Map<string, Map<string, ChunkRef>>();

@@ -63,7 +63,10 @@ describe('every scenario with a stand-in Larder wired', () => {
         });
         for (const s of report.scenarios) {
           expect({ name: s.name, status: s.status, error: s.error }).toEqual({ name: s.name, status: 'ok', error: undefined });
-          expect(s.rows.some((r) => /larder/i.test(r.system)), s.name).toBe(true);
+          expect(
+            s.rows.some((r) => /larder/i.test(r.system)),
+            s.name,
+          ).toBe(true);
           expect(s.rows.every((r) => r.link.length > 0)).toBe(true);
         }
         const byName = new Map(report.scenarios.map((s) => [s.name, s]));

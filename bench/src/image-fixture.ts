@@ -66,7 +66,7 @@ export function prng(seed: number): () => number {
 export function chunkSizes(format: ImageFormat, sizeBytes: number, seed = 1): number[] {
   const sizes: number[] = [];
   const rand = prng(seed);
-  for (let off = 0; off < sizeBytes; ) {
+  for (let off = 0; off < sizeBytes;) {
     let n: number;
     if (format === 'pbs') n = 4 * MiB;
     else {
@@ -138,9 +138,7 @@ export async function uploadFileObject(endpoint: string, bucket: string, key: st
   const s3 = makeS3Client(endpoint, 1);
   const size = (await stat(path)).size;
   try {
-    await withRetry(() =>
-      s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size })),
-    );
+    await withRetry(() => s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size })));
   } finally {
     s3.destroy();
   }

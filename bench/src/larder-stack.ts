@@ -52,7 +52,9 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
   const services: Service[] = [];
   const spawnNode = (service: string) => {
     // LARDER_BENCH_PROFILE_DIR=DIR writes a CPU profile of every Larder process (read them to see where time goes).
-    const prof = process.env.LARDER_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LARDER_BENCH_PROFILE_DIR}`, `--cpu-prof-name=${service}-${services.length}.cpuprofile`] : [];
+    const prof = process.env.LARDER_BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LARDER_BENCH_PROFILE_DIR}`, `--cpu-prof-name=${service}-${services.length}.cpuprofile`]
+      : [];
     const s = spawnService(process.execPath, [...prof, main(service)], { env });
     services.push(s);
     return s;

@@ -26,7 +26,11 @@ async function main(): Promise<number> {
   const selected: Scenario[] = args.scenarios.length ? SCENARIOS.filter((s) => args.scenarios.includes(s.name)) : [...SCENARIOS];
   const report = await runBench({ args, scenarios: selected, larder: larderHook });
   const dir = args.out ?? fileURLToPath(new URL(args.quick ? '../results/quick' : '../results', import.meta.url));
-  const written = await writeResults(dir, report, SCENARIOS.map((s) => s.name));
+  const written = await writeResults(
+    dir,
+    report,
+    SCENARIOS.map((s) => s.name),
+  );
   process.stderr.write(`results: ${written.markdown}, ${written.json}, ${written.runJson}${written.charts.length ? `, ${written.charts.length} charts` : ''}\n`);
   const failed = report.scenarios.filter((s) => s.status === 'failed');
   if (failed.length) process.stderr.write(`failed: ${failed.map((s) => s.name).join(', ')}\n`);

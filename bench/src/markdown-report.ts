@@ -58,7 +58,9 @@ export function markdownReport(report: RunReport, charts: ReadonlyMap<string, st
     `- Link to S3: **${report.link.label}** (plus one round trip to open a connection); rows marked local ran without it.`,
     `- Image: ${formatBytes(report.sizes.imageBytes)} of random data, as a pbs store (4 MiB chunks) and a casync store (~64 KiB chunks), and as one raw object.`,
     `- Machine: ${m.cpus} cores, ${m.memoryGiB.toFixed(0)} GiB, ${m.platform} ${m.kernel}, Node ${m.node}.`,
-    `- Tools: ${Object.entries(report.tools).map(([k, v]) => `${k} ${v}`).join('; ')}.`,
+    `- Tools: ${Object.entries(report.tools)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; ')}.`,
     `- Larder: ${report.larderWired ? 'wired' : '**not wired yet: baselines only**'}.`,
     '',
     '| Scenario | Status | Time (s) |',

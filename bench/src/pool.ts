@@ -1,10 +1,5 @@
 /** Run `worker(i)` for i in [0, count) with at most `concurrency` running at once; stops early once `deadline` (performance.now() ms) has passed. */
-export async function runPool(
-  count: number,
-  concurrency: number,
-  worker: (index: number) => Promise<void>,
-  deadline = Number.POSITIVE_INFINITY,
-): Promise<number> {
+export async function runPool(count: number, concurrency: number, worker: (index: number) => Promise<void>, deadline = Number.POSITIVE_INFINITY): Promise<number> {
   let next = 0;
   let started = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, async () => {

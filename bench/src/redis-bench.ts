@@ -62,14 +62,23 @@ export function parseRedisBenchmarkCsv(text: string): { opsPerSec: number; p50Ms
 export async function runRedisZaddBenchmark(opts: RedisZaddOptions): Promise<RedisBenchResult> {
   const key = opts.key ?? 'larder-bench:zadd';
   const args = [
-    '-h', opts.host,
-    '-p', String(opts.port),
-    '-n', String(opts.requests ?? 200_000),
-    '-P', String(opts.pipeline ?? 16),
-    '-c', String(opts.clients ?? 50),
-    '-r', String(opts.keyspace ?? 100_000),
+    '-h',
+    opts.host,
+    '-p',
+    String(opts.port),
+    '-n',
+    String(opts.requests ?? 200_000),
+    '-P',
+    String(opts.pipeline ?? 16),
+    '-c',
+    String(opts.clients ?? 50),
+    '-r',
+    String(opts.keyspace ?? 100_000),
     '--csv',
-    'ZADD', key, '__rand_int__', 'member:__rand_int__',
+    'ZADD',
+    key,
+    '__rand_int__',
+    'member:__rand_int__',
   ];
   try {
     const r = await runCommand('redis-benchmark', args, { timeoutMs: 120_000 });

@@ -34,7 +34,14 @@ describe('report', () => {
     const dir = await mkdtemp(join(tmpdir(), 'larder-bench-report-'));
     try {
       const lines: string[] = [];
-      const broken: Scenario = { name: 'broken', title: 'broken', description: 'fails', async run() { throw new Error('boom'); } };
+      const broken: Scenario = {
+        name: 'broken',
+        title: 'broken',
+        description: 'fails',
+        async run() {
+          throw new Error('boom');
+        },
+      };
       const missing: Scenario = { ...fake('missing', 1), needs: ['no-such-command-larder'] };
       const args = { ...parseArgs(['--quick']), workDir: dir };
       const report = await runBench({ args, scenarios: [fake('one', 10), broken, missing], larder: undefined, log: (l) => lines.push(l) });
@@ -77,7 +84,21 @@ describe('report', () => {
     const base = { quick: true, scenarios: [] } as unknown as RunReport;
     const full = { ...base, quick: false };
     expect(mergeReports(base, full, [])).toBe(full);
-    expect(markdownReport({ ...full, startedAt: 'now', durationSec: 1, link: { latencyMs: 1, bandwidthBytesPerSec: 1, handshakeMs: 2, label: 'L' }, sizes: { imageBytes: 1 } as RunReport['sizes'], machine: { cpus: 2, memoryGiB: 1, node: '20', platform: 'linux', kernel: 'k' }, tools: {}, larderWired: false }, new Map())).toContain('not wired yet');
+    expect(
+      markdownReport(
+        {
+          ...full,
+          startedAt: 'now',
+          durationSec: 1,
+          link: { latencyMs: 1, bandwidthBytesPerSec: 1, handshakeMs: 2, label: 'L' },
+          sizes: { imageBytes: 1 } as RunReport['sizes'],
+          machine: { cpus: 2, memoryGiB: 1, node: '20', platform: 'linux', kernel: 'k' },
+          tools: {},
+          larderWired: false,
+        },
+        new Map(),
+      ),
+    ).toContain('not wired yet');
   });
 
   it('registers every scenario of the issue under a unique kebab-case name', () => {

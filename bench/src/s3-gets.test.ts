@@ -12,7 +12,6 @@ import type { WanS3 } from './wan-s3.js';
 import { KiB, MiB } from './units.js';
 import { readFile } from 'node:fs/promises';
 
-
 describe('S3 behind the WAN proxy', () => {
   let dir: string;
   let s3: WanS3;

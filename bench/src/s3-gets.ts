@@ -109,10 +109,7 @@ export async function timeObjectGets(opts: GetRunOptions): Promise<GetRunResult>
 }
 
 /** Try each concurrency in turn and return every run plus the best one (highest MiB/s). */
-export async function bestParallelGets(
-  base: Omit<GetRunOptions, 'concurrency'>,
-  concurrencies: readonly number[],
-): Promise<{ runs: GetRunResult[]; best: GetRunResult }> {
+export async function bestParallelGets(base: Omit<GetRunOptions, 'concurrency'>, concurrencies: readonly number[]): Promise<{ runs: GetRunResult[]; best: GetRunResult }> {
   const runs: GetRunResult[] = [];
   for (const c of concurrencies) runs.push(await timeObjectGets({ ...base, concurrency: c }));
   const best = runs.reduce((a, b) => (b.mibPerSec > a.mibPerSec ? b : a));

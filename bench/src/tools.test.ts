@@ -93,7 +93,9 @@ describe('external tools (skipped when not installed: bench/scripts/install-tool
       const r = await runRedisZaddBenchmark({ host: redis.host, port: redis.port, requests: 20_000 });
       expect(r.opsPerSec).toBeGreaterThan(0);
       expect(r.command).toContain('-P 16');
-      const left = execFileSync('redis-cli', ['-p', String(redis.port), 'EXISTS', 'larder-bench:zadd']).toString().trim();
+      const left = execFileSync('redis-cli', ['-p', String(redis.port), 'EXISTS', 'larder-bench:zadd'])
+        .toString()
+        .trim();
       expect(left).toBe('0');
     } finally {
       await redis.stop();

@@ -35,7 +35,7 @@ export const chunkHits: Scenario = {
   title: 'Chunk hits over HTTP at concurrency 64',
   description:
     'GETs of cached chunks at 64 connections (wrk when installed, else a Node keep-alive generator), cycling over every chunk of ' +
-    'the image: Larder\'s gateway (`/v1/stores/{store}/chunks/{digest}`, all chunks cached first) against nginx serving the same ' +
+    "the image: Larder's gateway (`/v1/stores/{store}/chunks/{digest}`, all chunks cached first) against nginx serving the same " +
     'chunk files from local disk. Higher req/s is better, lower latency is better.',
   needs: ['nginx'],
   async run(ctx) {
@@ -62,7 +62,13 @@ export const chunkHits: Scenario = {
         const warm = await runHttpLoad({ base: stack.gatewayUrl, paths, concurrency: CHUNK_HIT_CONCURRENCY, requests: paths.length, durationMs: 600_000 });
         if (warm.errors) out.note(`Larder ${format}: ${warm.errors} errors while caching the chunks (${warm.firstError ?? ''}).`);
         const r = await loadTest({ base: stack.gatewayUrl, paths, concurrency: CHUNK_HIT_CONCURRENCY, durationMs: ctx.sizes.loadDurationMs });
-        const row = out.row({ case: c, system: 'Larder gateway (cached)', link: `${ctx.linkLabel} (unused: every chunk cached)`, figures: loadFigures(r), note: loadNote(r, paths.length) });
+        const row = out.row({
+          case: c,
+          system: 'Larder gateway (cached)',
+          link: `${ctx.linkLabel} (unused: every chunk cached)`,
+          figures: loadFigures(r),
+          note: loadNote(r, paths.length),
+        });
         out.ratio(c, 'Larder / nginx', 'requests/s', row, nginxRow);
         out.ratio(c, 'Larder / nginx', 'p99', row, nginxRow);
       });

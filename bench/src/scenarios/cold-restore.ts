@@ -14,7 +14,7 @@ export const coldRestore: Scenario = {
   description:
     'Reads the whole imported image once over NBD with nbdcopy (every byte, extents ignored) on a cold cache: (a) Larder; ' +
     '(b) straight from S3 one chunk at a time (queue depth 1); (c) nbdkit curl plugin + cache filter reading the raw image ' +
-    'as one object; (d) the S3 side\'s limit: best of plain parallel GETs of the same chunks. For a pbs and a casync image. ' +
+    "as one object; (d) the S3 side's limit: best of plain parallel GETs of the same chunks. For a pbs and a casync image. " +
     'Higher MiB/s is better; ratios compare Larder with each baseline in the same run.',
   needs: ['nbdkit', 'nbdcopy', 'nbdinfo'],
   async run(ctx) {
@@ -47,7 +47,7 @@ export const coldRestore: Scenario = {
       const limit = await s3Limit(ctx, format);
       const limitRow = out.row({
         case: c,
-        system: '(d) S3 side\'s limit, parallel GETs',
+        system: "(d) S3 side's limit, parallel GETs",
         link,
         figures: [
           fig('throughput', limit.best.mibPerSec, 'MiB/s', 'higher'),
@@ -62,7 +62,11 @@ export const coldRestore: Scenario = {
         case: c,
         system: 'reference: embedded S3 without the link',
         link: LOCAL_LINK,
-        figures: [fig('throughput', alone.mibPerSec, 'MiB/s', 'higher'), fig('est. time for image', ctx.sizes.imageBytes / MiB / alone.mibPerSec, 's', 'lower'), fig('GET p50', alone.p50Ms, 'ms', 'lower')],
+        figures: [
+          fig('throughput', alone.mibPerSec, 'MiB/s', 'higher'),
+          fig('est. time for image', ctx.sizes.imageBytes / MiB / alone.mibPerSec, 's', 'lower'),
+          fig('GET p50', alone.p50Ms, 'ms', 'lower'),
+        ],
         note: `the same parallel GETs straight to s3rver at ${alone.concurrency} in flight: when (d) comes close to this, s3rver (one core), not the link, is the limit`,
       });
       out.ratio(c, '(d) S3 limit / S3 without the link', 'throughput', limitRow, aloneRow);
@@ -85,7 +89,9 @@ export const coldRestore: Scenario = {
     }
     if (!ctx.larder) out.note(LARDER_NOT_WIRED);
     out.note('Baselines (b) and (d) read the image\'s chunk objects for a bounded time; "est. time for image" extrapolates their rate to the whole image.');
-    out.note('(c) is measured once (it reads the raw image, not the chunks) and shown in both cases; it reads a prefix of the image (its rate is steady: one ranged GET per NBD request, one at a time).');
+    out.note(
+      '(c) is measured once (it reads the raw image, not the chunks) and shown in both cases; it reads a prefix of the image (its rate is steady: one ranged GET per NBD request, one at a time).',
+    );
     return out.done();
   },
 };

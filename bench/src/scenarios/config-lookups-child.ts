@@ -11,7 +11,10 @@ async function main(): Promise<void> {
   const cache = await ConfigCache.start({ nc, namespace, ttlMs: 60_000, env: false });
   cache.onChange((e) => process.send?.({ generation: e.generation, stores: Object.keys(e.config.datastores).length }));
   process.on('disconnect', () => {
-    void cache.stop().then(() => nc.close()).finally(() => process.exit(0));
+    void cache
+      .stop()
+      .then(() => nc.close())
+      .finally(() => process.exit(0));
   });
   process.send?.({ ready: cache.generation });
 }

@@ -33,7 +33,7 @@ export const fetcherScaling: Scenario = {
       const limit = await s3Limit(ctx, format);
       const ceiling = out.row({
         case: c,
-        system: 'S3 side\'s limit (ceiling)',
+        system: "S3 side's limit (ceiling)",
         link: ctx.linkLabel,
         figures: [fig('throughput', limit.best.mibPerSec, 'MiB/s', 'higher')],
         note: `best of parallel GETs, at ${limit.best.concurrency} in flight`,
@@ -49,7 +49,13 @@ export const fetcherScaling: Scenario = {
           { fetchers: n, fetcherConcurrency: SCALING_CONCURRENCY },
         );
         if (!r) continue;
-        const row = out.row({ case: c, system: `Larder, ${n} fetcher${n > 1 ? 's' : ''} × ${SCALING_CONCURRENCY} in flight`, link: ctx.linkLabel, figures: [fig('throughput', r.mibPerSec, 'MiB/s', 'higher')], note: `\`${scrubPorts(r.command)}\`` });
+        const row = out.row({
+          case: c,
+          system: `Larder, ${n} fetcher${n > 1 ? 's' : ''} × ${SCALING_CONCURRENCY} in flight`,
+          link: ctx.linkLabel,
+          figures: [fig('throughput', r.mibPerSec, 'MiB/s', 'higher')],
+          note: `\`${scrubPorts(r.command)}\``,
+        });
         if (n === 1) one = row;
         else out.ratio(c, `${n} fetchers / 1 fetcher`, 'throughput', row, one);
         out.ratio(c, `${n} fetcher${n > 1 ? 's' : ''} / S3 limit`, 'throughput', row, ceiling);

@@ -11,8 +11,8 @@ export const indexThroughput: Scenario = {
   name: 'index-throughput',
   title: 'Index throughput: admit/touch ops/s vs pipelined ZADD',
   description:
-    'Larder\'s cache index admit and touch operations per second against `redis-benchmark -P 16` ZADD on the same private ' +
-    'redis-server (on a key of its own, deleted afterwards). Higher is better; the ratio says what share of Redis\' raw ' +
+    "Larder's cache index admit and touch operations per second against `redis-benchmark -P 16` ZADD on the same private " +
+    "redis-server (on a key of its own, deleted afterwards). Higher is better; the ratio says what share of Redis' raw " +
     'pipelined ZADD rate the index reaches.',
   needs: ['redis-server', 'redis-benchmark', 'redis-cli'],
   async run(ctx) {

@@ -29,7 +29,7 @@ export const memory: Scenario = {
   title: 'Memory: gateway RSS while 8 images are read at once',
   description:
     'Eight full nbdcopy reads at the same time (the pbs and casync images alternately, cold cache), sampling the summed RSS of the ' +
-    'gateway\'s processes every 100 ms. Reference: nbdkit\'s file plugin process under the same 8 reads. Lower is better.',
+    "gateway's processes every 100 ms. Reference: nbdkit's file plugin process under the same 8 reads. Lower is better.",
   needs: ['nbdkit', 'nbdcopy', 'nbdinfo'],
   async run(ctx) {
     const out = new OutcomeBuilder();
@@ -39,7 +39,10 @@ export const memory: Scenario = {
     const nk = await startNbdkit({ plugin: 'file', params: [fx.raw.path] });
     try {
       const pid = nk.pid;
-      const r = await rssWhileReading(Array.from({ length: PARALLEL_READS }, () => nk.uri), () => (pid ? [pid] : []));
+      const r = await rssWhileReading(
+        Array.from({ length: PARALLEL_READS }, () => nk.uri),
+        () => (pid ? [pid] : []),
+      );
       out.row({
         case: c,
         system: 'nbdkit file plugin (reference)',

@@ -85,7 +85,11 @@ export const singleFlight: Scenario = {
         case: c,
         system: 'S3 direct (no coalescing)',
         link: ctx.linkLabel,
-        figures: [fig('S3 GETs per chunk', directGets.mean, 'GETs', 'lower'), fig('max GETs for a chunk', directGets.max, 'GETs', 'lower'), fig('client p99', percentile(direct.latencies, 99), 'ms', 'lower')],
+        figures: [
+          fig('S3 GETs per chunk', directGets.mean, 'GETs', 'lower'),
+          fig('max GETs for a chunk', directGets.max, 'GETs', 'lower'),
+          fig('client p99', percentile(direct.latencies, 99), 'ms', 'lower'),
+        ],
         note: `${count} chunks × ${CLIENTS_PER_CHUNK} clients${direct.errors ? `, ${direct.errors} failed GETs` : ''}`,
       });
       await withLarder(ctx, async (stack) => {
@@ -98,7 +102,11 @@ export const singleFlight: Scenario = {
           case: c,
           system: 'Larder gateway (cold)',
           link: ctx.linkLabel,
-          figures: [fig('S3 GETs per chunk', gets.mean, 'GETs', 'lower'), fig('max GETs for a chunk', gets.max, 'GETs', 'lower'), fig('client p99', percentile(r.latencies, 99), 'ms', 'lower')],
+          figures: [
+            fig('S3 GETs per chunk', gets.mean, 'GETs', 'lower'),
+            fig('max GETs for a chunk', gets.max, 'GETs', 'lower'),
+            fig('client p99', percentile(r.latencies, 99), 'ms', 'lower'),
+          ],
           note: `${count} chunks × ${CLIENTS_PER_CHUNK} clients${r.errors ? `, ${r.errors} failed GETs` : ''}`,
         });
         out.ratio(c, 'Larder / no coalescing', 'S3 GETs per chunk', row, base);

@@ -12,7 +12,7 @@ export const warmRestore: Scenario = {
   title: 'Warm restore (full sequential read over NBD, everything cached)',
   description:
     'Reads the whole image over NBD with nbdcopy once to warm up, then again several times (median reported): Larder with every ' +
-    'chunk cached, against nbdkit\'s file plugin serving the raw image from local disk (the local limit). Higher MiB/s is better.',
+    "chunk cached, against nbdkit's file plugin serving the raw image from local disk (the local limit). Higher MiB/s is better.",
   needs: ['nbdkit', 'nbdcopy', 'nbdinfo'],
   async run(ctx) {
     const out = new OutcomeBuilder();

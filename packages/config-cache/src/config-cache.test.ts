@@ -98,7 +98,10 @@ describe('ConfigCache', () => {
 
   it('applies env overrides on top of the served file and flags what needs a restart', async () => {
     await serve();
-    const initial = resolvePaths(parseConfig({ redis: { url: 'redis://elsewhere:6379' }, datastores: { demo: { layout: 'pbs', bucket: 'demo-bucket' } }, capacity: '1GiB' }), '/etc/larder');
+    const initial = resolvePaths(
+      parseConfig({ redis: { url: 'redis://elsewhere:6379' }, datastores: { demo: { layout: 'pbs', bucket: 'demo-bucket' } }, capacity: '1GiB' }),
+      '/etc/larder',
+    );
     const cache = await ConfigCache.start({ nc: await connect(), namespace: ns, ttlMs: 60_000, env: { LARDER_REDIS_URL: 'redis://elsewhere:6379' }, initial });
     expect(cache.current().redis.url).toBe('redis://elsewhere:6379');
     expect(cache.status().restartRequired).toEqual([]);

@@ -74,7 +74,9 @@ export class ConfigCache {
     await cache.refresh();
     if (!cache.boot) {
       await cache.stop();
-      throw new ConfigCacheError(`no config: the config-service of namespace ${opts.namespace} did not answer (${cache.fetchError ?? cache.applyError ?? 'unknown error'}) and no initial config was given`);
+      throw new ConfigCacheError(
+        `no config: the config-service of namespace ${opts.namespace} did not answer (${cache.fetchError ?? cache.applyError ?? 'unknown error'}) and no initial config was given`,
+      );
     }
     return cache;
   }

@@ -35,10 +35,7 @@ export interface ConfigSnapshot extends GenerationAnnouncement {
 export type ConfigGetReply = (GenerationAnnouncement & { unchanged: true }) | (ConfigSnapshot & { unchanged?: false });
 
 /** A change the CLI asks for: set or remove one dotted path (value as YAML text), or replace the whole file. */
-export type ConfigChange =
-  | { op: 'set'; path: string; value: string }
-  | { op: 'unset'; path: string }
-  | { op: 'replace'; text: string; baseGeneration?: number };
+export type ConfigChange = { op: 'set'; path: string; value: string } | { op: 'unset'; path: string } | { op: 'replace'; text: string; baseGeneration?: number };
 
 /** What a change did. */
 export interface ConfigChangeResult extends GenerationAnnouncement {

@@ -1,27 +1,23 @@
 import { z } from 'zod';
 import { parseDuration, parseListen, parseSize } from './units.js';
 
-const size = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (write e.g. 10GiB, 512MiB or a number of bytes)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const bytes = parseSize(v);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (write e.g. 10GiB, 512MiB or a number of bytes)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (write e.g. 250ms, 30s, 5m)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (write e.g. 250ms, 30s, 5m)` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const listen = z.string().refine((v) => parseListen(v) !== undefined, { message: 'expected host:port' });
 
@@ -75,7 +71,10 @@ export const configSchema = z
       })
       .strict()
       .default({ path: '.larder/volume', reserve: 0.05, fsync: true, scrubRate: 4 * 2 ** 20 }),
-    redis: z.object({ url: z.string().default('redis://127.0.0.1:6379') }).strict().default({ url: 'redis://127.0.0.1:6379' }),
+    redis: z
+      .object({ url: z.string().default('redis://127.0.0.1:6379') })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379' }),
     nats: z
       .object({ servers: z.union([z.string(), z.array(z.string()).min(1)]).default('nats://127.0.0.1:4222') })
       .strict()
@@ -128,10 +127,7 @@ export const configSchema = z
       })
       .strict()
       .default({ decodedCacheSize: 256 * 2 ** 20, readahead: 16, indexTtl: 60_000, indexMapSize: 64 * 2 ** 20 }),
-    telemetry: z
-      .object({ otlpEndpoint: z.string().url().optional() })
-      .strict()
-      .default({}),
+    telemetry: z.object({ otlpEndpoint: z.string().url().optional() }).strict().default({}),
     datastores: z.record(name, datastoreSchema).default({}),
   })
   .strict();

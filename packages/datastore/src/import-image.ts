@@ -40,7 +40,8 @@ export async function importRawImage(opts: {
   const { ds } = opts;
   if (ds.layout !== 'pbs') throw new Error(`datastore ${ds.name} has the ${ds.layout} layout; import writes pbs images (use push-casync for casync stores)`);
   const image = fixedIndexName(opts.name);
-  if (!isSafeObjectName(image) || !image.endsWith('.fidx')) throw new Error(`bad image name ${JSON.stringify(opts.name)}: use a relative path without . or .. segments, ending in .fidx or without extension`);
+  if (!isSafeObjectName(image) || !image.endsWith('.fidx'))
+    throw new Error(`bad image name ${JSON.stringify(opts.name)}: use a relative path without . or .. segments, ending in .fidx or without extension`);
   const chunkSize = opts.chunkSize ?? 4 * 2 ** 20;
   if (chunkSize <= 0 || (chunkSize & (chunkSize - 1)) !== 0) throw new Error(`chunk size must be a power of two, got ${chunkSize}`);
   const client = s3ClientFor(ds);

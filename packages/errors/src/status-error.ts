@@ -33,8 +33,19 @@ export function nbdErrnoOf(err: unknown): number {
 
 /** Short reason names for the JSON error bodies of the HTTP routes. */
 const REASONS: Readonly<Record<number, string>> = {
-  400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict',
-  416: 'range_not_satisfiable', 422: 'malformed_index', 500: 'internal', 502: 'bad_upstream_data', 503: 'unavailable', 504: 'timeout', 507: 'insufficient_storage',
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  416: 'range_not_satisfiable',
+  422: 'malformed_index',
+  500: 'internal',
+  502: 'bad_upstream_data',
+  503: 'unavailable',
+  504: 'timeout',
+  507: 'insufficient_storage',
 };
 
 /** The reason name of a status (`error` for one without a name). */

@@ -50,9 +50,7 @@ describe('parseCaibx', () => {
     expect(idx.digestAlgorithm).toBe('sha512-256');
     expect([idx.chunkStart(1), idx.chunkEnd(1)]).toEqual([20_000, 90_000]);
     expect(idx.chunkDigest(2)).toBe('03'.repeat(32));
-    expect([idx.findChunk(0), idx.findChunk(19_999), idx.findChunk(20_000), idx.findChunk(99_999), idx.findChunk(100_000)]).toEqual([
-      0, 0, 1, 2, -1,
-    ]);
+    expect([idx.findChunk(0), idx.findChunk(19_999), idx.findChunk(20_000), idx.findChunk(99_999), idx.findChunk(100_000)]).toEqual([0, 0, 1, 2, -1]);
   });
 
   it('parses an empty index (header, table header, tail only)', () => {
@@ -108,8 +106,32 @@ describe('parseCaibx', () => {
 
   it('refuses non-monotonic, zero-length, oversized and overflowing entries', () => {
     const d = fakeDigest(1);
-    expectFormatError(() => parseCaibx(handBuilt({ entries: [[10n, d], [10n, d]] })), 'index-order', /chunk 1 has zero length/);
-    expectFormatError(() => parseCaibx(handBuilt({ entries: [[10n, d], [9n, d]] })), 'index-order', /end before its start/);
+    expectFormatError(
+      () =>
+        parseCaibx(
+          handBuilt({
+            entries: [
+              [10n, d],
+              [10n, d],
+            ],
+          }),
+        ),
+      'index-order',
+      /chunk 1 has zero length/,
+    );
+    expectFormatError(
+      () =>
+        parseCaibx(
+          handBuilt({
+            entries: [
+              [10n, d],
+              [9n, d],
+            ],
+          }),
+        ),
+      'index-order',
+      /end before its start/,
+    );
     expectFormatError(() => parseCaibx(handBuilt({ entries: [[300_000n, d]] })), 'index-chunk-size', /300000 bytes, larger than chunk_size_max 262144/);
     expectFormatError(() => parseCaibx(handBuilt({ entries: [[1n << 60n, d]] })), 'index-overflow');
   });

@@ -15,11 +15,7 @@ export function layoutDigestAlgorithm(layout: ChunkLayout): DigestAlgorithm {
  * Encodes plain chunk data as the object stored in S3 and returns it with the hex digest
  * of the plain data. `alg` overrides the layout default (casync --digest=sha256 stores).
  */
-export function encodeChunk(
-  layout: ChunkLayout,
-  plain: Uint8Array,
-  alg?: DigestAlgorithm,
-): { digest: string; bytes: Buffer } {
+export function encodeChunk(layout: ChunkLayout, plain: Uint8Array, alg?: DigestAlgorithm): { digest: string; bytes: Buffer } {
   const useAlg = alg ?? layoutDigestAlgorithm(layout);
   layoutDigestAlgorithm(layout); // rejects an unknown layout even when alg is given
   const bytes = layout === 'pbs' ? encodeDataBlob(plain) : encodeCasyncChunk(plain);
@@ -27,12 +23,7 @@ export function encodeChunk(
 }
 
 /** Decodes a chunk object and checks that the digest of its plain data equals digestHex. */
-export function decodeAndVerifyChunk(
-  layout: ChunkLayout,
-  digestHex: string,
-  objectBytes: Uint8Array,
-  alg?: DigestAlgorithm,
-): Buffer {
+export function decodeAndVerifyChunk(layout: ChunkLayout, digestHex: string, objectBytes: Uint8Array, alg?: DigestAlgorithm): Buffer {
   const useAlg = alg ?? layoutDigestAlgorithm(layout);
   layoutDigestAlgorithm(layout);
   if (!isHexDigest(digestHex)) {
@@ -41,10 +32,7 @@ export function decodeAndVerifyChunk(
   const plain = layout === 'pbs' ? decodeDataBlob(objectBytes) : decodeCasyncChunk(objectBytes);
   const actual = digest(useAlg, plain).toString('hex');
   if (actual !== digestHex) {
-    throw new FormatError(
-      'digest-mismatch',
-      `chunk: ${useAlg} digest mismatch: expected ${digestHex}, data (${plain.length} bytes) hashes to ${actual}`,
-    );
+    throw new FormatError('digest-mismatch', `chunk: ${useAlg} digest mismatch: expected ${digestHex}, data (${plain.length} bytes) hashes to ${actual}`);
   }
   return plain;
 }

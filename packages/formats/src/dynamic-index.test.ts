@@ -75,10 +75,16 @@ describe('parseDynamicIndex', () => {
   });
 
   it('refuses zero-length and decreasing entries', () => {
-    const zero: [bigint, Buffer][] = [[10n, fakeDigest(1)], [10n, fakeDigest(2)]];
+    const zero: [bigint, Buffer][] = [
+      [10n, fakeDigest(1)],
+      [10n, fakeDigest(2)],
+    ];
     expectFormatError(() => parseDynamicIndex(handBuilt(zero)), 'index-order', /chunk 1 has zero length/);
     expectFormatError(() => parseDynamicIndex(handBuilt([[0n, fakeDigest(1)]])), 'index-order', /chunk 0 has zero length/);
-    const back: [bigint, Buffer][] = [[10n, fakeDigest(1)], [5n, fakeDigest(2)]];
+    const back: [bigint, Buffer][] = [
+      [10n, fakeDigest(1)],
+      [5n, fakeDigest(2)],
+    ];
     expectFormatError(() => parseDynamicIndex(handBuilt(back)), 'index-order', /end before its start/);
   });
 
@@ -98,7 +104,16 @@ describe('writeDynamicIndex validation', () => {
   it('rejects bad entries', () => {
     const d = fakeDigest(1);
     expectFormatError(() => writeDynamicIndex({ entries: [{ end: 0, digest: d }] }), 'invalid-argument', /greater than the previous end 0/);
-    expectFormatError(() => writeDynamicIndex({ entries: [{ end: 5, digest: d }, { end: 4, digest: d }] }), 'invalid-argument');
+    expectFormatError(
+      () =>
+        writeDynamicIndex({
+          entries: [
+            { end: 5, digest: d },
+            { end: 4, digest: d },
+          ],
+        }),
+      'invalid-argument',
+    );
     expectFormatError(() => writeDynamicIndex({ entries: [{ end: 2 ** 53, digest: d }] }), 'invalid-argument', /safe integer/);
     expectFormatError(() => writeDynamicIndex({ entries: [{ end: 5, digest: Buffer.alloc(33) }] }), 'invalid-argument', /digest/);
     expectFormatError(() => writeDynamicIndex({ entries: null as never }), 'invalid-argument', /array/);

@@ -26,10 +26,7 @@ export function parseDynamicIndex(input: Uint8Array, opts: ParseIndexOptions = {
   const header = readPbsHeader('didx', buf, DIDX_MAGIC);
   const tableSize = buf.length - PBS_HEADER_SIZE;
   if (tableSize % 40 !== 0) {
-    throw new FormatError(
-      'index-size',
-      `didx: file is ${buf.length} bytes; the ${tableSize} bytes after the header are not a whole number of 40-byte entries`,
-    );
+    throw new FormatError('index-size', `didx: file is ${buf.length} bytes; the ${tableSize} bytes after the header are not a whole number of 40-byte entries`);
   }
   const ends = readEnds('didx', buf, PBS_HEADER_SIZE, tableSize / 40);
   // index_csum = SHA-256(end1_le || digest1 || end2_le || ...), i.e. of the raw entry table.

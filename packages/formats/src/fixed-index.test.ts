@@ -73,11 +73,7 @@ describe('parseFixedIndex', () => {
 
   it('refuses a length that does not match size and chunk_size, with a specific message', () => {
     const buf = handBuilt(3_000_000n, BigInt(MiB4), [fakeDigest(1)]);
-    expectFormatError(
-      () => parseFixedIndex(buf.subarray(0, 4100)),
-      'index-size',
-      'fidx: file is 4100 bytes, expected 4128 for 1 chunk(s) of 4194304 bytes covering 3000000 bytes',
-    );
+    expectFormatError(() => parseFixedIndex(buf.subarray(0, 4100)), 'index-size', 'fidx: file is 4100 bytes, expected 4128 for 1 chunk(s) of 4194304 bytes covering 3000000 bytes');
     expectFormatError(() => parseFixedIndex(Buffer.concat([buf, fakeDigest(2)])), 'index-size', /4160 bytes, expected 4128/);
   });
 

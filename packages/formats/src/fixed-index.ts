@@ -55,10 +55,7 @@ export function parseFixedIndex(input: Uint8Array, opts: ParseIndexOptions = {})
   const count = Math.ceil(size / chunkSize);
   const expected = PBS_HEADER_SIZE + count * 32;
   if (buf.length !== expected) {
-    throw new FormatError(
-      'index-size',
-      `fidx: file is ${buf.length} bytes, expected ${expected} for ${count} chunk(s) of ${chunkSize} bytes covering ${size} bytes`,
-    );
+    throw new FormatError('index-size', `fidx: file is ${buf.length} bytes, expected ${expected} for ${count} chunk(s) of ${chunkSize} bytes covering ${size} bytes`);
   }
   if (opts.verifyChecksum ?? true) verifyIndexCsum('fidx', header, buf.subarray(PBS_HEADER_SIZE));
   return new FixedChunkIndex(buf, header, size, chunkSize, count);

@@ -28,14 +28,6 @@ export { zeroChunkDigest } from './zero.js';
 export { DIDX_MAGIC, FIDX_MAGIC, PBS_HEADER_SIZE } from './pbs-header.js';
 export { parseFixedIndex, writeFixedIndex } from './fixed-index.js';
 export { parseDynamicIndex, writeDynamicIndex } from './dynamic-index.js';
-export {
-  CA_FORMAT_INDEX,
-  CA_FORMAT_SHA512_256,
-  CA_FORMAT_TABLE,
-  CA_FORMAT_TABLE_TAIL_MARKER,
-  CAIBX_DEFAULT_FEATURE_FLAGS,
-  caibxDigestAlgorithm,
-  parseCaibx,
-} from './caibx.js';
+export { CA_FORMAT_INDEX, CA_FORMAT_SHA512_256, CA_FORMAT_TABLE, CA_FORMAT_TABLE_TAIL_MARKER, CAIBX_DEFAULT_FEATURE_FLAGS, caibxDigestAlgorithm, parseCaibx } from './caibx.js';
 export { writeCaibx } from './caibx-writer.js';
 export { indexFormatOf, isIndexName, parseIndex } from './parse-index.js';

@@ -74,8 +74,7 @@ export function mutate(r: () => number, src: Buffer, hot: number[] = []): Buffer
 }
 
 /** Whether the real casync binary is available. */
-export const HAVE_CASYNC =
-  existsSync('/usr/bin/casync') || spawnSync('casync', ['--version'], { stdio: 'ignore' }).status === 0;
+export const HAVE_CASYNC = existsSync('/usr/bin/casync') || spawnSync('casync', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /** Runs casync with args, failing the test with its stderr on a non-zero exit. */
 export function casync(args: string[], cwd: string): string {

@@ -9,10 +9,7 @@ export function readSafeU64(buf: Buffer, offset: number, what: string): number {
   const lo = buf.readUInt32LE(offset);
   const hi = buf.readUInt32LE(offset + 4);
   if (hi > MAX_SAFE_HIGH) {
-    throw new FormatError(
-      'index-overflow',
-      `${what} is ${buf.readBigUInt64LE(offset)}, larger than 2^53-1 (the largest size Larder handles)`,
-    );
+    throw new FormatError('index-overflow', `${what} is ${buf.readBigUInt64LE(offset)}, larger than 2^53-1 (the largest size Larder handles)`);
   }
   return hi * TWO_32 + lo;
 }

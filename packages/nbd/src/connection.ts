@@ -110,8 +110,7 @@ export class NbdConnection {
     if (this.timedOut) return; // already logged
     const meta = { peer: this.peer, phase: this.phase, export: exp?.name, error: describeError(err) };
     if (this.shuttingDown) logger.info('nbd: connection closed by server shutdown', meta);
-    else if (err instanceof ConnectionClosedError && err.partialBytes === 0 && this.phase === 'handshake')
-      logger.info('nbd: client hung up during handshake', meta);
+    else if (err instanceof ConnectionClosedError && err.partialBytes === 0 && this.phase === 'handshake') logger.info('nbd: client hung up during handshake', meta);
     else logger.warn(`nbd: connection ended: ${describeError(err)}`, meta);
   }
 

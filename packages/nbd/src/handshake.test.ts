@@ -35,14 +35,7 @@ import {
 import { StatusError } from '@larder/errors';
 import { openErrorReply, parseInfoRequest } from './handshake.js';
 import { createNbdServer } from './server.js';
-import {
-  createMemoryProvider,
-  demoExports,
-  pseudoRandomBytes,
-  recordingLogger,
-  waitFor,
-  type MemoryProvider,
-} from './test-memory-provider.js';
+import { createMemoryProvider, demoExports, pseudoRandomBytes, recordingLogger, waitFor, type MemoryProvider } from './test-memory-provider.js';
 import { RawClient } from './test-raw-client.js';
 import type { NbdServer } from './types.js';
 
@@ -137,19 +130,14 @@ describe('handshake', () => {
   it('answers NBD_OPT_INFO with export, name, description and block size, then NBD_OPT_GO', async () => {
     const c = await client();
     await c.start();
-    c.sendOption(
-      NBD_OPT_INFO,
-      RawClient.infoRequest('demo/disk1', [NBD_INFO_NAME, NBD_INFO_DESCRIPTION, NBD_INFO_BLOCK_SIZE]),
-    );
+    c.sendOption(NBD_OPT_INFO, RawClient.infoRequest('demo/disk1', [NBD_INFO_NAME, NBD_INFO_DESCRIPTION, NBD_INFO_BLOCK_SIZE]));
     const replies = await c.readOptionReplies();
     expect(replies.at(-1)?.type).toBe(NBD_REP_ACK);
     const infos = new Map(replies.filter((r) => r.type === NBD_REP_INFO).map((r) => [r.data.readUInt16BE(0), r.data]));
     const exp = infos.get(NBD_INFO_EXPORT)!;
     expect(exp.length).toBe(12);
     expect(exp.readBigUInt64BE(2)).toBe(BigInt(5 * 1024 * 1024 + 1234));
-    expect(exp.readUInt16BE(10)).toBe(
-      NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY | NBD_FLAG_SEND_FLUSH | NBD_FLAG_CAN_MULTI_CONN,
-    );
+    expect(exp.readUInt16BE(10)).toBe(NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY | NBD_FLAG_SEND_FLUSH | NBD_FLAG_CAN_MULTI_CONN);
     expect(text(infos.get(NBD_INFO_NAME)!.subarray(2))).toBe('demo/disk1');
     expect(text(infos.get(NBD_INFO_DESCRIPTION)!.subarray(2))).toBe('first demo disk');
     const bs = infos.get(NBD_INFO_BLOCK_SIZE)!;

@@ -34,15 +34,7 @@ import { describeError, NbdProtocolError } from './errors.js';
 import type { SocketReader } from './socket-reader.js';
 import type { SocketWriter } from './socket-writer.js';
 import type { NbdExport, ServerSettings } from './types.js';
-import {
-  encodeExportNameReply,
-  encodeGreeting,
-  encodeInfoBlockSize,
-  encodeInfoExport,
-  encodeInfoString,
-  encodeOptionReply,
-  encodeServerEntry,
-} from './wire.js';
+import { encodeExportNameReply, encodeGreeting, encodeInfoBlockSize, encodeInfoExport, encodeInfoString, encodeOptionReply, encodeServerEntry } from './wire.js';
 
 /** What negotiation settled on; the caller owns (and must close) `export`. */
 export interface HandshakeResult {
@@ -130,10 +122,8 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
   /** An export opened by NBD_OPT_INFO, kept for a following NBD_OPT_GO with the same name. */
   let held: { requested: string; exp: NbdExport } | undefined;
 
-  const reply = (option: number, type: number, data?: Uint8Array): Promise<void> =>
-    writer.write(encodeOptionReply(option, type, data));
-  const replyError = (option: number, type: number, message: string): Promise<void> =>
-    reply(option, type, Buffer.from(message, 'utf8'));
+  const reply = (option: number, type: number, data?: Uint8Array): Promise<void> => writer.write(encodeOptionReply(option, type, data));
+  const replyError = (option: number, type: number, message: string): Promise<void> => reply(option, type, Buffer.from(message, 'utf8'));
 
   /** Open `name`, reusing the export kept from NBD_OPT_INFO. Returns the error reply and its message on failure. */
   const openExport = async (name: string): Promise<NbdExport | { code: number; message: string }> => {
@@ -226,11 +216,7 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
               await reply(option, NBD_REP_INFO, encodeInfoString(NBD_INFO_DESCRIPTION, exp.description));
             }
             // Always sent: clients that did not ask may ignore it, and it documents our limits.
-            await reply(
-              option,
-              NBD_REP_INFO,
-              encodeInfoBlockSize(1, settings.preferredBlockSize, settings.maxReadLength),
-            );
+            await reply(option, NBD_REP_INFO, encodeInfoBlockSize(1, settings.preferredBlockSize, settings.maxReadLength));
             await reply(option, NBD_REP_ACK);
           } catch (err) {
             closeQuietly(exp, ctx);

@@ -114,13 +114,7 @@ export class SocketReader {
           this.waiter = undefined;
           if (this.failure) w.reject(this.failure);
           else if (w.eofOk && this.buffered === 0) w.resolve(null);
-          else
-            w.reject(
-              new ConnectionClosedError(
-                `client disconnected mid-message (${this.buffered} of ${w.n} bytes)`,
-                this.buffered,
-              ),
-            );
+          else w.reject(new ConnectionClosedError(`client disconnected mid-message (${this.buffered} of ${w.n} bytes)`, this.buffered));
         }
       } else {
         w.remaining -= this.discard(w.remaining);
@@ -129,10 +123,7 @@ export class SocketReader {
           w.resolve();
         } else if (this.failure || this.ended) {
           this.waiter = undefined;
-          w.reject(
-            this.failure ??
-              new ConnectionClosedError(`client disconnected mid-payload (${w.remaining} bytes missing)`, 1),
-          );
+          w.reject(this.failure ?? new ConnectionClosedError(`client disconnected mid-payload (${w.remaining} bytes missing)`, 1));
         }
       }
     }

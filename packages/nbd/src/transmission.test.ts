@@ -15,14 +15,7 @@ import {
   NBD_REPLY_TYPE_OFFSET_DATA,
 } from './constants.js';
 import { createNbdServer } from './server.js';
-import {
-  createMemoryProvider,
-  demoExports,
-  recordingLogger,
-  sleep,
-  waitFor,
-  type MemoryProvider,
-} from './test-memory-provider.js';
+import { createMemoryProvider, demoExports, recordingLogger, sleep, waitFor, type MemoryProvider } from './test-memory-provider.js';
 import { RawClient } from './test-raw-client.js';
 import type { NbdServer, NbdServerOptions } from './types.js';
 
@@ -239,7 +232,7 @@ describe('transmission with simple replies', () => {
     const c = await attach();
     const count = 200;
     const length = 256 * 1024; // 50 MiB requested in total
-    for (let i = 0; i < count; i++) c.request(NBD_CMD_READ, BigInt(i), i * length % (SIZE1 - length), length);
+    for (let i = 0; i < count; i++) c.request(NBD_CMD_READ, BigInt(i), (i * length) % (SIZE1 - length), length);
     await sleep(300);
     const started = provider.reads.length;
     // Only what fits in socket buffers (a few MiB) plus the in-flight window has been read.

@@ -49,7 +49,7 @@ describe('toNbdErrno', () => {
     expect(toNbdErrno('boom')).toBe(NBD_ERR.EIO);
   });
 
-  it("maps a StatusError by its status (nbdErrnoOf): a read past the end EINVAL, S3 or fetch failures EIO", () => {
+  it('maps a StatusError by its status (nbdErrnoOf): a read past the end EINVAL, S3 or fetch failures EIO', () => {
     expect(toNbdErrno(new StatusError(416, 'past the end'))).toBe(NBD_ERR.EINVAL);
     expect(toNbdErrno(new StatusError(503, 'S3 unavailable'))).toBe(NBD_ERR.EIO);
     expect(toNbdErrno(new StatusError(502, 'bad bytes'))).toBe(NBD_ERR.EIO);

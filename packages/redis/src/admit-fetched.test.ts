@@ -39,7 +39,9 @@ describe('ChunkIndex.admitFetched', () => {
   it('rejects bad arguments and changes nothing', async () => {
     const before = await redis.get(indexKeys(ns).used);
     const keys = Object.values(indexKeys(ns));
-    const err = await runScript(redis, 'test', 'admitFetched', [keys[0]!, keys[1]!, keys[2]!, keys[3]!, flightKey(ns, 'demo/cc')], ['demo/cc', '1', '1', 't', '-1', '0']).catch((e: unknown) => e);
+    const err = await runScript(redis, 'test', 'admitFetched', [keys[0]!, keys[1]!, keys[2]!, keys[3]!, flightKey(ns, 'demo/cc')], ['demo/cc', '1', '1', 't', '-1', '0']).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(IndexError);
     expect((err as IndexError).code).toBe(IndexScriptCode.BAD_ARGUMENT);
     expect((err as IndexError).message).toMatch(/s3Gets/);
@@ -49,14 +51,21 @@ describe('ChunkIndex.admitFetched', () => {
 
   it('adds further counters (S3 GETs by outcome) in the same step, and refuses an odd or malformed tail', async () => {
     const token = (await locks.acquire('demo/dd', 5_000)) as string;
-    await index.admitFetched('demo/dd', 10, { token, s3Gets: 3, s3Bytes: 10, counters: { [s3RequestField('get', 'ok')]: 1, [s3RequestField('get', 'error')]: 2, 's3.get.timeout': 0 } });
+    await index.admitFetched('demo/dd', 10, {
+      token,
+      s3Gets: 3,
+      s3Bytes: 10,
+      counters: { [s3RequestField('get', 'ok')]: 1, [s3RequestField('get', 'error')]: 2, 's3.get.timeout': 0 },
+    });
     const stats = await index.stats();
     expect(stats).toMatchObject({ 's3.get.ok': 1, 's3.get.error': 2 });
     expect(stats['s3.get.timeout']).toBeUndefined();
     expect(s3RequestCounts(stats).get).toMatchObject({ ok: 1, error: 2 });
     const keys = Object.values(indexKeys(ns));
     const run = (tail: string[]) =>
-      runScript(redis, 'test', 'admitFetched', [keys[0]!, keys[1]!, keys[2]!, keys[3]!, flightKey(ns, 'demo/ee')], ['demo/ee', '1', '1', 't', '0', '0', ...tail]).catch((e: unknown) => e);
+      runScript(redis, 'test', 'admitFetched', [keys[0]!, keys[1]!, keys[2]!, keys[3]!, flightKey(ns, 'demo/ee')], ['demo/ee', '1', '1', 't', '0', '0', ...tail]).catch(
+        (e: unknown) => e,
+      );
     expect(((await run(['s3.get.ok'])) as IndexError).code).toBe(IndexScriptCode.BAD_ARGUMENT);
     expect(((await run(['s3.get.ok', '-1'])) as IndexError).code).toBe(IndexScriptCode.BAD_ARGUMENT);
     expect(await index.has('demo/ee')).toBe(false);

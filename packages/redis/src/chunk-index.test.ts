@@ -131,9 +131,7 @@ describe('ChunkIndex', () => {
     const { ns } = freshIndex();
     const indexes = connections.map((c) => new ChunkIndex(c, ns));
     const sizeOfKey = (k: number): number => 1_000 + k * 37;
-    await Promise.all(
-      Array.from({ length: 200 }, (_, i) => indexes[i % 4]!.admit(`demo/${i % 40}`, sizeOfKey(i % 40), 1_000 + i)),
-    );
+    await Promise.all(Array.from({ length: 200 }, (_, i) => indexes[i % 4]!.admit(`demo/${i % 40}`, sizeOfKey(i % 40), 1_000 + i)));
     const expected = Array.from({ length: 40 }, (_, k) => sizeOfKey(k)).reduce((a, b) => a + b, 0);
     expect(await indexes[0]!.totals()).toEqual({ usedBytes: expected, chunkCount: 40 });
     expect(await sumOfSizes(ns)).toBe(expected);
@@ -189,9 +187,7 @@ describe('ChunkIndex', () => {
     await index.admit('b', 2, 2);
     await index.incrStats({ hits: 1 });
     await index.evictTo(2);
-    expect((await keysOf(redis, ns)).sort()).toEqual(
-      Object.values(indexKeys(ns)).sort(),
-    );
+    expect((await keysOf(redis, ns)).sort()).toEqual(Object.values(indexKeys(ns)).sort());
     await index.clear();
     expect(await keysOf(redis, ns)).toEqual([]);
     expect(await index.totals()).toEqual({ usedBytes: 0, chunkCount: 0 });
@@ -210,7 +206,10 @@ describe('ChunkIndex', () => {
     await expectIndexError(index.evictTo(-1), bad);
     await expectIndexError(index.evictTo(0, 0.5), bad);
     await expectIndexError(index.incrStats({ hits: 0.5 }), bad);
-    await expectIndexError(Promise.resolve().then(() => index.scan(0)[Symbol.asyncIterator]().next()), bad);
+    await expectIndexError(
+      Promise.resolve().then(() => index.scan(0)[Symbol.asyncIterator]().next()),
+      bad,
+    );
     expect(() => new ChunkIndex(redis, 'a{b}')).toThrow(IndexError);
     expect(() => new ChunkIndex(redis, '')).toThrow(IndexError);
     expect(await keysOf(redis, ns)).toEqual([]);
@@ -227,14 +226,8 @@ describe('ChunkIndex', () => {
     }
     await expectIndexError(admit(['b', '1', '-1']), IndexScriptCode.BAD_ARGUMENT);
     await expectIndexError(admit(['', '1', '1']), IndexScriptCode.BAD_ARGUMENT);
-    await expectIndexError(
-      runScript(redis, 'test', 'touchChunks', [lru], ['12.5', 'a']),
-      IndexScriptCode.BAD_ARGUMENT,
-    );
-    await expectIndexError(
-      runScript(redis, 'test', 'evictToTarget', [lru, size, used, stats], ['-1', '10']),
-      IndexScriptCode.BAD_ARGUMENT,
-    );
+    await expectIndexError(runScript(redis, 'test', 'touchChunks', [lru], ['12.5', 'a']), IndexScriptCode.BAD_ARGUMENT);
+    await expectIndexError(runScript(redis, 'test', 'evictToTarget', [lru, size, used, stats], ['-1', '10']), IndexScriptCode.BAD_ARGUMENT);
     expect(await index.totals()).toEqual({ usedBytes: 10, chunkCount: 1 });
     expect(await redis.zscore(lru, 'a')).toBe('1');
   });

@@ -98,11 +98,7 @@ export class ChunkIndex {
     assertInteger(op, 'nowMs', nowMs);
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
-    const replies = await Promise.all(
-      batches(unique, SCRIPT_BATCH).map((batch) =>
-        runScript(this.redis, op, 'touchChunks', [this.keys.lru], [nowMs, ...batch]),
-      ),
-    );
+    const replies = await Promise.all(batches(unique, SCRIPT_BATCH).map((batch) => runScript(this.redis, op, 'touchChunks', [this.keys.lru], [nowMs, ...batch])));
     return replies.reduce((sum, { values }) => sum + replyInt(op, values[0]), 0);
   }
 
@@ -112,10 +108,7 @@ export class ChunkIndex {
     assertInteger(op, 'targetBytes', targetBytes);
     assertInteger(op, 'maxCount', maxCount);
     const { lru, size, used, stats } = this.keys;
-    const { values } = await runScript(this.redis, op, 'evictToTarget', [lru, size, used, stats], [
-      targetBytes,
-      maxCount,
-    ]);
+    const { values } = await runScript(this.redis, op, 'evictToTarget', [lru, size, used, stats], [targetBytes, maxCount]);
     const evicted: EvictedChunk[] = [];
     for (let i = 1; i < values.length; i += 2) {
       const key = values[i];
@@ -133,9 +126,7 @@ export class ChunkIndex {
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
     const { lru, size, used } = this.keys;
-    const replies = await Promise.all(
-      batches(unique, SCRIPT_BATCH).map((batch) => runScript(this.redis, op, 'removeChunks', [lru, size, used], batch)),
-    );
+    const replies = await Promise.all(batches(unique, SCRIPT_BATCH).map((batch) => runScript(this.redis, op, 'removeChunks', [lru, size, used], batch)));
     return replies.reduce((sum, { values }) => sum + replyInt(op, values[0]), 0);
   }
 
@@ -288,7 +279,13 @@ export class IndexRebuild {
     // Scores come from each process's clock: keep a margin so that a touch made just before the start still counts.
     const since = Math.max(0, this.startedAtMs - 5_000);
     const { lru, size, used } = this.live;
-    const { values } = await runScript(this.redis, op, 'rebuildCommit', [lru, size, used, this.temp.lru, this.temp.size, this.temp.used, this.epochKey], [since, JSON.stringify(epoch)]);
+    const { values } = await runScript(
+      this.redis,
+      op,
+      'rebuildCommit',
+      [lru, size, used, this.temp.lru, this.temp.size, this.temp.used, this.epochKey],
+      [since, JSON.stringify(epoch)],
+    );
     return { usedBytes: replyInt(op, values[0]), chunkCount: replyInt(op, values[1]), merged: replyInt(op, values[2]), epoch };
   }
 

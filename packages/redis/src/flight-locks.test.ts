@@ -66,12 +66,8 @@ describe('FlightLocks', () => {
     expect(await codeOf(locks.extend('demo/bad', 't', 1.5))).toBe(IndexScriptCode.BAD_ARGUMENT);
     expect(await codeOf(locks.release('demo/bad', ''))).toBe(IndexScriptCode.BAD_ARGUMENT);
     const key = flightKey(ns, 'demo/bad');
-    expect(await codeOf(runScript(redis, 'test', 'extendLock', [key], ['t', '0']))).toBe(
-      IndexScriptCode.BAD_ARGUMENT,
-    );
-    expect(await codeOf(runScript(redis, 'test', 'extendLock', [key], ['t', '-10']))).toBe(
-      IndexScriptCode.BAD_ARGUMENT,
-    );
+    expect(await codeOf(runScript(redis, 'test', 'extendLock', [key], ['t', '0']))).toBe(IndexScriptCode.BAD_ARGUMENT);
+    expect(await codeOf(runScript(redis, 'test', 'extendLock', [key], ['t', '-10']))).toBe(IndexScriptCode.BAD_ARGUMENT);
     expect(await codeOf(runScript(redis, 'test', 'releaseLock', [key], ['']))).toBe(IndexScriptCode.BAD_ARGUMENT);
   });
 });

@@ -33,10 +33,7 @@ export class FlightLocks {
     const op = 'FlightLocks.release';
     assertKey(op, 'chunkKey', chunkKey);
     assertKey(op, 'token', token);
-    const { code } = await runScript(this.redis, op, 'releaseLock', [flightKey(this.namespace, chunkKey)], [token], [
-      IndexScriptCode.NOT_FOUND,
-      IndexScriptCode.NOT_OWNER,
-    ]);
+    const { code } = await runScript(this.redis, op, 'releaseLock', [flightKey(this.namespace, chunkKey)], [token], [IndexScriptCode.NOT_FOUND, IndexScriptCode.NOT_OWNER]);
     return code === IndexScriptCode.OK;
   }
 
@@ -46,14 +43,7 @@ export class FlightLocks {
     assertKey(op, 'chunkKey', chunkKey);
     assertKey(op, 'token', token);
     assertInteger(op, 'ttlMs', ttlMs, 1);
-    const { code } = await runScript(
-      this.redis,
-      op,
-      'extendLock',
-      [flightKey(this.namespace, chunkKey)],
-      [token, ttlMs],
-      [IndexScriptCode.NOT_FOUND, IndexScriptCode.NOT_OWNER],
-    );
+    const { code } = await runScript(this.redis, op, 'extendLock', [flightKey(this.namespace, chunkKey)], [token, ttlMs], [IndexScriptCode.NOT_FOUND, IndexScriptCode.NOT_OWNER]);
     return code === IndexScriptCode.OK;
   }
 }

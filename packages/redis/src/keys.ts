@@ -15,11 +15,7 @@ export interface IndexKeys {
 /** Throw BAD_ARGUMENT unless `namespace` is non-empty and free of the hash-tag braces `{` `}`. */
 export function assertNamespace(op: string, namespace: unknown): asserts namespace is string {
   if (typeof namespace !== 'string' || namespace.length === 0 || /[{}]/.test(namespace)) {
-    throw indexError(
-      IndexScriptCode.BAD_ARGUMENT,
-      op,
-      `namespace must be a non-empty string without "{" or "}", got ${JSON.stringify(namespace)}`,
-    );
+    throw indexError(IndexScriptCode.BAD_ARGUMENT, op, `namespace must be a non-empty string without "{" or "}", got ${JSON.stringify(namespace)}`);
   }
 }
 

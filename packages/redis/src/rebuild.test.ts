@@ -25,11 +25,13 @@ describe('index rebuild', () => {
     expect((await index.probe()).runId).toMatch(/^\w{40}$/);
     await index.admit('demo/old', 999, 1_000);
     const rebuild = index.beginRebuild({ nowMs: 50_000 });
-    expect(await rebuild.add([
-      { key: 'demo/a', size: 10, lastUsedMs: 2_000 },
-      { key: 'demo/b', size: 20, lastUsedMs: 3_000 },
-      { key: 'demo/a', size: 10, lastUsedMs: 4_000 },
-    ])).toEqual({ usedBytes: 30, chunkCount: 2 });
+    expect(
+      await rebuild.add([
+        { key: 'demo/a', size: 10, lastUsedMs: 2_000 },
+        { key: 'demo/b', size: 20, lastUsedMs: 3_000 },
+        { key: 'demo/a', size: 10, lastUsedMs: 4_000 },
+      ]),
+    ).toEqual({ usedBytes: 30, chunkCount: 2 });
     // The live index is untouched until the commit; the temporary keys expire if the rebuilder dies.
     expect(await index.totals()).toEqual({ usedBytes: 999, chunkCount: 1 });
     const temp = (await keysOf(redis, ns)).filter((k) => k.includes(':rebuild:'));

@@ -39,8 +39,12 @@ describe('Lua scripts', () => {
     }
   });
 
-  it('each is in the loader\'s table, once', () => {
-    expect(Object.values(scriptTable()).map((s) => s.file).sort()).toEqual(files.sort());
+  it("each is in the loader's table, once", () => {
+    expect(
+      Object.values(scriptTable())
+        .map((s) => s.file)
+        .sort(),
+    ).toEqual(files.sort());
   });
 
   it.each(Object.entries(scriptTable()))('%s: its header declares KEYS[1..n] for the n keys its callers pass, and its code uses no other', (name, { file, keys }) => {

@@ -41,9 +41,7 @@ export async function getObjectBytes(
 
 /** Write an object, retrying transient failures. */
 export async function putObjectBytes(client: S3Client, bucket: string, key: string, body: Uint8Array, policy: RetryPolicy = DEFAULT_RETRY): Promise<void> {
-  await withRetry(key, policy, (abortSignal) =>
-    client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.byteLength }), { abortSignal }),
-  );
+  await withRetry(key, policy, (abortSignal) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.byteLength }), { abortSignal }));
 }
 
 /** Delete an object (no error when it does not exist), retrying transient failures. */

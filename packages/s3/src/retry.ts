@@ -10,12 +10,7 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { timeoutMs: 15_000, retries: 3, backoffMs: 100 };
 
 /** Run an S3 operation with per-attempt abort signals, retrying transient failures until the deadline. */
-export async function withRetry<T>(
-  key: string,
-  policy: RetryPolicy,
-  op: (signal: AbortSignal) => Promise<T>,
-  onRetry?: (attempt: number, err: unknown) => void,
-): Promise<T> {
+export async function withRetry<T>(key: string, policy: RetryPolicy, op: (signal: AbortSignal) => Promise<T>, onRetry?: (attempt: number, err: unknown) => void): Promise<T> {
   const deadline = Date.now() + policy.timeoutMs;
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();

@@ -49,7 +49,10 @@ async function sdkSigned(client: S3Client, bucket: string, key: string, send: bo
   const stop = new Error('captured');
   const capture = (next: (a: unknown) => Promise<unknown>) => async (args: { request: Signed & { query: Record<string, string> } }) => {
     // The SDK adds `?x-id=GetObject`: the canonical query string of its request.
-    const query = Object.entries(args.request.query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).sort().join('&');
+    const query = Object.entries(args.request.query)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+      .sort()
+      .join('&');
     seen = { path: args.request.path, query, headers: { ...args.request.headers } };
     if (!send) throw stop;
     return next(args);

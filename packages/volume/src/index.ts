@@ -2,6 +2,16 @@ export { Volume } from './volume.js';
 export { chunkKey, parseChunkKey } from './chunk-key.js';
 export { SavedIndexes, SAVED_INDEX_LIMITS } from './saved-indexes.js';
 export type { SavedIndexLimits } from './saved-indexes.js';
-export { fileIdentity, quarantineChunk, sameFile, verifyChunkFile, type ChunkCheck, type FileIdentity, type ChunkFileVerdict, type QuarantineIndex, type QuarantineResult } from './verify.js';
+export {
+  fileIdentity,
+  quarantineChunk,
+  sameFile,
+  verifyChunkFile,
+  type ChunkCheck,
+  type FileIdentity,
+  type ChunkFileVerdict,
+  type QuarantineIndex,
+  type QuarantineResult,
+} from './verify.js';
 export { VolumeSpace, volumeSpace, isShortfall, isNoSpace } from './space.js';
 export type { SpaceLease, SpaceShortfall } from './space.js';

@@ -33,7 +33,11 @@ const fsWrite = (fd: number, buf: Uint8Array, offset: number, length: number, po
 export class Volume {
   readonly dir: string;
 
-  constructor(root: string, namespace: string, private readonly opts: { fsync?: boolean } = {}) {
+  constructor(
+    root: string,
+    namespace: string,
+    private readonly opts: { fsync?: boolean } = {},
+  ) {
     this.dir = path.join(root, namespace, 'chunks');
   }
 
@@ -87,7 +91,7 @@ export class Volume {
     const temp = path.join(dir, `${TEMP_PREFIX}${digest}.${process.pid}.${randomBytes(4).toString('hex')}`);
     const fd = createTemp(temp, dir);
     try {
-      for (let at = 0; at < bytes.byteLength; ) at += await fsWrite(fd, bytes, at, bytes.byteLength - at, at);
+      for (let at = 0; at < bytes.byteLength;) at += await fsWrite(fd, bytes, at, bytes.byteLength - at, at);
       if (this.opts.fsync !== false) await fsDatasync(fd);
       closeSync(fd);
       renameSync(temp, final);
@@ -162,7 +166,13 @@ export class Volume {
           const st = await stat(p).catch(() => undefined);
           if (!st || now - st.mtimeMs <= olderThanMs) continue;
           if (liveWriterMs !== undefined && now - st.mtimeMs <= liveWriterMs && isLivePid(tempWriterPid(f.name))) continue;
-          if (await unlink(p).then(() => true, () => false)) removed++;
+          if (
+            await unlink(p).then(
+              () => true,
+              () => false,
+            )
+          )
+            removed++;
         }
       }
     }

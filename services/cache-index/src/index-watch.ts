@@ -127,12 +127,18 @@ export class IndexWatch {
     this.runId = probe.runId;
     try {
       if (!probe.epoch) {
-        const why = atStart ? 'no index epoch marker in Redis (a new or lost index)' : 'the index epoch marker vanished: Redis lost the index (FLUSHALL, a restart without persistence, or an evicted key)';
+        const why = atStart
+          ? 'no index epoch marker in Redis (a new or lost index)'
+          : 'the index epoch marker vanished: Redis lost the index (FLUSHALL, a restart without persistence, or an evicted key)';
         await this.rebuild(restarted ? `Redis restarted; ${why}` : why, atStart);
       } else if (probe.epoch.volume !== this.deps.volumeId) {
         if (Date.now() - this.lastForeignRebuild < FOREIGN_REBUILD_INTERVAL_MS) return;
         this.lastForeignRebuild = Date.now();
-        log.error('the index in Redis describes another volume: does another node use this namespace with its own volume?', { volume: this.deps.volume.dir, indexVolume: probe.epoch.volume, thisVolume: this.deps.volumeId });
+        log.error('the index in Redis describes another volume: does another node use this namespace with its own volume?', {
+          volume: this.deps.volume.dir,
+          indexVolume: probe.epoch.volume,
+          thisVolume: this.deps.volumeId,
+        });
         await this.rebuild('the index described another volume');
       } else {
         this.health = { ...this.health, state: 'ready', builtAtMs: probe.epoch.builtAtMs };
@@ -168,7 +174,14 @@ export class IndexWatch {
         }
         if (batch.length > 0) await rebuild.add(batch);
         const done = await rebuild.commit(this.deps.volumeId);
-        const report: RebuildReport = { reason, usedBytes: done.usedBytes, chunkCount: done.chunkCount, merged: done.merged, durationMs: Date.now() - started, finishedAtMs: Date.now() };
+        const report: RebuildReport = {
+          reason,
+          usedBytes: done.usedBytes,
+          chunkCount: done.chunkCount,
+          merged: done.merged,
+          durationMs: Date.now() - started,
+          finishedAtMs: Date.now(),
+        };
         this.health = { state: 'ready', builtAtMs: done.epoch.builtAtMs, lastRebuild: report };
         log.info('rebuilt the cache index from the volume', { ...report });
         return report;

@@ -20,7 +20,11 @@ let config: Config;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), `larder-scrub-${ns}-`));
   volume = new Volume(dir, ns, { fsync: false });
-  config = parseConfig({ namespace: ns, volume: { path: dir, scrubRate: '2MiB' }, datastores: { demo: { layout: 'pbs', bucket: 'b-demo' }, cas: { layout: 'casync', bucket: 'b-cas' } } });
+  config = parseConfig({
+    namespace: ns,
+    volume: { path: dir, scrubRate: '2MiB' },
+    datastores: { demo: { layout: 'pbs', bucket: 'b-demo' }, cas: { layout: 'casync', bucket: 'b-cas' } },
+  });
 });
 afterAll(async () => {
   await index.clear();

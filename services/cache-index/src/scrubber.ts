@@ -161,7 +161,12 @@ export class Scrubber {
         this.state.quarantined++;
         this.state.findings.push({ key, path: result.path, reason: verdict.reason, atMs: Date.now() });
         if (this.state.findings.length > 20) this.state.findings.shift();
-        log.error('scrubber: chunk file failed verification: quarantined (removed from volume and index)', { key, path: result.path, reason: verdict.reason, indexError: result.indexError });
+        log.error('scrubber: chunk file failed verification: quarantined (removed from volume and index)', {
+          key,
+          path: result.path,
+          reason: verdict.reason,
+          indexError: result.indexError,
+        });
       }
     } finally {
       closeSync(fd);

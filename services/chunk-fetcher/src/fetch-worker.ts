@@ -230,7 +230,10 @@ export class FetchWorker {
         if (isShortfall(room)) {
           short = room;
           if (room.never || size > cfg.capacity) {
-            throw new StatusError(FetchStatus.InsufficientStorage, `volume full: chunk ${digest} of ${ds.name} (${size} bytes) can never fit on ${volume.dir}: ${spaceText(room, cfg.capacity)}`);
+            throw new StatusError(
+              FetchStatus.InsufficientStorage,
+              `volume full: chunk ${digest} of ${ds.name} (${size} bytes) can never fit on ${volume.dir}: ${spaceText(room, cfg.capacity)}`,
+            );
           }
         } else {
           short = undefined;
@@ -246,7 +249,11 @@ export class FetchWorker {
         }
         if (attempt >= WRITE_ATTEMPTS || Date.now() >= deadline) {
           const why = short ? spaceText(short, cfg.capacity) : `the filesystem answered ${(noSpace as Error)?.message}`;
-          throw new StatusError(FetchStatus.Unavailable, `volume full: no room for chunk ${digest} of ${ds.name} (${size} bytes) on ${volume.dir} after ${attempt} attempts to make room: ${why}`, { cause: noSpace });
+          throw new StatusError(
+            FetchStatus.Unavailable,
+            `volume full: no room for chunk ${digest} of ${ds.name} (${size} bytes) on ${volume.dir} after ${attempt} attempts to make room: ${why}`,
+            { cause: noSpace },
+          );
         }
         // Eviction now, for this write and the others waiting, then a pause growing with the attempts.
         await this.makeRoom(size);

@@ -92,13 +92,7 @@ export interface ChunkFetcher {
 }
 
 /** Start a chunk-fetcher: a NATS queue-group service whose FetchWorker brings requested chunks into the volume, with bounded concurrency. */
-export async function startChunkFetcher(deps: {
-  config: () => Config;
-  nc: NatsConnection;
-  index: ChunkIndex;
-  locks: FlightLocks;
-  volume: Volume;
-}): Promise<ChunkFetcher> {
+export async function startChunkFetcher(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; locks: FlightLocks; volume: Volume }): Promise<ChunkFetcher> {
   const subj = subjects(deps.config().namespace);
   const worker = new FetchWorker(deps);
   const limits = () => ({ count: deps.config().fetcher.concurrency, weight: deps.config().fetcher.inflightBytes });

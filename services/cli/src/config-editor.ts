@@ -36,7 +36,11 @@ export async function editUntilValid(text: string, label: string): Promise<strin
       const r = spawnSync(`${editor} ${JSON.stringify(file)}`, { shell: true, stdio: 'inherit' });
       if (r.error || r.status !== 0) {
         keep = true;
-        throw new CliError(`the editor (${editor}) failed${r.status ? ` with exit code ${r.status}` : ''}${r.error ? `: ${r.error.message}` : ''}; nothing was changed (your copy: ${file})`, 1, { cause: r.error });
+        throw new CliError(
+          `the editor (${editor}) failed${r.status ? ` with exit code ${r.status}` : ''}${r.error ? `: ${r.error.message}` : ''}; nothing was changed (your copy: ${file})`,
+          1,
+          { cause: r.error },
+        );
       }
       const edited = await readFile(file, 'utf8');
       if (edited === text) return undefined;

@@ -4,7 +4,10 @@ import { CliError } from './cli-error.js';
 import { GatewayRetry, isTransient, networkMessage } from './gateway-client.js';
 
 const answer = (status: number) => new CliError(`${status} x`, 1, { cause: new StatusError(status, 'x') });
-const refused = () => new CliError('cannot reach the gateway', 1, { cause: new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) }) });
+const refused = () =>
+  new CliError('cannot reach the gateway', 1, {
+    cause: new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) }),
+  });
 
 describe('gateway retries', () => {
   it('count 502, 503, 504, refused or reset connections and timeouts as transient; never a 4xx, a 500 or a bad answer', () => {

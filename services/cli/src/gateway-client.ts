@@ -45,8 +45,18 @@ export function networkMessage(err: unknown): string {
 
 /** Network failures worth another try: the gateway restarting (refused, reset), a dropped connection, a timeout. */
 const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
-  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 /** Whether a failed gateway request may succeed if tried again: 502, 503, 504, a connection refused or reset, a timeout. Never a 4xx. */
@@ -116,7 +126,9 @@ export class GatewayRetry {
 
   /** `, 3 requests retried (7 retries)` for a summary line, or nothing. */
   summary(): string {
-    return this.retries === 0 ? '' : `, ${this.retriedRequests} ${this.retriedRequests === 1 ? 'request' : 'requests'} retried (${this.retries} ${this.retries === 1 ? 'retry' : 'retries'})`;
+    return this.retries === 0
+      ? ''
+      : `, ${this.retriedRequests} ${this.retriedRequests === 1 ? 'request' : 'requests'} retried (${this.retries} ${this.retries === 1 ? 'retry' : 'retries'})`;
   }
 }
 

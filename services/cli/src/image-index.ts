@@ -9,10 +9,17 @@ import { imageArg } from './image-arg.js';
  * the gateway decides it: a `.caibx` names its own, any other index uses the datastore's configured `digest`.
  * With `retry`, transient failures of the request are retried.
  */
-export async function fetchImageIndex(config: Config, arg: string | undefined, retry?: GatewayRetry): Promise<{ store: string; image: string; index: ImageIndex; alg: DigestAlgorithm; imagePath: string }> {
+export async function fetchImageIndex(
+  config: Config,
+  arg: string | undefined,
+  retry?: GatewayRetry,
+): Promise<{ store: string; image: string; index: ImageIndex; alg: DigestAlgorithm; imagePath: string }> {
   const { store, image, path } = imageArg(arg);
   const ds = resolveDatastore(config, store);
-  if (!ds) throw new CliError(`unknown datastore ${JSON.stringify(store)} (its digest algorithm comes from the config); configured: ${Object.keys(config.datastores).join(', ') || '(none)'}`);
+  if (!ds)
+    throw new CliError(
+      `unknown datastore ${JSON.stringify(store)} (its digest algorithm comes from the config); configured: ${Object.keys(config.datastores).join(', ') || '(none)'}`,
+    );
   const get = async () => Buffer.from(await (await gatewayGet(config, path.replace('%s', 'indexes'))).arrayBuffer());
   const bytes = retry ? await retry.run(get) : await get();
   let index: ImageIndex;

@@ -161,11 +161,15 @@ export class ConfigOwner {
     if (change.op === 'replace') {
       if (typeof change.text !== 'string') throw new ConfigChangeError(400, 'replace needs the text of the whole file');
       if (change.baseGeneration !== undefined && change.baseGeneration !== this.inForce.generation) {
-        throw new ConfigChangeError(409, `the config changed while you edited it (you started from generation ${change.baseGeneration}, now ${this.inForce.generation}); nothing was changed, edit again`);
+        throw new ConfigChangeError(
+          409,
+          `the config changed while you edited it (you started from generation ${change.baseGeneration}, now ${this.inForce.generation}); nothing was changed, edit again`,
+        );
       }
       text = change.text;
     } else if (change.op === 'set' || change.op === 'unset') {
-      if (typeof change.path !== 'string' || (change.op === 'set' && typeof change.value !== 'string')) throw new ConfigChangeError(400, `${change.op} needs a path${change.op === 'set' ? ' and a value' : ''}`);
+      if (typeof change.path !== 'string' || (change.op === 'set' && typeof change.value !== 'string'))
+        throw new ConfigChangeError(400, `${change.op} needs a path${change.op === 'set' ? ' and a value' : ''}`);
       // Apply on top of the file as it is (a refused hand edit included, so that no work is lost), unless it is not YAML.
       let edited;
       try {

@@ -7,7 +7,8 @@ export const NOT_YAML = Symbol('not YAML');
 /** A dotted path split into segments; refuses empty segments. */
 export function splitPath(dotted: string): string[] {
   const parts = dotted.trim().split('.');
-  if (!dotted.trim() || parts.some((p) => p === '')) throw new ConfigChangeError(400, `not a config path: ${JSON.stringify(dotted)} (write e.g. capacity or datastores.demo.bucket)`);
+  if (!dotted.trim() || parts.some((p) => p === ''))
+    throw new ConfigChangeError(400, `not a config path: ${JSON.stringify(dotted)} (write e.g. capacity or datastores.demo.bucket)`);
   return parts;
 }
 
@@ -44,10 +45,7 @@ function documentKeys(doc: Document, parts: string[]): unknown[] {
  * returns the new text and its mapping (so that it need not be parsed again).
  * Throws ConfigChangeError 400 for a text that is not YAML or a path through a scalar.
  */
-export function editConfigText(
-  text: string,
-  change: { op: 'set'; path: string; value: string } | { op: 'unset'; path: string },
-): { text: string; raw: Record<string, unknown> } {
+export function editConfigText(text: string, change: { op: 'set'; path: string; value: string } | { op: 'unset'; path: string }): { text: string; raw: Record<string, unknown> } {
   const doc = parseDocument(text);
   if (doc.errors.length) throw new ConfigChangeError(400, `the config file is not valid YAML: ${doc.errors[0]?.message ?? ''}`, { cause: NOT_YAML });
   const parts = splitPath(change.path);

@@ -19,7 +19,10 @@ export async function readTextIfExists(file: string): Promise<string | undefined
 
 /** Replace a file atomically: write a temp file beside it, fsync (unless `sync: false`), rename over it (keeps the old file's mode). */
 export async function writeFileAtomic(file: string, data: string, opts: { sync?: boolean } = {}): Promise<void> {
-  const mode = await stat(file).then((s) => s.mode & 0o777, () => 0o644);
+  const mode = await stat(file).then(
+    (s) => s.mode & 0o777,
+    () => 0o644,
+  );
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const fh = await open(tmp, 'w', mode);

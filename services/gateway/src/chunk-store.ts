@@ -143,7 +143,13 @@ export class ChunkStore {
       // Closed already: remove whatever the path names.
     }
     const result = await quarantineChunk(this.deps.volume, verify.index, store, digest, inode);
-    if (result.removed) log.error('chunk file failed verification: quarantined (removed from volume and index), fetching it again', { key, path: result.path, reason, indexError: result.indexError });
+    if (result.removed)
+      log.error('chunk file failed verification: quarantined (removed from volume and index), fetching it again', {
+        key,
+        path: result.path,
+        reason,
+        indexError: result.indexError,
+      });
   }
 
   /**
@@ -167,7 +173,9 @@ export class ChunkStore {
       throw new StatusError(404, `unknown datastore: ${store}`);
     }
     const check = { layout: ds.layout, digest: ds.digest };
-    const verdict = await this.verifying.run(`${key}@${identity.dev}:${identity.ino}:${identity.size}:${identity.mtimeMs}:${identity.ctimeMs}`, () => verifyChunkFile(fd, digest, check));
+    const verdict = await this.verifying.run(`${key}@${identity.dev}:${identity.ino}:${identity.size}:${identity.mtimeMs}:${identity.ctimeMs}`, () =>
+      verifyChunkFile(fd, digest, check),
+    );
     if (verdict.ok) {
       this.proofs.add(key, verdict.identity);
       return { data: verdict.data, size: verdict.identity.size };

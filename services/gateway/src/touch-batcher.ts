@@ -14,7 +14,10 @@ export class TouchBatcher {
   private timer: NodeJS.Timeout | undefined;
   private lastWarning = 0;
 
-  constructor(private readonly index: ChunkIndex, intervalMs: number) {
+  constructor(
+    private readonly index: ChunkIndex,
+    intervalMs: number,
+  ) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
     this.timer.unref();
   }

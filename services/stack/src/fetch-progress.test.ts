@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => stack?.cleanup());
 
 describe('fetch progress', () => {
-  it('a slow fetch is kept alive by the fetcher\'s progress: one request, one S3 GET, and the services API still answers', async () => {
+  it("a slow fetch is kept alive by the fetcher's progress: one request, one S3 GET, and the services API still answers", async () => {
     const { digest, bytes } = await stack.putChunk('demo', randomBytes(50_000));
     stack.s3?.setFault({ delayMs: 4500 });
     const before = stack.fetchers[0]?.stats().fetched ?? 0;

@@ -52,9 +52,7 @@ describe('a fetcher killed mid-write', () => {
     // Nothing partial at the chunk's path: either no file, or (if the rename won the race) the whole verified chunk.
     expect([undefined, bytes.length]).toContain(await stack.deps.volume.chunkSize('demo', digest));
     // A new fetcher takes over once the dead one's lock expires, and the chunk is served whole.
-    stack.fetchers.push(
-      await (await import('@larder/chunk-fetcher')).startChunkFetcher({ ...stack.deps, config: () => stack.config }),
-    );
+    stack.fetchers.push(await (await import('@larder/chunk-fetcher')).startChunkFetcher({ ...stack.deps, config: () => stack.config }));
     const second = await fetchBytes(`${stack.gateway()}/v1/stores/demo/chunks/${digest}`);
     expect(second.status).toBe(200);
     expect(second.body.equals(bytes)).toBe(true);

@@ -61,7 +61,10 @@ describe('images over HTTP', () => {
   });
 
   it('answers random single ranges exactly, across chunk boundaries, and 416 past the end', async () => {
-    for (const [store, name, image] of [['demo', 'vm/100/disk.img.fidx', pbsImage], ['cas', 'cas.caibx', casImage]] as const) {
+    for (const [store, name, image] of [
+      ['demo', 'vm/100/disk.img.fidx', pbsImage],
+      ['cas', 'cas.caibx', casImage],
+    ] as const) {
       for (let k = 0; k < 40; k++) {
         const start = Math.floor(Math.random() * image.length);
         const len = 1 + Math.floor(Math.random() * Math.min(image.length - start, k % 3 === 0 ? 9 * 2 ** 20 : 200_000));
@@ -115,7 +118,10 @@ describe('images over NBD, with real clients', () => {
   });
 
   it('qemu-img convert and nbdcopy restore both images byte for byte', async () => {
-    for (const [exp, image] of [['demo/vm/100/disk.img.fidx', pbsImage], ['cas/cas.caibx', casImage]] as const) {
+    for (const [exp, image] of [
+      ['demo/vm/100/disk.img.fidx', pbsImage],
+      ['cas/cas.caibx', casImage],
+    ] as const) {
       const q = path.join(work, 'qemu.out');
       await run('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', nbdUri(exp), q]);
       // QEMU's block layer works in 512-byte sectors: it pads an image whose size is not a multiple of 512
@@ -151,7 +157,10 @@ describe('larder restore and warm', () => {
   });
 
   it('restore writes both images byte for byte and verifies them', async () => {
-    for (const [arg, image] of [['demo/vm/100/disk.img.fidx', pbsImage], ['cas/cas.caibx', casImage]] as const) {
+    for (const [arg, image] of [
+      ['demo/vm/100/disk.img.fidx', pbsImage],
+      ['cas/cas.caibx', casImage],
+    ] as const) {
       const out = path.join(work, `restore-${arg.replaceAll('/', '_')}`);
       const r = await stack.cli(['restore', arg, out, '--parallel', '4']);
       expect(r.code, r.stderr).toBe(0);

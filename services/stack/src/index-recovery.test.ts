@@ -23,7 +23,12 @@ afterAll(async () => {
   await own?.stop();
 });
 
-type Status = Record<string, unknown> & { usedBytes: number | null; chunkCount: number | null; redis: { online: boolean; error?: string }; index: { state: string; lastRebuild?: { reason: string } } | null };
+type Status = Record<string, unknown> & {
+  usedBytes: number | null;
+  chunkCount: number | null;
+  redis: { online: boolean; error?: string };
+  index: { state: string; lastRebuild?: { reason: string } } | null;
+};
 
 async function status(): Promise<Status> {
   const res = await fetchBytes(`${stack.gateway()}/v1/status`);

@@ -233,7 +233,10 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
     addFetcher,
     online,
     cli: (args) => {
-      const child = spawn(process.execPath, [mainOf('cli'), ...args], { env: { ...env, LARDER_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [mainOf('cli'), ...args], {
+        env: { ...env, LARDER_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       children.push(child);
       let stdout = '';
       let stderr = '';

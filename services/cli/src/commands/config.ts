@@ -1,13 +1,6 @@
 import { stringify } from 'yaml';
 import { parseConfig } from '@larder/config';
-import {
-  requestConfig,
-  requestConfigChange,
-  requestConfigHistory,
-  type ConfigChange,
-  type ConfigChangeResult,
-  type ConfigSnapshot,
-} from '@larder/config-cache';
+import { requestConfig, requestConfigChange, requestConfigHistory, type ConfigChange, type ConfigChangeResult, type ConfigSnapshot } from '@larder/config-cache';
 import { usage } from '../cli-error.js';
 import type { Command, CommandContext } from '../command.js';
 import { busAddress, configServiceError, withBus, type BusAddress } from '../config-bus.js';

@@ -78,7 +78,8 @@ export const restore: Command = {
         const len = index.chunkEnd(i) - index.chunkStart(i);
         const buf = Buffer.allocUnsafe(len);
         await fh.read(buf, 0, len, index.chunkStart(i));
-        if (digest(alg, buf).toString('hex') !== index.chunkDigest(i)) throw new CliError(`verification failed: chunk ${i} at offset ${index.chunkStart(i)} does not match the index`);
+        if (digest(alg, buf).toString('hex') !== index.chunkDigest(i))
+          throw new CliError(`verification failed: chunk ${i} at offset ${index.chunkStart(i)} does not match the index`);
       }
     } catch (e) {
       await fh.close();

@@ -41,6 +41,8 @@ export const warm: Command = {
       progress.update(done);
     });
     progress.finish(done);
-    out.write(`warmed ${store}/${image}: ${unique.size} chunks (${formatSize(total)}), ${hits} already cached, ${index.chunkCount - [...unique.keys()].length} zero or repeated chunks skipped${retry.summary()}\n`);
+    out.write(
+      `warmed ${store}/${image}: ${unique.size} chunks (${formatSize(total)}), ${hits} already cached, ${index.chunkCount - [...unique.keys()].length} zero or repeated chunks skipped${retry.summary()}\n`,
+    );
   },
 };

@@ -15,7 +15,10 @@ function config(indexMapSize = 64 * 2 ** 20): Config {
 
 /** A parsed .caibx of 64 KiB chunks with these digests. */
 function image(cfg: Config, name: string, digests: string[]): ImageInfo {
-  const bytes = writeCaibx({ entries: digests.map((d, i) => ({ end: (i + 1) * 65536, digest: digestFromHex(d) })), featureFlags: CAIBX_DEFAULT_FEATURE_FLAGS & ~CA_FORMAT_SHA512_256 });
+  const bytes = writeCaibx({
+    entries: digests.map((d, i) => ({ end: (i + 1) * 65536, digest: digestFromHex(d) })),
+    featureFlags: CAIBX_DEFAULT_FEATURE_FLAGS & ~CA_FORMAT_SHA512_256,
+  });
   const index = parseIndex(name, bytes);
   const ds = resolveDatastore(cfg, 's');
   if (!ds) throw new Error('no datastore');

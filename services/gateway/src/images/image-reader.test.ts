@@ -3,16 +3,7 @@ import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ResolvedDatastore } from '@larder/config';
-import {
-  CA_FORMAT_SHA512_256,
-  CAIBX_DEFAULT_FEATURE_FLAGS,
-  digestFromHex,
-  encodeCasyncChunk,
-  encodeDataBlob,
-  parseIndex,
-  writeCaibx,
-  writeFixedIndex,
-} from '@larder/formats';
+import { CA_FORMAT_SHA512_256, CAIBX_DEFAULT_FEATURE_FLAGS, digestFromHex, encodeCasyncChunk, encodeDataBlob, parseIndex, writeCaibx, writeFixedIndex } from '@larder/formats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StatusError } from '@larder/errors';
 import { OpenChunkFiles, type ChunkOpener } from './open-chunk-files.js';

@@ -78,7 +78,12 @@ export class ImageReader {
 
   constructor(
     readonly image: ImageInfo,
-    private readonly deps: { chunks: Pick<ChunkStore, 'open'> & Partial<Pick<ChunkStore, 'quarantine'>>; files: OpenChunkFiles; cache: DecodedChunkCache; maxReadahead: () => number },
+    private readonly deps: {
+      chunks: Pick<ChunkStore, 'open'> & Partial<Pick<ChunkStore, 'quarantine'>>;
+      files: OpenChunkFiles;
+      cache: DecodedChunkCache;
+      maxReadahead: () => number;
+    },
   ) {
     this.alg = image.index.format === 'caibx' ? (image.index as CaibxIndex).digestAlgorithm : image.ds.digest;
     this.pbs = image.ds.layout === 'pbs';
@@ -313,7 +318,8 @@ export class ImageReader {
         return this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
       } catch (err) {
         const quarantine = this.deps.chunks.quarantine?.bind(this.deps.chunks);
-        if (!isFormatError(err) || !quarantine || !mayQuarantine) throw new StatusError(502, `${what} failed verification on the volume: ${(err as Error).message}`, { cause: err });
+        if (!isFormatError(err) || !quarantine || !mayQuarantine)
+          throw new StatusError(502, `${what} failed verification on the volume: ${(err as Error).message}`, { cause: err });
         await quarantine(store, digest, fd, err.message);
         return undefined;
       }

@@ -128,7 +128,8 @@ export class OpenChunkFiles {
     p.then(
       (e) => {
         this.prefetching--;
-        if (e.dropped) closeUnused(e); // the table was closed meanwhile (a waiting acquire then opens again)
+        if (e.dropped)
+          closeUnused(e); // the table was closed meanwhile (a waiting acquire then opens again)
         else this.trim();
       },
       () => this.prefetching--, // a failed prefetch is retried, and reported, by the read that needs the chunk

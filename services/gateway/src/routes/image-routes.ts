@@ -94,4 +94,3 @@ export function imageRoutes(deps: { catalog: ImageCatalog; reader: (store: strin
     },
   ];
 }
-

@@ -25,7 +25,17 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
 }
 
 /** `GET /healthz` and `GET /v1/status`. */
-export function statusRoutes(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; touches: TouchBatcher; decodedCache: DecodedChunkCache; chunkFiles?: OpenChunkFiles; configStatus?: () => object; images?: () => Promise<object>; chunkReadahead?: ChunkReadahead }): Route[] {
+export function statusRoutes(deps: {
+  config: () => Config;
+  nc: NatsConnection;
+  index: ChunkIndex;
+  touches: TouchBatcher;
+  decodedCache: DecodedChunkCache;
+  chunkFiles?: OpenChunkFiles;
+  configStatus?: () => object;
+  images?: () => Promise<object>;
+  chunkReadahead?: ChunkReadahead;
+}): Route[] {
   return [
     {
       methods: ['GET', 'HEAD'],
