@@ -70,10 +70,11 @@ function timeSampled(list: string[], n: number, lookup: (name: string) => unknow
   return { ms: ((performance.now() - t0) * total) / measured, measured };
 }
 
-async function hotPathTable(ctx: BenchContext, out: OutcomeBuilder, dir: string): Promise<void> {
+/** A config-service on a generated config of `stores` datastores in a fresh namespace, and NATS connections made for it (all closed by `stop`). */
+async function servedConfig(dir: string, name: string, stores: number) {
   const ns = `bench${randomBytes(4).toString('hex')}`;
-  const file = path.join(dir, 'lookups.yaml');
-  await writeFile(file, generatedConfig(ns, CONFIG_DATASTORES));
+  const file = path.join(dir, name);
+  await writeFile(file, generatedConfig(ns, stores));
   const conns: NatsConnection[] = [];
   const connect = async () => {
     const nc = await connectBus({ servers: NATS_URL(), name: `${ns}-bench` });
@@ -81,6 +82,15 @@ async function hotPathTable(ctx: BenchContext, out: OutcomeBuilder, dir: string)
     return nc;
   };
   const svc = await startConfigService({ nc: await connect(), file, namespace: ns, ttlMs: 60_000 });
+  const stop = async () => {
+    await svc.stop();
+    for (const nc of conns) await nc.close();
+  };
+  return { ns, file, connect, svc, stop };
+}
+
+async function hotPathTable(ctx: BenchContext, out: OutcomeBuilder, dir: string): Promise<void> {
+  const { ns, file, connect, svc, stop } = await servedConfig(dir, 'lookups.yaml', CONFIG_DATASTORES);
   const cache = await ConfigCache.start({ nc: await connect(), namespace: ns, ttlMs: 60_000, env: false });
   try {
     const sample = ctx.quick ? 30 : 300;
@@ -120,8 +130,7 @@ async function hotPathTable(ctx: BenchContext, out: OutcomeBuilder, dir: string)
     );
   } finally {
     await cache.stop();
-    await svc.stop();
-    for (const nc of conns) await nc.close();
+    await stop();
   }
 }
 
@@ -190,16 +199,7 @@ async function startServices(ns: string, connect: () => Promise<NatsConnection>)
 }
 
 async function propagation(ctx: BenchContext, out: OutcomeBuilder, dir: string, stores: number): Promise<void> {
-  const ns = `bench${randomBytes(4).toString('hex')}`;
-  const file = path.join(dir, `propagation-${stores}.yaml`);
-  await writeFile(file, generatedConfig(ns, stores));
-  const conns: NatsConnection[] = [];
-  const connect = async () => {
-    const nc = await connectBus({ servers: NATS_URL(), name: `${ns}-bench` });
-    conns.push(nc);
-    return nc;
-  };
-  const svc = await startConfigService({ nc: await connect(), file, namespace: ns, ttlMs: 60_000 });
+  const { ns, connect, stop } = await servedConfig(dir, `propagation-${stores}.yaml`, stores);
   const running = await startServices(ns, connect);
   const cli = await connect();
   try {
@@ -232,8 +232,7 @@ async function propagation(ctx: BenchContext, out: OutcomeBuilder, dir: string, 
     });
   } finally {
     await running.stop();
-    await svc.stop();
-    for (const nc of conns) await nc.close();
+    await stop();
   }
 }
 

@@ -73,6 +73,8 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     start: async () => {
+      // Already running: a second server on the port would fail to bind and leave this one without an owner.
+      if (child && child.exitCode === null && child.signalCode === null) return;
       child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
       await up();
     },

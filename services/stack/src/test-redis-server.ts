@@ -44,6 +44,8 @@ export async function startOwnRedis(opts: { persistDir?: string } = {}): Promise
     url: `redis://127.0.0.1:${port}`,
     port,
     start: async () => {
+      // Already running: a second server on the port would fail to bind and leave this one without an owner.
+      if (child && child.exitCode === null && child.signalCode === null) return;
       const persist = opts.persistDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir] : ['--appendonly', 'no'];
       child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persist, '--daemonize', 'no'], { stdio: 'ignore' });
       await up();

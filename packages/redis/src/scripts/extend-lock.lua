@@ -16,21 +16,21 @@
     { -2, message }  BAD_ARGUMENT; empty token or bad ttlMs; nothing was changed
 ]]
 
+-- @include lock-holder
+
 local token = ARGV[1]
-if token == nil or token == '' then
-  return { -2, 'token must be a non-empty string' }
+local bad = tokenArgument(token)
+if bad then
+  return bad
 end
 local ttl = ARGV[2]
 if type(ttl) ~= 'string' or #ttl == 0 or #ttl > 16 or not string.match(ttl, '^%d+$')
     or tonumber(ttl) < 1 or tonumber(ttl) > 9007199254740991 then
   return { -2, 'ttlMs must be a positive integer, got "' .. string.sub(tostring(ttl), 1, 64) .. '"' }
 end
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return { -1 }
-end
-if current ~= token then
-  return { -3 }
+local refused = notHeldBy(KEYS[1], token)
+if refused then
+  return refused
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 return { 0 }

@@ -15,16 +15,16 @@
     { -2, message }  BAD_ARGUMENT; token is empty
 ]]
 
+-- @include lock-holder
+
 local token = ARGV[1]
-if token == nil or token == '' then
-  return { -2, 'token must be a non-empty string' }
+local bad = tokenArgument(token)
+if bad then
+  return bad
 end
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return { -1 }
-end
-if current ~= token then
-  return { -3 }
+local refused = notHeldBy(KEYS[1], token)
+if refused then
+  return refused
 end
 redis.call('DEL', KEYS[1])
 return { 0 }
