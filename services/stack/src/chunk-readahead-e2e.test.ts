@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseIndex } from '@larder/formats';
-import { makeDemoImage } from './demo-image.js';
+import { makeDemoImage, noise } from './demo-image.js';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 const run = promisify(execFile);
@@ -25,17 +24,6 @@ let stack: TestStack;
 let work: string;
 let store: string;
 const images: Record<'a' | 'b' | 'c', string> = { a: '', b: '', c: '' };
-
-/** Deterministic noise: an image none of whose chunks is in a known index. */
-function noise(seed: string, bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
-  let block = createHash('sha256').update(seed).digest();
-  for (let o = 0; o < bytes; o += 32) {
-    block.copy(out, o, 0, Math.min(32, bytes - o));
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
 
 async function readahead(): Promise<ReadaheadStatus> {
   const res = await fetch(`${stack.gateway()}/v1/status`);

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** Deterministic pseudo-random bytes (incompressible, like media or encrypted files). */
-function noise(seed: string, bytes: number): Buffer {
+export function noise(seed: string, bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
   let block = createHash('sha256').update(seed).digest();
   for (let o = 0; o < bytes; o += 32) {

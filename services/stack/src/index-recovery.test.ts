@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@larder/redis';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
-import { startOwnRedis, type OwnRedis } from './test-redis-server.js';
+import { startOwnRedis, type OwnRedis } from '@larder/redis/testing';
 
 // These tests flush, stop and restart Redis: their own redis-server on a free port, never the shared one.
 let own: OwnRedis;

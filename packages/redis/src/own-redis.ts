@@ -1,4 +1,4 @@
-// Test helper (excluded from the build): a redis-server of a test's own, never the shared one.
+// A redis-server of a test's own, never the shared one (the `@larder/redis/testing` entry: tests of every package use it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
