@@ -25,6 +25,7 @@ export function resolveDatastore(config: Config, name: string): ResolvedDatastor
     layout: ds.layout,
     digest: ds.digest ?? layoutDigestAlgorithm(ds.layout),
     bucket: ds.bucket,
+    clientBucket: ds.clientBucket ?? (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) ? name : undefined),
     prefix: ds.prefix,
     endpoint: ds.endpoint ?? config.s3.endpoint ?? embeddedEndpoint(config),
     region: ds.region ?? config.s3.region,
@@ -45,4 +46,13 @@ export function resolveDatastores(config: Config): ResolvedDatastore[] {
 /** Whether the configuration relies on the embedded S3 server (no endpoint anywhere). */
 export function usesEmbeddedS3(config: Config): boolean {
   return !config.s3.endpoint && Object.values(config.datastores).some((d) => !d.endpoint);
+}
+
+/** The datastore that answers to a client-facing bucket name on the gateway's S3 endpoint. */
+export function datastoreForClientBucket(config: Config, bucket: string): ResolvedDatastore | undefined {
+  for (const name of Object.keys(config.datastores)) {
+    const ds = resolveDatastore(config, name);
+    if (ds?.clientBucket === bucket) return ds;
+  }
+  return undefined;
 }

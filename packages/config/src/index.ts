@@ -1,6 +1,6 @@
-export { configSchema, datastoreSchema } from './schema.js';
+export { accessKeySchema, configSchema, datastoreSchema } from './schema.js';
 export type { ConfigInput } from './schema.js';
-export type { Config, DatastoreConfig, ResolvedDatastore } from './types.js';
+export type { AccessKey, Config, DatastoreConfig, ResolvedDatastore } from './types.js';
 export { ConfigError } from './errors.js';
 export type { ConfigIssue } from './errors.js';
 export { parseConfig, parseConfigText, parseConfigDocument, parseYamlMapping, parseLenientMapping } from './parse-config.js';
@@ -9,5 +9,5 @@ export { loadConfig, configPath, configFromMapping, readConfigFile, readConfigFi
 export { applyEnvOverrides } from './env-overrides.js';
 export { readEnvironment, ENV_OVERRIDES, DEFAULT_CONFIG_TTL_MS } from './environment.js';
 export type { Environment, EnvOverride } from './environment.js';
-export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3 } from './datastores.js';
+export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3, datastoreForClientBucket } from './datastores.js';
 export { parseSize, parseDuration, formatSize, parseListen } from './units.js';

@@ -34,6 +34,8 @@ const fraction = z.union([z.string(), z.number()]).transform((v, ctx) => {
 /** Names used in NATS subjects, Redis keys and paths: no dots, slashes or spaces. */
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'use letters, digits, - and _ (at most 63, starting with a letter or digit)');
 
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name');
+
 const s3Connection = {
   endpoint: z.string().url().optional(),
   region: z.string().optional(),
@@ -47,13 +49,25 @@ export const datastoreSchema = z
     layout: z.enum(['pbs', 'casync']),
     /** Digest naming the chunks; default by layout (pbs sha256, casync sha512-256; casync --digest=sha256 stores need sha256). */
     digest: z.enum(['sha256', 'sha512-256']).optional(),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'),
+    bucket: bucketName,
     prefix: z
       .string()
       .default('')
       .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), { message: 'must not contain . or .. segments' })
       .transform((p) => p.replace(/^\/+|\/+$/g, '')),
+    /** The bucket name this datastore answers to on the gateway's S3 endpoint; default: the datastore's name when it is a valid bucket name. */
+    clientBucket: bucketName.optional(),
     ...s3Connection,
+  })
+  .strict();
+
+/** An access key of the gateway's S3 endpoint: clients sign with it (SigV4); `buckets` are client-facing bucket names, or `*`. */
+export const accessKeySchema = z
+  .object({
+    accessKeyId: z.string().regex(/^[A-Za-z0-9_.-]{3,128}$/, 'use 3 to 128 letters, digits, _ . -'),
+    secretAccessKey: z.string().min(8, 'must be at least 8 characters'),
+    buckets: z.array(z.string().min(1)).min(1).default(['*']),
+    access: z.enum(['read', 'read-write']).default('read'),
   })
   .strict();
 
@@ -88,9 +102,23 @@ export const configSchema = z
         // At least two of the fetchers' progress intervals (1 s), so that one late progress message is not taken for a lost fetch.
         fetchLivenessTimeout: duration.pipe(z.number().min(2000, { message: 'must be at least 2s (fetchers send progress every second)' })).default(3000),
         touchFlushInterval: duration.default(1000),
+        /** The S3-compatible endpoint (SigV4 with `accessKeys`); `false` serves none. */
+        s3Listen: z.union([listen, z.literal(false)]).default('127.0.0.1:8781'),
+        /** How long a record that a chunk is in S3 (fetched, written or seen by Larder) is believed before a PUT of it is sent to S3 again. */
+        knownChunkTtl: duration.default(7 * 24 * 3600_000),
       })
       .strict()
-      .default({ listen: '127.0.0.1:8780', nbdListen: '127.0.0.1:10809', requestTimeout: 20_000, fetchLivenessTimeout: 3000, touchFlushInterval: 1000 }),
+      .default({
+        listen: '127.0.0.1:8780',
+        nbdListen: '127.0.0.1:10809',
+        requestTimeout: 20_000,
+        fetchLivenessTimeout: 3000,
+        touchFlushInterval: 1000,
+        s3Listen: '127.0.0.1:8781',
+        knownChunkTtl: 7 * 24 * 3600_000,
+      }),
+    /** Keys that clients of the gateway's S3 endpoint sign with; none: every S3 request is refused. */
+    accessKeys: z.array(accessKeySchema).default([]),
     s3: z
       .object({
         ...s3Connection,

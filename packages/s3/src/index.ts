@@ -11,3 +11,5 @@ export { objectGetterFor, destroyObjectGetters } from './object-getter.js';
 export type { ObjectGetter, ObjectGetterOptions } from './object-getter.js';
 export { SigV4Signer, encodeKey, parseEndpoint, objectTarget, UNSIGNED_PAYLOAD, EMPTY_SHA256 } from './sigv4.js';
 export type { SigV4Credentials, SigV4Request, S3Endpoint } from './sigv4.js';
+export { SigV4Error, verifySigV4, payloadVerifier, streamingDecoder } from './sigv4-verify.js';
+export type { SignedRequest, VerifiedRequest, SecretLookup } from './sigv4-verify.js';
