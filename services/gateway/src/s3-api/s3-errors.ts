@@ -46,7 +46,8 @@ export type S3ErrorCode = keyof typeof S3_ERROR_STATUS;
  */
 export class S3ApiError extends StatusError {
   constructor(
-    readonly code: S3ErrorCode | string,
+    /** An S3ErrorCode, or the code of an upstream answer passed on. */
+    readonly code: string,
     message: string,
     status?: number,
     options?: ErrorOptions,
