@@ -56,7 +56,9 @@ export type SecretLookup = (accessKeyId: string) => string | undefined;
  * (unknown key, malformed authorization, bad signature, a date more than 15 minutes off `now`, an expired presigned URL).
  */
 export function verifySigV4(req: SignedRequest, secretOf: SecretLookup, now = new Date()): VerifiedRequest {
-  (void req, secretOf, now);
+  void req;
+  void secretOf;
+  void now;
   throw new SigV4Error('AccessDenied', 'SigV4 verification is not implemented yet');
 }
 
