@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { payloadVerifier, streamingDecoder, type VerifiedRequest } from '@larder/s3';
 import { authError } from './s3-auth.js';
@@ -16,11 +16,9 @@ export const MAX_XML_BYTES = 1024 * 1024;
  */
 export const BUFFERED_PUT_BYTES = 16 * 1024 * 1024;
 
-/** How a body is checked: the signed SHA-256, the aws-chunked signatures, or not at all (UNSIGNED-PAYLOAD, presigned URLs). */
+/** How a body is checked: aws-chunked decoded (chunk signatures, trailers), or the signed SHA-256 and any x-amz-checksum-* header. */
 function verifierFor(verified: VerifiedRequest): Transform {
-  if (verified.payload === 'sha256') return payloadVerifier(verified);
-  if (verified.payload === 'streaming') return streamingDecoder(verified);
-  return new PassThrough();
+  return verified.payload === 'streaming' ? streamingDecoder(verified) : payloadVerifier(verified);
 }
 
 /** The length of the body once decoded (aws-chunked: `x-amz-decoded-content-length`); undefined when the client did not say. */

@@ -64,7 +64,8 @@ export async function startS3Server(deps: S3ServerDeps): Promise<S3Server> {
         const config = deps.config();
         let verified;
         try {
-          verified = authenticate({ method, url: req.url ?? '/', headers: req.headers }, config);
+          // headersDistinct: a header sent twice is signed as S3 joins it (`,`), not as Node does (`, `).
+          verified = authenticate({ method, url: req.url ?? '/', headers: req.headersDistinct }, config);
         } catch (err) {
           throw authError(err);
         }

@@ -4,23 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parseConfig, resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
-import { destroyS3Clients, ensureBucket, s3ClientFor, SigV4Error } from '@larder/s3';
+import { destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
 import type { Authenticator } from './s3-auth.js';
 import type { ChunkObjects } from './chunk-objects.js';
 import { startS3Server, type S3Server } from './s3-server.js';
-
-/**
- * Until real SigV4 verification is in: trusts the access key id the request names (Authorization header or presigned
- * query) and checks no signature. Tests only.
- */
-export const trustingAuthenticator: Authenticator = (req, config) => {
-  const auth = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
-  const id = /Credential=([^/,\s]+)\//.exec(auth)?.[1] ?? new URLSearchParams(req.url.split('?')[1] ?? '').get('X-Amz-Credential')?.split('/')[0];
-  if (!id) throw new SigV4Error('AccessDenied', 'no credentials');
-  if (!config.accessKeys.some((k) => k.accessKeyId === id)) throw new SigV4Error('InvalidAccessKeyId', 'unknown access key');
-  return { accessKeyId: id, payload: 'unsigned' };
-};
 
 export const KEYS = {
   rw: { accessKeyId: 'test-rw', secretAccessKey: 'test-rw-secret' },
@@ -42,6 +30,7 @@ export interface S3EndpointEnv {
   stop(): Promise<void>;
 }
 
+/** Requests are verified with real SigV4 (unless `authenticate` says otherwise). */
 export async function startS3EndpointEnv(opts: { authenticate?: Authenticator; chunkObjects?: ChunkObjects } = {}): Promise<S3EndpointEnv> {
   const ns = `s3e${randomBytes(4).toString('hex')}`;
   const dir = await mkdtemp(path.join(tmpdir(), `larder-${ns}-`));
@@ -66,7 +55,7 @@ export async function startS3EndpointEnv(opts: { authenticate?: Authenticator; c
     return d;
   };
   for (const name of ['demo', 'cas']) await ensureBucket(s3ClientFor(ds(name)), ds(name).bucket);
-  const server = await startS3Server({ config: () => config, listen: '127.0.0.1:0', authenticate: opts.authenticate ?? trustingAuthenticator, chunkObjects: opts.chunkObjects });
+  const server = await startS3Server({ config: () => config, listen: '127.0.0.1:0', authenticate: opts.authenticate, chunkObjects: opts.chunkObjects });
   const clients: S3Client[] = [];
   return {
     url: server.url,
