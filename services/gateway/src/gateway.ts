@@ -42,7 +42,7 @@ export interface GatewayDeps {
   /** The S3 endpoint's signature check (default: SigV4 against `accessKeys`). */
   s3Authenticate?: Authenticator;
   /** Chunk keys of the S3 endpoint through the cache; without it they are passed through to S3. */
-  chunkObjects?: (node: { chunks: ChunkStore; config: () => Config; nc: NatsConnection; index: ChunkIndex; volume: Volume }) => ChunkObjects;
+  chunkObjects?: (node: { chunks: ChunkStore; readahead: ChunkReadahead; config: () => Config; nc: NatsConnection; index: ChunkIndex; volume: Volume }) => ChunkObjects;
   /** The config cache's status (generation, config-service online, restart required), shown as `config` in /v1/status. */
   configStatus?: () => object;
 }
@@ -135,7 +135,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         config: deps.config,
         listen: s3Listen,
         authenticate: deps.s3Authenticate,
-        chunkObjects: deps.chunkObjects?.({ chunks, config: deps.config, nc: deps.nc, index: deps.index, volume: deps.volume }),
+        chunkObjects: deps.chunkObjects?.({ chunks, readahead: chunkReadahead, config: deps.config, nc: deps.nc, index: deps.index, volume: deps.volume }),
       });
     } catch (err) {
       await nbd?.close();
