@@ -31,10 +31,11 @@ const tr = tracer('larder.chunk-fetcher');
 /**
  * What one fetch of a datastore's chunk counts against `fetcher.inflightBytes`: the size a chunk of its layout
  * may reach (the body is held in memory while it is verified and written): 4 MiB for pbs, 256 KiB (casync's
- * default maximum) for casync.
+ * default maximum) for casync, 16 MiB (restic's default pack size) for restic.
  */
 function chunkWeight(config: Config, store: string): number {
-  return resolveDatastore(config, store)?.layout === 'casync' ? 256 * 2 ** 10 : 4 * 2 ** 20;
+  const layout = resolveDatastore(config, store)?.layout;
+  return layout === 'casync' ? 256 * 2 ** 10 : layout === 'restic' ? 16 * 2 ** 20 : 4 * 2 ** 20;
 }
 
 /**
