@@ -53,7 +53,13 @@ async function treeDigest(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const rel of await readdir(dir, { recursive: true })) {
     const file = path.join(dir, String(rel));
-    if ((await stat(file)).isFile()) out.set(String(rel), createHash('sha256').update(await readFile(file)).digest('hex'));
+    if ((await stat(file)).isFile())
+      out.set(
+        String(rel),
+        createHash('sha256')
+          .update(await readFile(file))
+          .digest('hex'),
+      );
   }
   return out;
 }
