@@ -1,21 +1,22 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { listObjects, s3ClientFor } from '@larder/s3';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { noise } from './demo-image.js';
 import { TEST_KEY, awsEnv, runTool, s3EndpointOf, startS3TestStack } from './s3-endpoint-testing.js';
 import type { TestStack } from './test-stack.js';
 
-// restic keeps its repository in the client bucket `backups` at `restic/` through Larder; the datastore `backups`
-// (layout restic, prefix `restic`) holds it in the upstream bucket `backups-up`. Pack files (`data/<2 hex>/<sha256>`)
-// are cached like chunks; the rest of the repository passes through.
+// restic keeps its repository in the client bucket `backups` through Larder; the datastore `backups` (layout restic)
+// holds it in the upstream bucket `backups-up`. Pack files (`data/<2 hex>/<sha256>`) are cached like chunks; the rest
+// of the repository passes through.
 let stack: TestStack;
 let endpoint: string | undefined;
 let work: string;
 let source: string;
 
 beforeAll(async () => {
-  stack = await startS3TestStack({ backups: { layout: 'restic', bucket: 'backups-up', prefix: 'restic', clientBucket: 'backups' } });
+  stack = await startS3TestStack({ backups: { layout: 'restic', bucket: 'backups-up', clientBucket: 'backups' } });
   endpoint = s3EndpointOf(stack.gateways[0]);
   work = path.join(stack.dir, 'restic');
   source = path.join(work, 'src');
@@ -65,7 +66,7 @@ async function treeDigest(dir: string): Promise<Map<string, string>> {
 }
 
 const restic = (args: string[], timeoutMs = 240_000) =>
-  runTool('restic', ['--no-cache', '-o', 's3.region=us-east-1', '-r', `s3:${endpoint}/backups/restic`, ...args], {
+  runTool('restic', ['--no-cache', '-o', 's3.region=us-east-1', '-r', `s3:${endpoint}/backups`, ...args], {
     timeoutMs,
     env: { ...awsEnv(TEST_KEY, work), RESTIC_PASSWORD: 'larder-restic-test', HOME: work },
   });
@@ -73,7 +74,7 @@ const restic = (args: string[], timeoutMs = 240_000) =>
 /** Upstream GETs of the repository's pack files since the last reset. */
 function packGets(): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [key, n] of stack.s3?.stats.getsByKey ?? []) if (key.startsWith('backups-up/restic/data/')) out.set(key, n);
+  for (const [key, n] of stack.s3?.stats.getsByKey ?? []) if (key.startsWith('backups-up/data/')) out.set(key, n);
   return out;
 }
 
@@ -92,6 +93,11 @@ describe('restic with its repository in a datastore bucket through Larder', () =
     const snapshots = await restic(['snapshots', '--json']);
     expect(snapshots.code, snapshots.stderr).toBe(0);
     expect((JSON.parse(snapshots.stdout) as unknown[]).length).toBe(2);
+
+    // The repository is where the datastore says: pack files at data/ in the upstream bucket.
+    const packs: string[] = [];
+    for await (const o of listObjects(s3ClientFor(stack.ds('backups')), 'backups-up', 'data/')) packs.push(o.key);
+    expect(packs.length).toBeGreaterThan(0);
 
     stack.s3?.resetStats();
     const check = await restic(['check', '--read-data']);
