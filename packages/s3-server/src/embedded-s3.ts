@@ -12,7 +12,7 @@ const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => {
 };
 
 function emptyStats(): S3ServerStats {
-  return { requests: 0, objectGets: 0, objectGetBytes: 0, puts: 0, getsByKey: new Map() };
+  return { requests: 0, objectGets: 0, objectGetBytes: 0, puts: 0, heads: 0, getsByKey: new Map(), putsByKey: new Map(), headsByKey: new Map() };
 }
 
 /** Object path (`bucket/key`) of a path-style request, or undefined for service and bucket requests. */
@@ -63,7 +63,14 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
         return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
       }) as typeof res.write;
     }
-    if (req.method === 'PUT' && key) stats.puts++;
+    if (req.method === 'PUT' && key) {
+      stats.puts++;
+      stats.putsByKey.set(key, (stats.putsByKey.get(key) ?? 0) + 1);
+    }
+    if (req.method === 'HEAD' && key) {
+      stats.heads++;
+      stats.headsByKey.set(key, (stats.headsByKey.get(key) ?? 0) + 1);
+    }
     const serve = () => {
       const f = fault;
       if (f?.hang) {

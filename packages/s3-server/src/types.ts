@@ -33,8 +33,14 @@ export interface S3ServerStats {
   objectGets: number;
   objectGetBytes: number;
   puts: number;
+  /** HEAD requests for objects. */
+  heads: number;
   /** Object GETs per object key (`bucket/key`). */
   getsByKey: Map<string, number>;
+  /** Object PUTs (uploads and copies) per object key (`bucket/key`). */
+  putsByKey: Map<string, number>;
+  /** Object HEADs per object key (`bucket/key`). */
+  headsByKey: Map<string, number>;
 }
 
 /** A running embedded S3 server. */
