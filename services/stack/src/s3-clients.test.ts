@@ -3,14 +3,14 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { getObjectBytes, headObjectSize, s3ClientFor } from '@larder/s3';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READ_ONLY_KEY, REGION, TEST_KEY, awsEnv, runTool, s3EndpointOf, startS3TestStack } from './s3-endpoint-testing.js';
 import { fetchBytes, type TestStack } from './test-stack.js';
 
 // The real clients against the gateway's S3 endpoint: the AWS CLI, s3cmd and rclone. Each writes under its own prefix
 // of the client bucket `files`, which the datastore `files` keeps in the upstream bucket `files-up`.
 let stack: TestStack;
-let endpoint: string | undefined;
+let endpoint: string;
 let work: string;
 let small: Buffer;
 let bigFile: string;
@@ -31,11 +31,6 @@ beforeAll(async () => {
   await writeFile(path.join(work, 'aws-config'), `[default]\nregion = ${REGION}\ns3 =\n  addressing_style = path\n  signature_version = s3v4\n`);
 }, 120_000);
 afterAll(() => stack?.cleanup());
-
-/** Skips while the gateway serves no S3 endpoint (before the S3 API is merged). */
-function needEndpoint(ctx: TestContext): void {
-  if (!endpoint) ctx.skip();
-}
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const fileSha = (file: string) =>
@@ -60,8 +55,7 @@ const upstreamSize = (key: string) => headObjectSize(s3ClientFor(stack.ds('files
 describe('the AWS CLI against the S3 endpoint', () => {
   const aws = (args: string[], key = TEST_KEY, timeoutMs?: number) => runTool('aws', ['--endpoint-url', endpoint ?? '', ...args], { env: awsEnv(key, work), timeoutMs });
 
-  it('put, get, ranged get, head, list, delete', async (ctx) => {
-    needEndpoint(ctx);
+  it('put, get, ranged get, head, list, delete', async () => {
     const put = await aws(['s3', 'cp', path.join(work, 'small.bin'), 's3://files/aws/small.bin']);
     expect(put.code, put.stderr).toBe(0);
     expect((await upstream('aws/small.bin'))?.equals(small)).toBe(true);
@@ -98,8 +92,7 @@ describe('the AWS CLI against the S3 endpoint', () => {
     expect(missing.stderr).toMatch(/NoSuchKey/);
   });
 
-  it('multipart upload of a 100 MiB object (8 MiB parts), read back whole', async (ctx) => {
-    needEndpoint(ctx);
+  it('multipart upload of a 100 MiB object (8 MiB parts), read back whole', async () => {
     const put = await aws(['s3', 'cp', bigFile, 's3://files/aws/big.bin'], TEST_KEY, 240_000);
     expect(put.code, put.stderr).toBe(0);
     expect(await upstreamSize('aws/big.bin')).toBe(BIG);
@@ -110,8 +103,7 @@ describe('the AWS CLI against the S3 endpoint', () => {
     expect(await fileSha(out)).toBe(bigSha);
   }, 600_000);
 
-  it('a presigned URL reads the object with a plain HTTP client; a tampered one is refused', async (ctx) => {
-    needEndpoint(ctx);
+  it('a presigned URL reads the object with a plain HTTP client; a tampered one is refused', async () => {
     expect((await aws(['s3', 'cp', path.join(work, 'small.bin'), 's3://files/aws/presign.bin'])).code).toBe(0);
     const signed = await aws(['s3', 'presign', 's3://files/aws/presign.bin', '--expires-in', '300']);
     expect(signed.code, signed.stderr).toBe(0);
@@ -127,8 +119,7 @@ describe('the AWS CLI against the S3 endpoint', () => {
     expect(tampered.body.toString()).toMatch(/<Code>SignatureDoesNotMatch<\/Code>/);
   });
 
-  it('a wrong secret and a read-only key cannot write: refused, nothing reaches S3', async (ctx) => {
-    needEndpoint(ctx);
+  it('a wrong secret and a read-only key cannot write: refused, nothing reaches S3', async () => {
     const putsBefore = stack.s3?.stats.puts;
     const wrong = await aws(['s3', 'cp', path.join(work, 'small.bin'), 's3://files/aws/wrong.bin'], { ...TEST_KEY, secretAccessKey: 'not-the-secret' });
     expect(wrong.code).not.toBe(0);
@@ -167,8 +158,7 @@ describe('s3cmd (signature v4) against the S3 endpoint', () => {
     return runTool('s3cmd', ['-c', cfg, '--no-progress', ...args], { timeoutMs, env: { HOME: work } });
   };
 
-  it('put, get, list, delete', async (ctx) => {
-    needEndpoint(ctx);
+  it('put, get, list, delete', async () => {
     const put = await s3cmd(['put', path.join(work, 'small.bin'), 's3://files/s3cmd/small.bin']);
     expect(put.code, put.stderr).toBe(0);
     expect((await upstream('s3cmd/small.bin'))?.equals(small)).toBe(true);
@@ -184,8 +174,7 @@ describe('s3cmd (signature v4) against the S3 endpoint', () => {
     expect(await upstreamSize('s3cmd/small.bin')).toBeUndefined();
   });
 
-  it('multipart upload of a 100 MiB object (15 MiB parts), read back whole', async (ctx) => {
-    needEndpoint(ctx);
+  it('multipart upload of a 100 MiB object (15 MiB parts), read back whole', async () => {
     const put = await s3cmd(['put', '--multipart-chunk-size-mb=15', bigFile, 's3://files/s3cmd/big.bin'], undefined, 240_000);
     expect(put.code, put.stderr).toBe(0);
     expect(uploadedParts('s3cmd/big.bin')).toBe(7);
@@ -196,8 +185,7 @@ describe('s3cmd (signature v4) against the S3 endpoint', () => {
     expect(await fileSha(out)).toBe(bigSha);
   }, 600_000);
 
-  it('a wrong secret is refused and nothing reaches S3', async (ctx) => {
-    needEndpoint(ctx);
+  it('a wrong secret is refused and nothing reaches S3', async () => {
     const putsBefore = stack.s3?.stats.puts;
     const wrong = await s3cmd(['put', path.join(work, 'small.bin'), 's3://files/s3cmd/wrong.bin'], 'not-the-secret');
     expect(wrong.code).not.toBe(0);
@@ -225,8 +213,7 @@ describe('rclone against the S3 endpoint', () => {
   const rclone = (args: string[], secret?: string, timeoutMs?: number) =>
     runTool('rclone', ['--low-level-retries', '1', '--retries', '1', ...args], { timeoutMs, env: rcloneEnv(secret) });
 
-  it('put, get, ranged get, head, list, delete', async (ctx) => {
-    needEndpoint(ctx);
+  it('put, get, ranged get, head, list, delete', async () => {
     const put = await rclone(['copyto', path.join(work, 'small.bin'), 'larder:files/rclone/small.bin']);
     expect(put.code, put.stderr).toBe(0);
     expect((await upstream('rclone/small.bin'))?.equals(small)).toBe(true);
@@ -248,8 +235,7 @@ describe('rclone against the S3 endpoint', () => {
     expect(await upstreamSize('rclone/small.bin')).toBeUndefined();
   });
 
-  it('multipart upload of a 100 MiB object (8 MiB parts), read back whole; a public link is a working presigned URL', async (ctx) => {
-    needEndpoint(ctx);
+  it('multipart upload of a 100 MiB object (8 MiB parts), read back whole; a public link is a working presigned URL', async () => {
     const put = await rclone(['copyto', '--s3-upload-cutoff', '8M', '--s3-chunk-size', '8M', bigFile, 'larder:files/rclone/big.bin'], undefined, 240_000);
     expect(put.code, put.stderr).toBe(0);
     expect(await upstreamSize('rclone/big.bin')).toBe(BIG);
@@ -267,8 +253,7 @@ describe('rclone against the S3 endpoint', () => {
     expect(res.body.equals(small)).toBe(true);
   }, 600_000);
 
-  it('a wrong secret is refused and nothing reaches S3', async (ctx) => {
-    needEndpoint(ctx);
+  it('a wrong secret is refused and nothing reaches S3', async () => {
     const putsBefore = stack.s3?.stats.puts;
     const wrong = await rclone(['copyto', path.join(work, 'small.bin'), 'larder:files/rclone/wrong.bin'], 'not-the-secret');
     expect(wrong.code).not.toBe(0);
