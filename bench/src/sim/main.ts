@@ -83,10 +83,17 @@ async function main(): Promise<void> {
     return;
   }
   const missing: string[] = [];
-  if (args.fetch) await fetchCloudPhysics(CACHED_SAMPLE);
+  if (args.fetch) {
+    try {
+      await fetchCloudPhysics(CACHED_SAMPLE);
+    } catch (err) {
+      process.stderr.write(`could not fetch the public trace sample: ${(err as Error).message}${(err as Error).cause ? ` (${String((err as Error).cause)})` : ''}\n`);
+      process.exit(1);
+    }
+  }
   const publicFiles = [...args.traces];
   if (existsSync(CACHED_SAMPLE)) publicFiles.unshift({ path: CACHED_SAMPLE, format: 'cloudphysics', name: CLOUDPHYSICS_SAMPLE.name, source: CLOUDPHYSICS_SAMPLE.source });
-  else missing.push(`the public CloudPhysics sample (run \`pnpm sim --fetch\` to download it to ${CACHED_SAMPLE})`);
+  else missing.push('the public CloudPhysics sample (run `pnpm sim --fetch` to download it to bench/.cache/sim/)');
 
   const chunkings: ChunkingKind[] = ['fixed4m', 'cdc64k'];
   const policies = args.variants ? [...POLICIES, ...POLICY_VARIANTS] : POLICIES;
