@@ -15,7 +15,15 @@ export interface S3StatsSnapshot {
   objectGets: number;
   objectGetBytes: number;
   puts: number;
+  objectHeads: number;
+  /** Requests by HTTP method. */
+  byMethod: Record<string, number>;
+  /** Request body bytes S3 received. */
+  bytesReceived: number;
+  /** Conditional PUTs answered 412 (the object existed). */
+  preconditionFailed: number;
   getsByKey: Record<string, number>;
+  putsByKey: Record<string, number>;
 }
 
 /** The embedded S3 behind the WAN proxy. */
@@ -65,7 +73,18 @@ const CHILD = fileURLToPath(new URL('./wan-s3-child.js', import.meta.url));
 /** Plain-data copy of the S3 counters. */
 export function snapshotS3(s3: EmbeddedS3): S3StatsSnapshot {
   const s = s3.stats;
-  return { requests: s.requests, objectGets: s.objectGets, objectGetBytes: s.objectGetBytes, puts: s.puts, getsByKey: Object.fromEntries(s.getsByKey) };
+  return {
+    requests: s.requests,
+    objectGets: s.objectGets,
+    objectGetBytes: s.objectGetBytes,
+    puts: s.puts,
+    objectHeads: s.objectHeads,
+    byMethod: Object.fromEntries(s.byMethod),
+    bytesReceived: s.bytesReceived,
+    preconditionFailed: s.preconditionFailed,
+    getsByKey: Object.fromEntries(s.getsByKey),
+    putsByKey: Object.fromEntries(s.putsByKey),
+  };
 }
 
 /** Start S3 and proxy in this process. */
