@@ -5,6 +5,7 @@ export type { BusStatusEvent } from './connect.js';
 export { encodeJson, decodeJson } from './codec.js';
 export { traceHeaders, contextFromHeaders } from './trace-headers.js';
 export { BusError, checkReply, requestFailure } from './service-errors.js';
+export { requestEviction } from './eviction.js';
 export { FetchStatus, FETCH_PROGRESS_HEADER, FETCH_PROGRESS_INTERVAL_MS } from './fetch-wire.js';
 export { FetchClient } from './fetch-client.js';
 export type { FetchClientSettings } from './fetch-client.js';

@@ -46,7 +46,7 @@ const s3Connection = {
 
 export const datastoreSchema = z
   .object({
-    layout: z.enum(['pbs', 'casync']),
+    layout: z.enum(['pbs', 'casync', 'restic']),
     /** Digest naming the chunks; default by layout (pbs sha256, casync sha512-256; casync --digest=sha256 stores need sha256). */
     digest: z.enum(['sha256', 'sha512-256']).optional(),
     bucket: bucketName,

@@ -13,7 +13,7 @@ export type AccessKey = z.output<typeof accessKeySchema>;
 /** A datastore with its S3 connection resolved from its own fields and the `s3` defaults. */
 export interface ResolvedDatastore {
   name: string;
-  layout: 'pbs' | 'casync';
+  layout: 'pbs' | 'casync' | 'restic';
   /** Digest algorithm of the chunk names. */
   digest: 'sha256' | 'sha512-256';
   bucket: string;

@@ -8,7 +8,19 @@ describe('chunk layouts', () => {
   it('maps layouts to their digest algorithms', () => {
     expect(layoutDigestAlgorithm('pbs')).toBe('sha256');
     expect(layoutDigestAlgorithm('casync')).toBe('sha512-256');
+    expect(layoutDigestAlgorithm('restic')).toBe('sha256');
     expectFormatError(() => layoutDigestAlgorithm('zip' as never), 'invalid-argument', /zip/);
+  });
+
+  it('keeps restic packs as they are, named by the SHA-256 of the object', () => {
+    const pack = mixedData(rng(21), 40_000);
+    const { digest: id, bytes } = encodeChunk('restic', pack);
+    expect(id).toBe(digest('sha256', pack).toString('hex'));
+    expect(bytes.equals(pack)).toBe(true);
+    expect(decodeAndVerifyChunk('restic', id, bytes).equals(pack)).toBe(true);
+    const flipped = Buffer.from(bytes);
+    flipped[100] = (flipped[100] ?? 0) ^ 1;
+    expectFormatError(() => decodeAndVerifyChunk('restic', id, flipped), 'digest-mismatch', /sha256/);
   });
 
   it('encodes PBS chunks as DataBlobs keyed by SHA-256 of the plain data', () => {

@@ -4,8 +4,8 @@ export type DigestAlgorithm = 'sha256' | 'sha512-256';
 /** The four Proxmox DataBlob variants, told apart by their 8-byte magic. */
 export type BlobKind = 'plain' | 'zstd' | 'encrypted' | 'encrypted-zstd';
 
-/** How chunk objects are stored: PBS DataBlobs or casync `.cacnk` zstd frames. */
-export type ChunkLayout = 'pbs' | 'casync';
+/** How chunk objects are stored: PBS DataBlobs, casync `.cacnk` zstd frames, or restic pack files (opaque bytes named by their SHA-256). */
+export type ChunkLayout = 'pbs' | 'casync' | 'restic';
 
 /** The index file formats Larder reads. */
 export type IndexFormat = 'fidx' | 'didx' | 'caibx';

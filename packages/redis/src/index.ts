@@ -3,6 +3,8 @@ export type { AdmitFetchedResult, AdmitResult, EvictedChunk, IndexEpoch, IndexPr
 export { createRedis } from './connection.js';
 export { ChunkIndex, IndexRebuild } from './chunk-index.js';
 export { FlightLocks } from './flight-locks.js';
+export { KnownChunks } from './known-chunks.js';
+export type { KnownChunksOptions } from './known-chunks.js';
 export { IndexError, IndexScriptCode, RedisUnavailableError, isConnectionFailure } from './errors.js';
 export { s3RequestCounts, s3RequestField } from './stats-fields.js';
 export type { S3RequestOutcome } from './stats-fields.js';

@@ -45,3 +45,8 @@ export function rebuildKeys(namespace: string, token: string): { lru: string; si
 export function flightKey(namespace: string, chunkKey: string): string {
   return `{${namespace}}:flight:${chunkKey}`;
 }
+
+/** The existence record of a datastore's chunks in S3: sorted set `{namespace}:known:<store>` (member digest, score = ms recorded). */
+export function knownKey(namespace: string, store: string): string {
+  return `{${namespace}}:known:${store}`;
+}

@@ -4,8 +4,9 @@ function join(prefix: string, rest: string): string {
   return prefix ? `${prefix}/${rest}` : rest;
 }
 
-/** S3 key of a chunk object: pbs `<prefix>/.chunks/<4 hex>/<digest>`, casync `<prefix>/<4 hex>/<digest>.cacnk`. */
+/** S3 key of a chunk object: pbs `<prefix>/.chunks/<4 hex>/<digest>`, casync `<prefix>/<4 hex>/<digest>.cacnk`, restic `<prefix>/data/<2 hex>/<digest>`. */
 export function chunkObjectKey(ds: Pick<ResolvedDatastore, 'layout' | 'prefix'>, digest: string): string {
+  if (ds.layout === 'restic') return join(ds.prefix, `data/${digest.slice(0, 2)}/${digest}`);
   const shard = digest.slice(0, 4);
   return ds.layout === 'pbs' ? join(ds.prefix, `.chunks/${shard}/${digest}`) : join(ds.prefix, `${shard}/${digest}.cacnk`);
 }

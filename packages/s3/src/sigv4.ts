@@ -79,16 +79,26 @@ export function amzDate(date: Date): string {
   return date.toISOString().replace(/[-:]|\.\d{3}/g, '');
 }
 
+/** A header value as SigV4 signs it: outer spaces and tabs trimmed, inner runs of them collapsed to one space. */
+export function canonicalHeaderValue(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, '').replace(/[ \t]+/g, ' ');
+}
+
 /** The canonical request of SigV4 for headers with lower-case names; returns it with the signed-headers list. */
 export function canonicalRequest(req: SigV4Request, headers: Record<string, string>, payloadHash: string): { text: string; signed: string } {
   const names = Object.keys(headers).sort();
-  const lines = names.map((n) => `${n}:${(headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const lines = names.map((n) => `${n}:${canonicalHeaderValue(headers[n] ?? '')}\n`).join('');
   const signed = names.join(';');
   return { text: `${req.method}\n${req.path}\n${req.query ?? ''}\n${lines}\n${signed}\n${payloadHash}`, signed };
 }
 
-const sha256Hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-const hmac = (key: string | Buffer, s: string): Buffer => createHmac('sha256', key).update(s, 'utf8').digest();
+export const sha256Hex = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
+export const hmacSha256 = (key: string | Buffer, s: string): Buffer => createHmac('sha256', key).update(s, 'utf8').digest();
+
+/** The SigV4 signing key of a secret for a day (`20130524`), region and service. */
+export function deriveSigningKey(secret: string, day: string, region: string, service: string): Buffer {
+  return hmacSha256(hmacSha256(hmacSha256(hmacSha256(`AWS4${secret}`, day), region), service), 'aws4_request');
+}
 
 /** AWS Signature Version 4 for S3 requests without a signed body; caches the derived key per day, region and service. */
 export class SigV4Signer {
@@ -120,7 +130,7 @@ export class SigV4Signer {
     let key = this.keys.get(scope);
     if (!key) {
       if (this.keys.size >= 4) this.keys.clear(); // yesterday's keys
-      key = hmac(hmac(hmac(hmac(`AWS4${this.credentials.secretAccessKey}`, day), this.region), this.service), 'aws4_request');
+      key = deriveSigningKey(this.credentials.secretAccessKey, day, this.region, this.service);
       this.keys.set(scope, key);
     }
     return key;

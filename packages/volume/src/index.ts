@@ -15,3 +15,5 @@ export {
 } from './verify.js';
 export { VolumeSpace, volumeSpace, isShortfall, isNoSpace } from './space.js';
 export type { SpaceLease, SpaceShortfall } from './space.js';
+export { ChunkWriter } from './chunk-writer.js';
+export type { ChunkWriterDeps, ChunkWriterSettings, RoomRequest } from './chunk-writer.js';

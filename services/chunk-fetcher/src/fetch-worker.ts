@@ -1,20 +1,18 @@
 import { SpanKind, SpanStatusCode, context, type Span } from '@opentelemetry/api';
-import { FetchStatus, checkReply, decodeJson, requestFailure, encodeJson, subjects, type EvictRequest, type FetchOutcome, type FetchReply, type NatsConnection } from '@larder/bus';
+import { FetchStatus, decodeJson, encodeJson, requestEviction, subjects, type FetchOutcome, type FetchReply, type NatsConnection } from '@larder/bus';
 import { resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { decodeAndVerifyChunk, isHexDigest } from '@larder/formats';
-import { s3RequestField, type ChunkIndex, type FlightLocks, type S3RequestOutcome } from '@larder/redis';
+import { s3RequestField, type ChunkIndex, type FlightLocks, type KnownChunks, type S3RequestOutcome } from '@larder/redis';
 import { S3Error, chunkObjectKey, classifyS3Error, objectGetterFor, type S3ErrorKind } from '@larder/s3';
 import { createLogger, tracer } from '@larder/telemetry';
-import { chunkKey, isNoSpace, isShortfall, volumeSpace, type SpaceShortfall, type Volume } from '@larder/volume';
+import { ChunkWriter, chunkKey, type Volume } from '@larder/volume';
 import { BodyPool } from './body-pool.js';
 import { fetchFailure } from './fetch-failure.js';
 
 const log = createLogger('chunk-fetcher');
 const LOCK_TTL_MS = 3000;
-/** Attempts of a write that finds the volume full (each after asking the cache-index to make room), within the fetcher's timeout. */
-const WRITE_ATTEMPTS = 60;
 const tr = tracer('larder.chunk-fetcher');
 
 /** What a fetch worker needs: the config (read on every call, so reloads apply), the bus, the index, the locks and the volume. */
@@ -24,6 +22,8 @@ export interface FetchWorkerDeps {
   index: ChunkIndex;
   locks: FlightLocks;
   volume: Volume;
+  /** The node's record of chunks known to be in S3: a verified GET records its chunk, a 404 forgets it. */
+  known?: KnownChunks;
 }
 
 /** A chunk's single-flight lock while this worker holds it; `released` once the admission let it go. */
@@ -68,12 +68,21 @@ export class FetchWorker {
   private readonly fetches = new SingleFlight<FetchReply>();
   /** Memory for response bodies, reused once a chunk is written (up to 64 MiB kept idle). */
   private readonly bodies = new BodyPool(64 * 2 ** 20);
-  /** The eviction request under way, the next one (shared by the writes that wait meanwhile) and what they want. */
-  private roomRequest: Promise<void> | undefined;
-  private nextRoomRequest: Promise<void> | undefined;
-  private roomWanted = { bytes: 0, largest: 0 };
+  /** Writes bodies to the volume, asking the cache-index for room when it is full. */
+  private readonly writer: ChunkWriter;
 
-  constructor(private readonly deps: FetchWorkerDeps) {}
+  constructor(private readonly deps: FetchWorkerDeps) {
+    const { config, nc, volume } = deps;
+    this.writer = new ChunkWriter({
+      volume,
+      settings: () => {
+        const cfg = config();
+        return { reserve: cfg.volume.reserve, capacity: cfg.capacity, timeoutMs: cfg.fetcher.timeout };
+      },
+      requestRoom: (req) =>
+        requestEviction(nc, config().namespace, req).catch((err: unknown) => log.warn('the cache-index did not make room on the volume', { ...req, err: (err as Error).message })),
+    });
+  }
 
   /** Make sure the volume holds a verified copy of the chunk. Fails with a StatusError (the status the fetcher answers with). */
   fetch(store: string, digest: string): Promise<FetchReply> {
@@ -139,6 +148,8 @@ export class FetchWorker {
           log.error('chunk failed verification, not cached', { store: ds.name, digest, err: failed });
           throw failed;
         }
+        // S3 has it: a client's PUT of it needs no upload (best effort, never waited for).
+        void this.deps.known?.record(ds.name, [digest]);
         const reply = await this.writeAdmit(ds, digest, key, lock, bytes, gets, t1);
         nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));
         return reply;
@@ -180,6 +191,7 @@ export class FetchWorker {
       return bytes;
     } catch (err) {
       gets.failed(err);
+      if ((err instanceof S3Error ? err.kind : classifyS3Error(err).kind) === 'not-found') void this.deps.known?.forget(ds.name, [digest]);
       await this.countFailedFetch({ s3Gets: gets.count, ...gets.counters() });
       throw err;
     } finally {
@@ -210,86 +222,9 @@ export class FetchWorker {
     );
   }
 
-  /**
-   * Write the verified body to the volume atomically (temp file, fdatasync, rename), with room reserved first:
-   * the body's bytes against the filesystem's free space less `volume.reserve` and the other writes in flight in
-   * this process. Without room, or on ENOSPC from the write itself, ask the cache-index to evict and try again
-   * (bounded); then fail with a StatusError naming the volume. A failed write leaves no temp file.
-   */
+  /** Write the verified body to the volume with room made first (see ChunkWriter). */
   private write(ds: ResolvedDatastore, digest: string, bytes: Buffer): Promise<void> {
-    return span('volume.write', { 'chunk.size': bytes.byteLength }, async () => {
-      const { volume, config } = this.deps;
-      const space = volumeSpace(volume);
-      const size = bytes.byteLength;
-      const deadline = Date.now() + config().fetcher.timeout;
-      let short: SpaceShortfall | undefined;
-      let noSpace: unknown;
-      for (let attempt = 1; ; attempt++) {
-        const cfg = config();
-        const room = await space.reserve(size, cfg.volume.reserve, attempt > 1);
-        if (isShortfall(room)) {
-          short = room;
-          if (room.never || size > cfg.capacity) {
-            throw new StatusError(
-              FetchStatus.InsufficientStorage,
-              `volume full: chunk ${digest} of ${ds.name} (${size} bytes) can never fit on ${volume.dir}: ${spaceText(room, cfg.capacity)}`,
-            );
-          }
-        } else {
-          short = undefined;
-          try {
-            await volume.writeChunk(ds.name, digest, bytes);
-            room.release(true);
-            return;
-          } catch (err) {
-            room.release(false);
-            if (!isNoSpace(err)) throw err;
-            noSpace = err;
-          }
-        }
-        if (attempt >= WRITE_ATTEMPTS || Date.now() >= deadline) {
-          const why = short ? spaceText(short, cfg.capacity) : `the filesystem answered ${(noSpace as Error)?.message}`;
-          throw new StatusError(
-            FetchStatus.Unavailable,
-            `volume full: no room for chunk ${digest} of ${ds.name} (${size} bytes) on ${volume.dir} after ${attempt} attempts to make room: ${why}`,
-            { cause: noSpace },
-          );
-        }
-        // Eviction now, for this write and the others waiting, then a pause growing with the attempts.
-        await this.makeRoom(size);
-        if (attempt > 1) await sleep(Math.min(25 * 2 ** (attempt - 2), 250, Math.max(0, deadline - Date.now())));
-      }
-    });
-  }
-
-  /**
-   * Ask the cache-index to evict so that a write of `bytes` fits. One request at a time per worker: the writes that
-   * wait meanwhile share the next one, which asks for all of them and for the writes in flight in this process.
-   * An unanswered request is logged, and the caller tries again.
-   */
-  private makeRoom(bytes: number): Promise<void> {
-    this.roomWanted.bytes += bytes;
-    this.roomWanted.largest = Math.max(this.roomWanted.largest, bytes);
-    this.nextRoomRequest ??= (this.roomRequest ?? Promise.resolve()).then(() => {
-      const wanted = this.roomWanted;
-      this.roomWanted = { bytes: 0, largest: 0 };
-      this.nextRoomRequest = undefined;
-      const { nc, config, volume } = this.deps;
-      const req: EvictRequest = { roomBytes: wanted.bytes + volumeSpace(volume).reservedBytes, largestBytes: wanted.largest };
-      const p = nc
-        .request(subjects(config().namespace).indexEvict, encodeJson(req), { timeout: 5000 })
-        .then(checkReply)
-        .then(
-          () => {},
-          (err: unknown) => log.warn('the cache-index did not make room on the volume', { ...req, err: requestFailure(err, 'eviction request').message }),
-        )
-        .finally(() => {
-          if (this.roomRequest === p) this.roomRequest = undefined;
-        });
-      this.roomRequest = p;
-      return p;
-    });
-    return this.nextRoomRequest;
+    return span('volume.write', { 'chunk.size': bytes.byteLength }, () => this.writer.write(ds.name, digest, bytes));
   }
 
   /** Admit the written chunk to the index with the fetch's S3 counters and release its lock, in one step; signal pressure past capacity. */
@@ -323,15 +258,6 @@ export class FetchWorker {
       sub.unsubscribe();
     }
   }
-}
-
-/** The numbers behind a full volume, for an error message. */
-function spaceText(s: SpaceShortfall, capacity: number): string {
-  return `${s.availableBytes} bytes free above the reserve of ${s.reserveBytes} (filesystem ${s.totalBytes} bytes, ${s.freeBytes} free, capacity ${capacity}), ${s.neededBytes} needed with the writes in flight`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Run `fn` in a child span of the active context; record failures on the span. */

@@ -18,7 +18,7 @@ import {
 import { resolveDatastore, type Config } from '@larder/config';
 import { statusOf } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
-import type { ChunkIndex, FlightLocks } from '@larder/redis';
+import { KnownChunks, type ChunkIndex, type FlightLocks, type Redis } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
 import { fetchFailure } from './fetch-failure.js';
@@ -31,10 +31,11 @@ const tr = tracer('larder.chunk-fetcher');
 /**
  * What one fetch of a datastore's chunk counts against `fetcher.inflightBytes`: the size a chunk of its layout
  * may reach (the body is held in memory while it is verified and written): 4 MiB for pbs, 256 KiB (casync's
- * default maximum) for casync.
+ * default maximum) for casync, 16 MiB (restic's default pack size) for restic.
  */
 function chunkWeight(config: Config, store: string): number {
-  return resolveDatastore(config, store)?.layout === 'casync' ? 256 * 2 ** 10 : 4 * 2 ** 20;
+  const layout = resolveDatastore(config, store)?.layout;
+  return layout === 'casync' ? 256 * 2 ** 10 : layout === 'restic' ? 16 * 2 ** 20 : 4 * 2 ** 20;
 }
 
 /**
@@ -92,9 +93,23 @@ export interface ChunkFetcher {
 }
 
 /** Start a chunk-fetcher: a NATS queue-group service whose FetchWorker brings requested chunks into the volume, with bounded concurrency. */
-export async function startChunkFetcher(deps: { config: () => Config; nc: NatsConnection; index: ChunkIndex; locks: FlightLocks; volume: Volume }): Promise<ChunkFetcher> {
+export async function startChunkFetcher(deps: {
+  config: () => Config;
+  nc: NatsConnection;
+  index: ChunkIndex;
+  locks: FlightLocks;
+  volume: Volume;
+  /** For the node's record of chunks known to be in S3 (see KnownChunks); without it nothing is recorded. */
+  redis?: Redis;
+}): Promise<ChunkFetcher> {
   const subj = subjects(deps.config().namespace);
-  const worker = new FetchWorker(deps);
+  const known = deps.redis
+    ? new KnownChunks(deps.redis, deps.config().namespace, {
+        retainMs: () => deps.config().gateway.knownChunkTtl,
+        onError: (op, err) => log.warn('known chunks: Redis did not answer', { op, err: err.message }),
+      })
+    : undefined;
+  const worker = new FetchWorker({ ...deps, known });
   const limits = () => ({ count: deps.config().fetcher.concurrency, weight: deps.config().fetcher.inflightBytes });
   const limit = new Semaphore(limits());
   const counters = { fetched: 0, failed: 0 };

@@ -115,6 +115,31 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * Open a chunk only when this node holds it (verified as by {@link open}, counted as a hit); undefined otherwise,
+   * without a fetch: what an S3 HEAD of a chunk asks.
+   */
+  async openIfCached(store: string, digest: string): Promise<OpenedChunk | undefined> {
+    const key = chunkKey(store, digest);
+    const fd = this.openLocal(store, digest);
+    if (fd === undefined) return undefined;
+    const checked = await this.check(store, digest, key, fd);
+    if (!checked) return undefined;
+    this.deps.touches.hit(key);
+    return { fd, hit: true, ...checked };
+  }
+
+  /** This process wrote the file `identity` of chunk `key` from a body it verified (an S3 PUT): its first open needs no hash. */
+  vouch(key: string, identity: FileIdentity): void {
+    if (this.deps.verify) this.proofs.add(key, identity);
+  }
+
+  /** The chunk's file was removed (deleted from S3): drop its proof, and tell the quarantine listeners (open files are closed). */
+  forget(key: string): void {
+    this.proofs.delete(key);
+    for (const fn of this.quarantineListeners) fn(key);
+  }
+
   /** A chunk opened earlier was used again (an open file kept by the image reader): refresh its recency. */
   recordUse(key: string): void {
     this.deps.touches.touch(key);

@@ -27,7 +27,9 @@ export interface ChunkObjects {
    * nothing is written anywhere). Uploaded with `upload` unless the existence record says S3 has it (within
    * `gateway.knownChunkTtl`); then recorded and admitted to the cache. With `ifNoneMatch` (the client sent
    * `If-None-Match: *`) an object S3 already has is answered as S3 would (PreconditionFailed) — whether Larder knew it or S3 said so.
-   * Resolves only once S3 acknowledged the write (or it is known to be there).
+   * Resolves only once S3 acknowledged the write (or it is known to be there); the chunk is then cached, best effort
+   * (a full volume or Redis down is logged and counted, never the client's failure). Concurrent PUTs of one chunk in a
+   * process share one upload (a PUT with `ifNoneMatch` that joined another's upload is answered PreconditionFailed).
    */
   put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: { ifNoneMatch: boolean }): Promise<ChunkPutResult>;
 

@@ -1,0 +1,246 @@
+import { closeSync, statSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { encodeJson, requestEviction, subjects, type EvictedEvent, type NatsConnection } from '@larder/bus';
+import type { Config, ResolvedDatastore } from '@larder/config';
+import { statusOf } from '@larder/errors';
+import { SingleFlight } from '@larder/flight';
+import { decodeAndVerifyChunk, isFormatError } from '@larder/formats';
+import type { ChunkIndex, KnownChunks } from '@larder/redis';
+import { createLogger } from '@larder/telemetry';
+import { ChunkWriter, chunkKey, fileIdentity, type Volume } from '@larder/volume';
+import type { ChunkReadahead } from '../chunk-readahead/index.js';
+import type { ChunkStore } from '../chunk-store.js';
+import { ChunkEtags, md5Etag } from './chunk-etags.js';
+import type { ChunkObject, ChunkObjectInfo, ChunkObjects, ChunkPutResult, ChunkUpload } from './chunk-objects.js';
+import { S3ApiError } from './s3-errors.js';
+
+const log = createLogger('gateway');
+
+/** How long, at most, a PUT waits for room on a full volume to cache its chunk (the object is in S3 already: caching it is a bonus). */
+const PUT_CACHE_WAIT_MS = 2000;
+
+const PBS_CHUNK_KEY = /^\.chunks\/([0-9a-f]{4})\/([0-9a-f]{64})$/;
+const CASYNC_CHUNK_KEY = /^([0-9a-f]{4})\/([0-9a-f]{64})\.cacnk$/;
+
+/** What the chunk objects of the S3 endpoint need: the gateway's config, chunk store and readahead, the node's record of known chunks, volume, index and bus. */
+export interface ChunkObjectStoreDeps {
+  config: () => Config;
+  chunks: ChunkStore;
+  /** Readahead for clients that walk an index chunk by chunk (a PBS restore or verify through the S3 endpoint). */
+  readahead?: Pick<ChunkReadahead, 'observe'>;
+  known: KnownChunks;
+  volume: Volume;
+  index: ChunkIndex;
+  /** For room on a full volume (`indexEvict`), the pressure signal, and telling every gateway of the node about deleted chunks. */
+  nc: NatsConnection;
+}
+
+/** Counters of the chunk objects served by the S3 endpoint (since the gateway started), for `/v1/status`. */
+export interface ChunkObjectStats {
+  /** Chunk PUTs sent to S3. */
+  putsUploaded: number;
+  /** Chunk PUTs not sent: the chunk was known to be in S3. */
+  putsKnown: number;
+  /** Chunk PUTs S3 answered 412 to (If-None-Match: the object was there). */
+  putsExisting: number;
+  /** Body bytes of the PUTs not sent. */
+  bytesNotUploaded: number;
+  /** PUTs refused because the body is not the chunk its key names. */
+  verifyRefused: number;
+  /** PUTs in S3 whose chunk could not be cached (full volume, Redis down): logged; the client's PUT succeeded. */
+  cacheFailures: number;
+  /** Chunk objects deleted through the endpoint. */
+  deletes: number;
+  /** Chunk GETs served from the volume, and those fetched first. */
+  getHits: number;
+  getMisses: number;
+}
+
+/** How a PUT's upload went, shared by the concurrent PUTs of one chunk. */
+type UploadOutcome = 'uploaded' | 'known' | 'existing';
+
+/**
+ * The chunk objects of the S3 endpoint (see {@link ChunkObjects}): GETs through the gateway's chunk store (the cache,
+ * one S3 GET per chunk, verified), PUTs verified, sent to S3 unless the node's record says S3 has the chunk, then cached;
+ * deletes forgotten everywhere on the node.
+ */
+export class ChunkObjectStore implements ChunkObjects {
+  private readonly etags = new ChunkEtags();
+  private readonly uploads = new SingleFlight<UploadOutcome>();
+  private readonly writer: ChunkWriter;
+  private readonly counters: ChunkObjectStats = {
+    putsUploaded: 0,
+    putsKnown: 0,
+    putsExisting: 0,
+    bytesNotUploaded: 0,
+    verifyRefused: 0,
+    cacheFailures: 0,
+    deletes: 0,
+    getHits: 0,
+    getMisses: 0,
+  };
+
+  constructor(private readonly deps: ChunkObjectStoreDeps) {
+    const { config, nc, volume } = deps;
+    this.writer = new ChunkWriter({
+      volume,
+      settings: () => {
+        const cfg = config();
+        return { reserve: cfg.volume.reserve, capacity: cfg.capacity, timeoutMs: Math.min(cfg.fetcher.timeout, PUT_CACHE_WAIT_MS) };
+      },
+      requestRoom: (req) =>
+        requestEviction(nc, config().namespace, req).catch((err: unknown) => log.warn('the cache-index did not make room on the volume', { ...req, err: (err as Error).message })),
+    });
+  }
+
+  digestOf(ds: ResolvedDatastore, key: string): string | undefined {
+    const m = (ds.layout === 'pbs' ? PBS_CHUNK_KEY : CASYNC_CHUNK_KEY).exec(key);
+    return m && m[2]!.startsWith(m[1]!) ? m[2] : undefined;
+  }
+
+  async open(ds: ResolvedDatastore, digest: string, socket: Socket): Promise<ChunkObject> {
+    this.deps.readahead?.observe(ds.name, digest, socket);
+    let opened;
+    try {
+      opened = await this.deps.chunks.open(ds.name, digest);
+    } catch (err) {
+      if (statusOf(err) === 404) throw new S3ApiError('NoSuchKey', `no chunk ${digest} in datastore ${ds.name}`, undefined, { cause: err });
+      throw err;
+    }
+    try {
+      const info = await this.etags.of(chunkKey(ds.name, digest), opened.fd);
+      if (opened.hit) this.counters.getHits++;
+      else this.counters.getMisses++;
+      return { fd: opened.fd, hit: opened.hit, ...info };
+    } catch (err) {
+      closeQuietly(opened.fd);
+      throw err;
+    }
+  }
+
+  async head(ds: ResolvedDatastore, digest: string): Promise<ChunkObjectInfo | undefined> {
+    const opened = await this.deps.chunks.openIfCached(ds.name, digest);
+    if (!opened) return undefined;
+    try {
+      return await this.etags.of(chunkKey(ds.name, digest), opened.fd);
+    } finally {
+      closeQuietly(opened.fd);
+    }
+  }
+
+  async put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: { ifNoneMatch: boolean }): Promise<ChunkPutResult> {
+    this.verify(ds, digest, body);
+    const etag = md5Etag(body);
+    const key = chunkKey(ds.name, digest);
+    let joined = true;
+    const outcome = await this.uploads.run(key, () => {
+      joined = false;
+      return this.upload(ds, digest, body, etag, upload, opts.ifNoneMatch);
+    });
+    // A PUT that joined another's upload of the chunk finds the object there (made by that PUT) when it asked for If-None-Match.
+    const existed = outcome !== 'uploaded' || joined;
+    return { etag, uploaded: outcome === 'uploaded', preconditionFailed: opts.ifNoneMatch && existed };
+  }
+
+  async deleted(ds: ResolvedDatastore, digests: string[]): Promise<void> {
+    if (digests.length === 0) return;
+    const { known, volume, index, nc, config, chunks } = this.deps;
+    this.counters.deletes += digests.length;
+    await known.forget(ds.name, digests);
+    const keys = digests.map((d) => chunkKey(ds.name, d));
+    for (const [i, d] of digests.entries()) {
+      await volume.removeChunk(ds.name, d).catch((err: unknown) => log.warn('cannot remove a deleted chunk from the volume', { store: ds.name, digest: d, err }));
+      this.etags.delete(keys[i]!);
+      chunks.forget(keys[i]!);
+    }
+    await index
+      .remove(keys)
+      .catch((err: unknown) => log.warn('cannot remove deleted chunks from the index (the next reconcile will)', { store: ds.name, count: keys.length, err }));
+    // Every gateway of the node closes the files of these chunks it holds open, as after an eviction.
+    nc.publish(subjects(config().namespace).indexEvicted, encodeJson({ keys } satisfies EvictedEvent));
+  }
+
+  seen(ds: ResolvedDatastore, digest: string): void {
+    void this.deps.known.record(ds.name, [digest]);
+  }
+
+  /** The counters, for `/v1/status` (`s3Chunks`). */
+  status(): ChunkObjectStats {
+    return { ...this.counters };
+  }
+
+  /** Refuse a body that is not chunk `digest` of the datastore's layout (S3ApiError BadDigest or InvalidRequest). */
+  private verify(ds: ResolvedDatastore, digest: string, body: Buffer): void {
+    try {
+      decodeAndVerifyChunk(ds.layout, digest, body, ds.digest);
+    } catch (err) {
+      this.counters.verifyRefused++;
+      const what = ds.layout === 'pbs' ? 'a DataBlob' : 'a zstd frame';
+      if (isFormatError(err) && err.code === 'digest-mismatch') {
+        throw new S3ApiError('BadDigest', `the body is not chunk ${digest} of datastore ${ds.name}: ${err.message}`, undefined, { cause: err });
+      }
+      throw new S3ApiError(
+        'InvalidRequest',
+        `the body is not a valid chunk of datastore ${ds.name} (${ds.layout}: ${what} of data whose ${ds.digest} is the key): ${(err as Error).message}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** Send a verified body (whose ETag is `etag`) to S3 unless known to be there, then record and cache it. */
+  private async upload(ds: ResolvedDatastore, digest: string, body: Buffer, etag: string, upload: ChunkUpload, ifNoneMatch: boolean): Promise<UploadOutcome> {
+    const { known, config } = this.deps;
+    const [isKnown] = await known.known(ds.name, [digest], config().gateway.knownChunkTtl);
+    let outcome: UploadOutcome;
+    if (isKnown) {
+      outcome = 'known';
+      this.counters.putsKnown++;
+      this.counters.bytesNotUploaded += body.byteLength;
+    } else {
+      const answer = await upload(body, { ifNoneMatch });
+      outcome = answer.preconditionFailed ? 'existing' : 'uploaded';
+      if (answer.preconditionFailed) this.counters.putsExisting++;
+      else this.counters.putsUploaded++;
+      // S3 has it now (a known record is not refreshed: only S3's word restarts the time-to-trust).
+      await known.record(ds.name, [digest]);
+    }
+    await this.cache(ds, digest, body, etag);
+    return outcome;
+  }
+
+  /** Write the chunk to the volume (unless there) and admit it; a failure is logged and counted, never the client's. */
+  private async cache(ds: ResolvedDatastore, digest: string, body: Buffer, etag: string): Promise<void> {
+    const { volume, index, chunks, nc, config } = this.deps;
+    const key = chunkKey(ds.name, digest);
+    try {
+      let size = await volume.chunkSize(ds.name, digest);
+      if (size === undefined) {
+        await this.writer.write(ds.name, digest, body);
+        size = body.byteLength;
+        const st = statSync(volume.chunkPath(ds.name, digest), { throwIfNoEntry: false });
+        if (st) {
+          const identity = fileIdentity(st);
+          chunks.vouch(key, identity);
+          this.etags.add(key, identity, etag);
+        }
+      }
+      const admitted = await index.admit(key, size);
+      const cfg = config();
+      if (admitted.usedBytes > cfg.capacity) nc.publish(subjects(cfg.namespace).indexPressure, encodeJson({ usedBytes: admitted.usedBytes }));
+    } catch (err) {
+      this.counters.cacheFailures++;
+      log.warn('a chunk PUT to S3 could not be cached', { store: ds.name, digest, err: (err as Error).message });
+    }
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
