@@ -20,6 +20,9 @@ import { ImageReader } from './images/image-reader.js';
 import { imageExports } from './images/nbd-exports.js';
 import { imageRoutes } from './routes/image-routes.js';
 import { ChunkReadahead, IndexMap } from './chunk-readahead/index.js';
+import { startS3Server, type S3Server } from './s3-api/s3-server.js';
+import type { Authenticator } from './s3-api/s3-auth.js';
+import type { ChunkObjects } from './s3-api/chunk-objects.js';
 
 const log = createLogger('gateway');
 const tr = tracer('larder.gateway');
@@ -34,6 +37,12 @@ export interface GatewayDeps {
   listen?: string;
   /** Overrides config.gateway.nbdListen; `false` runs no NBD server. */
   nbdListen?: string | false;
+  /** Overrides config.gateway.s3Listen; `false` serves no S3 endpoint. */
+  s3Listen?: string | false;
+  /** The S3 endpoint's signature check (default: SigV4 against `accessKeys`). */
+  s3Authenticate?: Authenticator;
+  /** Chunk keys of the S3 endpoint through the cache; without it they are passed through to S3. */
+  chunkObjects?: (node: { chunks: ChunkStore; readahead: ChunkReadahead; config: () => Config; nc: NatsConnection; index: ChunkIndex; volume: Volume }) => ChunkObjects;
   /** The config cache's status (generation, config-service online, restart required), shown as `config` in /v1/status. */
   configStatus?: () => object;
 }
@@ -45,6 +54,9 @@ export interface Gateway {
   readonly chunks: ChunkStore;
   /** The NBD server's port, when one runs. */
   readonly nbdPort: number | undefined;
+  /** The S3 endpoint's URL and port, when one runs. */
+  readonly s3Url: string | undefined;
+  readonly s3Port: number | undefined;
   readonly decodedCache: DecodedChunkCache;
   /** Readahead for chunk-by-chunk clients (the chunk and casync routes). */
   readonly chunkReadahead: ChunkReadahead;
@@ -85,9 +97,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const routes: Route[] = [
     ...chunkRoutes(deps.config, chunks, chunkReadahead),
     ...imageRoutes({ catalog, reader }),
-    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles, chunkReadahead, images: () => catalog.status() }),
+    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles, chunkReadahead, images: () => catalog.status(), s3Endpoint: () => s3?.stats.snapshot() ?? null }),
   ];
   const sockets = new Set<Socket>();
+  let s3: S3Server | undefined;
 
   const server = http.createServer((req, res) => void handle(routes, req, res));
   server.keepAliveTimeout = 65_000;
@@ -115,17 +128,36 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       throw new Error(`gateway cannot serve NBD on ${nbdAddr.host}:${nbdAddr.port}: ${(err as Error).message}`, { cause: err });
     }
   }
+  const s3Listen = deps.s3Listen ?? deps.config().gateway.s3Listen;
+  if (s3Listen !== false) {
+    try {
+      s3 = await startS3Server({
+        config: deps.config,
+        listen: s3Listen,
+        authenticate: deps.s3Authenticate,
+        chunkObjects: deps.chunkObjects?.({ chunks, readahead: chunkReadahead, config: deps.config, nc: deps.nc, index: deps.index, volume: deps.volume }),
+      });
+    } catch (err) {
+      await nbd?.close();
+      evictedSub.unsubscribe();
+      server.close();
+      throw err;
+    }
+  }
   const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
-  log.info('gateway listening', { url, nbdPort });
+  log.info('gateway listening', { url, nbdPort, s3Url: s3?.url });
   return {
     url,
     port,
     chunks,
     nbdPort,
+    s3Url: s3?.url,
+    s3Port: s3?.port,
     decodedCache,
     chunkReadahead,
     stop: async () => {
       await nbd?.close();
+      await s3?.stop();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();

@@ -3,6 +3,7 @@ import { configPath, loadConfig } from '@larder/config';
 import { createLogger, initTelemetry, shutdownTelemetry } from '@larder/telemetry';
 import { seedDemo } from './seed-demo.js';
 import { startStack } from './start-stack.js';
+import { s3EndpointLines } from './s3-endpoint-banner.js';
 
 const log = createLogger('stack');
 
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   await seedDemo(stack.config);
   const url = stack.gateways[0]?.url;
   process.stdout.write(
-    `\nLarder is running.\n  gateway:   ${url}\n  status:    ${url}/v1/status\n  S3:        ${stack.config.s3.endpoint}${stack.s3 ? ' (embedded)' : ''}\n  datastores: ${Object.keys(stack.config.datastores).join(', ') || '(none)'}\nCtrl-C stops it.\n`,
+    `\nLarder is running.\n  gateway:   ${url}\n  status:    ${url}/v1/status\n${s3EndpointLines(stack.gateways[0]?.s3Url, stack.config)}  S3:        ${stack.config.s3.endpoint}${stack.s3 ? ' (embedded)' : ''}\n  datastores: ${Object.keys(stack.config.datastores).join(', ') || '(none)'}\nCtrl-C stops it.\n`,
   );
   let stopping = false;
   const stop = async (signal: string) => {

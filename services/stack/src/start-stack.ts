@@ -93,7 +93,9 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
     for (let i = 0; i < (opts.gateways ?? 1); i++) {
       const d = await connect(`gateway-${i}`);
       firstDeps ??= d;
-      const g = await startGateway({ ...d, listen: opts.gatewayListen });
+      // One S3 endpoint per fixed address: further gateways serve one only on a free port (tests).
+      const s3Listen = cfg.gateway.s3Listen;
+      const g = await startGateway({ ...d, listen: opts.gatewayListen, s3Listen: i > 0 && s3Listen !== false && parseListen(s3Listen)?.port !== 0 ? false : undefined });
       gateways.push(g);
       cleanups.push(() => g.stop());
     }

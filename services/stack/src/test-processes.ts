@@ -145,7 +145,13 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
     datastores: { demo: { layout: 'pbs', bucket: `${ns}-demo` }, cas: { layout: 'casync', bucket: `${ns}-cas` } },
     ...opts.config,
     // The gateway listens on a port fixed here, so that a replacement answers at the same address.
-    gateway: { touchFlushInterval: '100ms', ...(opts.config?.gateway as object | undefined), listen: `127.0.0.1:${gatewayPort}`, nbdListen: '127.0.0.1:0' },
+    gateway: {
+      touchFlushInterval: '100ms',
+      ...(opts.config?.gateway as object | undefined),
+      listen: `127.0.0.1:${gatewayPort}`,
+      nbdListen: '127.0.0.1:0',
+      s3Listen: '127.0.0.1:0',
+    },
   });
   for (const d of resolveDatastores(config)) await ensureBucket(s3ClientFor(d), d.bucket);
   await mkdir(dir, { recursive: true });

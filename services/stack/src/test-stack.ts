@@ -41,7 +41,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
     volume: { path: path.join(dir, 'volume'), scrubRate: 0 },
     redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     nats: { servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
-    gateway: { listen: '127.0.0.1:0', nbdListen: '127.0.0.1:0', touchFlushInterval: '100ms', requestTimeout: '5s' },
+    gateway: { listen: '127.0.0.1:0', nbdListen: '127.0.0.1:0', s3Listen: '127.0.0.1:0', touchFlushInterval: '100ms', requestTimeout: '5s' },
     s3: { embedded: { listen: '127.0.0.1:0', directory: path.join(dir, 's3') } },
     fetcher: { timeout: '3s', retries: 2, backoff: '50ms' },
     index: { evictInterval: '200ms' },

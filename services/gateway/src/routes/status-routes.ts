@@ -35,6 +35,8 @@ export function statusRoutes(deps: {
   configStatus?: () => object;
   images?: () => Promise<object>;
   chunkReadahead?: ChunkReadahead;
+  /** The S3 endpoint's counters (null: none runs). */
+  s3Endpoint?: () => object | null;
 }): Route[] {
   return [
     {
@@ -99,6 +101,7 @@ export function statusRoutes(deps: {
           // S3 as the image catalog sees it, and the images served from their last good index while it is unreachable.
           images,
           chunkReadahead: deps.chunkReadahead?.stats() ?? null,
+          s3Endpoint: deps.s3Endpoint?.() ?? null,
           config: deps.configStatus?.() ?? null,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });

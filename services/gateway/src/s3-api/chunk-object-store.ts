@@ -21,6 +21,8 @@ const PUT_CACHE_WAIT_MS = 2000;
 
 const PBS_CHUNK_KEY = /^\.chunks\/([0-9a-f]{4})\/([0-9a-f]{64})$/;
 const CASYNC_CHUNK_KEY = /^([0-9a-f]{4})\/([0-9a-f]{64})\.cacnk$/;
+/** A restic pack file: `data/<2 hex>/<sha256 of the object>`. */
+const RESTIC_PACK_KEY = /^data\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 /** What the chunk objects of the S3 endpoint need: the gateway's config, chunk store and readahead, the node's record of known chunks, volume, index and bus. */
 export interface ChunkObjectStoreDeps {
@@ -94,7 +96,7 @@ export class ChunkObjectStore implements ChunkObjects {
   }
 
   digestOf(ds: ResolvedDatastore, key: string): string | undefined {
-    const m = (ds.layout === 'pbs' ? PBS_CHUNK_KEY : CASYNC_CHUNK_KEY).exec(key);
+    const m = (ds.layout === 'pbs' ? PBS_CHUNK_KEY : ds.layout === 'restic' ? RESTIC_PACK_KEY : CASYNC_CHUNK_KEY).exec(key);
     return m && m[2]!.startsWith(m[1]!) ? m[2] : undefined;
   }
 

@@ -1,0 +1,97 @@
+import { createReadStream, closeSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseRange } from '../images/http-range.js';
+import type { ChunkObjects } from './chunk-objects.js';
+import { header, upstreamKey, type ObjectContext } from './s3-context.js';
+import { S3ApiError } from './s3-errors.js';
+import { writeHeaders, responseHeaders } from './forward-headers.js';
+import { deleteObject, getObject } from './object-ops.js';
+import { readBody } from './request-body.js';
+import { upstreamError } from './upstream.js';
+
+/** A chunk PUT's body is read whole (ChunkObjects verifies it before anything is written); PBS chunks are at most 16 MiB plus a header. */
+const MAX_CHUNK_BODY = 32 * 1024 * 1024;
+
+/** GET of a chunk object: from the cache (one S3 GET per chunk however many ask), whole or one range. */
+export async function getChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
+  const { req, res } = ctx;
+  if (req.method === 'HEAD') return headChunk(ctx, chunks, digest);
+  const obj = await chunks.open(ctx.ds, digest, req.socket);
+  let owned = false;
+  try {
+    const range = parseRange(header(req, 'range'), obj.size);
+    const base = { etag: obj.etag, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
+    if (range.kind === 'unsatisfiable') {
+      res.setHeader('content-range', `bytes */${obj.size}`);
+      throw new S3ApiError('InvalidRange', 'The requested range is not satisfiable');
+    }
+    const [start, end] = range.kind === 'range' ? [range.start, range.end] : [0, obj.size];
+    res.writeHead(range.kind === 'range' ? 206 : 200, {
+      ...base,
+      'content-length': end - start,
+      ...(range.kind === 'range' ? { 'content-range': `bytes ${start}-${end - 1}/${obj.size}` } : {}),
+    });
+    if (end === start) return void res.end();
+    owned = true; // the stream closes the descriptor
+    const count = new Transform({
+      transform: (chunk: Buffer, _enc, cb) => {
+        ctx.stats.bytesOut += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    await pipeline(createReadStream('', { fd: obj.fd, start, end: end - 1, highWaterMark: 1024 * 1024 }), count, res).catch(() => undefined);
+  } finally {
+    if (!owned) closeSync(obj.fd);
+  }
+}
+
+/** HEAD of a chunk object: answered here when this node holds it, else by S3 (a 200 is recorded). */
+async function headChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
+  const info = await chunks.head(ctx.ds, digest);
+  if (info) {
+    ctx.res.writeHead(200, { etag: info.etag, 'content-length': info.size, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
+    return void ctx.res.end();
+  }
+  await getObject(ctx);
+  if (ctx.res.statusCode === 200) chunks.seen(ctx.ds, digest);
+}
+
+/** PUT of a chunk object: the verified body to ChunkObjects, which uploads it (unless S3 is known to have it) and admits it. */
+export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
+  const body = await readBody(ctx.req, ctx.verified, MAX_CHUNK_BODY, (n) => (ctx.stats.bytesIn += n));
+  const headers = writeHeaders(ctx.req);
+  delete headers['if-none-match'];
+  const ifNoneMatch = header(ctx.req, 'if-none-match')?.trim() === '*';
+  const result = await chunks.put(
+    ctx.ds,
+    digest,
+    body,
+    async (b, opts) => {
+      const up = await ctx.upstream.request(ctx.ds, {
+        method: 'PUT',
+        key: upstreamKey(ctx.ds, ctx.key),
+        headers: { ...headers, ...(opts.ifNoneMatch ? { 'if-none-match': '*' } : {}) },
+        body: b,
+      });
+      if (up.statusCode === 412) {
+        up.resume();
+        return { preconditionFailed: true };
+      }
+      if ((up.statusCode ?? 0) >= 300) throw await upstreamError(up);
+      up.resume();
+      const etag = responseHeaders(up).etag;
+      return { etag: typeof etag === 'string' ? etag : undefined };
+    },
+    { ifNoneMatch },
+  );
+  if (result.preconditionFailed) throw new S3ApiError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  ctx.res.writeHead(200, { etag: result.etag, 'content-length': 0 });
+  ctx.res.end();
+}
+
+/** DELETE of a chunk object: deleted in S3, then forgotten by the cache. */
+export async function deleteChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
+  await deleteObject(ctx);
+  await chunks.deleted(ctx.ds, [digest]);
+}

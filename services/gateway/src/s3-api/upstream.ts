@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import type { ResolvedDatastore } from '@larder/config';
+import { encodeKey, parseEndpoint, SigV4Signer, UNSIGNED_PAYLOAD, type S3Endpoint } from '@larder/s3';
+import { parseXml, childText, XmlSyntaxError } from './xml.js';
+import { S3ApiError } from './s3-errors.js';
+
+/** One request to a datastore's real S3, in the datastore's bucket; `key` is the upstream key (prefix applied). */
+export interface UpstreamRequest {
+  method: string;
+  /** Undefined: a bucket request (listing, multi-object delete). */
+  key?: string;
+  query?: [string, string][];
+  /** Lower-case names. */
+  headers?: Record<string, string>;
+  /** A buffer (signed with its SHA-256), or a stream of exactly `content-length` bytes (sent UNSIGNED-PAYLOAD). */
+  body?: Buffer | Readable;
+}
+
+type Connection = Pick<ResolvedDatastore, 'endpoint' | 'region' | 'pathStyle' | 'accessKeyId' | 'secretAccessKey'>;
+
+interface Target {
+  ep: S3Endpoint;
+  agent: http.Agent;
+  signer: SigV4Signer;
+}
+
+/** RFC 3986 encoding as SigV4 wants it in a canonical query. */
+function uriEncode(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** The canonical (sorted, encoded) query string, which is also what is sent. */
+export function canonicalQuery(query: [string, string][]): string {
+  return query
+    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
+const CONNECT_TIMEOUT_MS = 3000;
+/** A connection that says nothing for this long is given up (a frozen S3). */
+const IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * The S3 endpoint's requests to the datastores' real S3, over node:http with the datastore's own credentials (the
+ * client never sees them), one keep-alive pool per distinct connection. Bodies stream both ways.
+ */
+export class UpstreamPool {
+  private readonly targets = new Map<string, Target>();
+
+  private target(conn: Connection): Target {
+    const id = JSON.stringify([conn.endpoint, conn.region, conn.pathStyle, conn.accessKeyId, conn.secretAccessKey]);
+    let t = this.targets.get(id);
+    if (!t) {
+      const ep = parseEndpoint(conn.endpoint);
+      const agentOpts = { keepAlive: true, maxSockets: 64 };
+      t = {
+        ep,
+        agent: ep.https ? new https.Agent(agentOpts) : new http.Agent(agentOpts),
+        signer: new SigV4Signer({ accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey }, conn.region),
+      };
+      this.targets.set(id, t);
+    }
+    return t;
+  }
+
+  /**
+   * Send a request; resolves with the response (any status: the caller decides) once its headers arrive. A request
+   * without a stream body is tried once more on a connection failure (s3rver drops keep-alive connections now and
+   * then); otherwise a failure to reach S3 is ServiceUnavailable.
+   */
+  async request(ds: ResolvedDatastore, r: UpstreamRequest): Promise<IncomingMessage> {
+    const retriable = r.body === undefined || Buffer.isBuffer(r.body);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(ds, r);
+      } catch (err) {
+        if (!retriable || attempt >= 1 || err instanceof S3ApiError) {
+          throw err instanceof S3ApiError ? err : new S3ApiError('ServiceUnavailable', `S3 unavailable: ${(err as Error).message}`, 503, { cause: err });
+        }
+      }
+    }
+  }
+
+  private once(ds: ResolvedDatastore, r: UpstreamRequest): Promise<IncomingMessage> {
+    const t = this.target(ds);
+    const vhost = !t.ep.isIp && !ds.pathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(ds.bucket);
+    const host = vhost ? `${ds.bucket}.${t.ep.authority}` : t.ep.authority;
+    const base = vhost ? t.ep.basePath : `${t.ep.basePath}/${encodeKey(ds.bucket)}`;
+    const path = r.key === undefined ? base || '/' : `${base}/${encodeKey(r.key)}`;
+    const query = canonicalQuery(r.query ?? []);
+    const headers: Record<string, string> = { ...r.headers };
+    let payloadHash = UNSIGNED_PAYLOAD;
+    if (Buffer.isBuffer(r.body)) {
+      payloadHash = createHash('sha256').update(r.body).digest('hex');
+      headers['content-length'] = String(r.body.length);
+    } else if (r.body === undefined && (r.method === 'PUT' || r.method === 'POST')) {
+      headers['content-length'] = '0';
+    }
+    const signed = t.signer.sign({ method: r.method, host, path, query, headers, payloadHash });
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const request = t.ep.https ? https.request : http.request;
+      const req = request({ agent: t.agent, hostname: t.ep.hostname, port: t.ep.port, method: r.method, path: query ? `${path}?${query}` : path, headers: signed }, resolve);
+      req.on('error', reject);
+      req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${IDLE_TIMEOUT_MS / 1000} s`)));
+      req.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        const timer = setTimeout(() => req.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+        timer.unref();
+        const clear = () => clearTimeout(timer);
+        socket.once('connect', clear).once('close', clear);
+      });
+      if (r.body === undefined) req.end();
+      else if (Buffer.isBuffer(r.body)) req.end(r.body);
+      else {
+        const body = r.body;
+        // A body that fails (verification, the client went away) must not let S3 complete the object: the request dies with it.
+        body.once('error', (err) => req.destroy(err));
+        body.pipe(req);
+      }
+    });
+  }
+
+  /** Close every pooled connection. */
+  destroy(): void {
+    for (const t of this.targets.values()) t.agent.destroy();
+    this.targets.clear();
+  }
+}
+
+/** Read a (small) response body whole, at most `limit` bytes (more: an error). */
+export async function readResponse(res: IncomingMessage, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      res.destroy();
+      throw new S3ApiError('InternalError', `S3 answered with more than ${limit} bytes`);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The error of a non-2xx upstream answer, with S3's own code and status (a HEAD has no body: the code follows from the status). */
+export async function upstreamError(res: IncomingMessage, notFound: 'NoSuchKey' | 'NoSuchBucket' | 'NoSuchUpload' = 'NoSuchKey'): Promise<S3ApiError> {
+  const status = res.statusCode ?? 502;
+  let code: string | undefined;
+  let message: string | undefined;
+  try {
+    const body = await readResponse(res, 64 * 1024);
+    if (body.length > 0) {
+      const doc = parseXml(body.toString('utf8'));
+      code = childText(doc, 'Code');
+      message = childText(doc, 'Message');
+    }
+  } catch (err) {
+    if (!(err instanceof XmlSyntaxError)) res.destroy();
+  }
+  code ??=
+    { 400: 'InvalidRequest', 403: 'AccessDenied', 404: notFound, 405: 'MethodNotAllowed', 412: 'PreconditionFailed', 416: 'InvalidRange', 503: 'SlowDown' }[status] ??
+    (status >= 500 ? 'ServiceUnavailable' : 'InvalidRequest');
+  return new S3ApiError(code, message ?? `S3 answered ${status}`, status);
+}
