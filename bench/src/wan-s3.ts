@@ -37,6 +37,8 @@ export interface WanS3 {
   readonly directEndpoint: string;
   /** Whether S3 and proxy run in a child process (so they do not share the bench client's event loop). */
   readonly isolated: boolean;
+  /** The process S3 and proxy run in (this one when not isolated): for its CPU time. */
+  readonly pid: number;
   s3Stats(): Promise<S3StatsSnapshot>;
   proxyStats(): Promise<WanProxyStats>;
   /** Zero both the S3 and the proxy counters. */
@@ -109,6 +111,7 @@ async function startInProcess(opts: WanS3Options, link: LinkSpec): Promise<WanS3
     port: proxy.port,
     directEndpoint: s3.endpoint,
     isolated: false,
+    pid: process.pid,
     s3Stats: async () => snapshotS3(s3),
     proxyStats: async () => ({ ...proxy.stats }),
     resetStats: async () => {
@@ -157,6 +160,7 @@ async function startIsolated(opts: WanS3Options, link: LinkSpec): Promise<WanS3>
     link,
     ...ready,
     isolated: true,
+    pid: child.pid ?? 0,
     s3Stats: () => call<S3StatsSnapshot>('s3Stats'),
     proxyStats: () => call<WanProxyStats>('proxyStats'),
     resetStats: () => call<void>('resetStats'),

@@ -5,6 +5,7 @@ import { BENCH_ACCESS_KEY } from '../larder-hook.js';
 import { LARDER_NOT_WIRED, withLarder } from '../larder-run.js';
 import { fig, OutcomeBuilder } from '../outcome.js';
 import { encodePbsBackup, type PbsBackupSource } from '../pbs-backup-fixture.js';
+import { cpuMsOf, cpuMsOfAll } from '../proc-cpu.js';
 import { pbsS3Backup, type PbsBackupResult, type PbsS3Target } from '../pbs-s3-backup.js';
 import { makeS3Client, withRetry } from '../s3-client.js';
 import { measureS3Traffic, type S3Traffic } from '../s3-traffic.js';
@@ -28,15 +29,25 @@ function source(ctx: BenchContext): Promise<PbsBackupSource> {
   });
 }
 
-/** One backup with the S3 side's counters of it. */
+/** One backup with the S3 side's counters of it and the CPU time each party spent. */
 interface Measured {
   backup: PbsBackupResult;
   traffic: S3Traffic;
+  /** CPU ms of the backup client (this process), of S3 with its WAN proxy, and of Larder's gateway (when it ran through Larder). */
+  cpu: { clientMs: number; s3Ms: number; gatewayMs?: number };
 }
 
-async function measure(s3: WanS3, src: PbsBackupSource, target: PbsS3Target, backupTime: Date): Promise<Measured> {
+async function measure(s3: WanS3, src: PbsBackupSource, target: PbsS3Target, backupTime: Date, gatewayPids: readonly number[] = []): Promise<Measured> {
+  const client0 = process.cpuUsage();
+  const [s30, gw0] = [await cpuMsOf(s3.pid), await cpuMsOfAll(gatewayPids)];
   const { result, traffic } = await measureS3Traffic(s3, () => pbsS3Backup(src, target, { concurrency: UPLOAD_CONCURRENCY, backupTime }));
-  return { backup: result, traffic };
+  const client = process.cpuUsage(client0);
+  const cpu = {
+    clientMs: (client.user + client.system) / 1000,
+    s3Ms: (await cpuMsOf(s3.pid)) - s30,
+    ...(gatewayPids.length ? { gatewayMs: (await cpuMsOfAll(gatewayPids)) - gw0 } : {}),
+  };
+  return { backup: result, traffic, cpu };
 }
 
 /** Every distinct chunk must be in S3 under `prefix` after a backup, with the blob's length: the backup really happened. */
@@ -76,7 +87,9 @@ function backupRow(out: OutcomeBuilder, system: string, link: string, src: PbsBa
     note:
       `${how}; client: ${m.backup.chunkPuts} conditional chunk PUTs (${m.backup.stored} answered 200, ${m.backup.existed} 412), ${m.backup.retries} retries; ` +
       `S3 side: ${t.requests} requests (${t.lists} listings, ${t.deletes} deletes), ${t.preconditionFailed} answered 412, ` +
-      `link up ${formatBytes(t.wireBytesUp)} / down ${formatBytes(t.wireBytesDown)} (headers included)`,
+      `link up ${formatBytes(t.wireBytesUp)} / down ${formatBytes(t.wireBytesDown)} (headers included); ` +
+      `CPU: client ${(m.cpu.clientMs / 1000).toFixed(1)} s, S3 + link ${(m.cpu.s3Ms / 1000).toFixed(1)} s` +
+      (m.cpu.gatewayMs === undefined ? '' : `, Larder gateway ${(m.cpu.gatewayMs / 1000).toFixed(1)} s`),
   });
 }
 
@@ -120,10 +133,10 @@ export const seedBackup: Scenario = {
         if (!endpoint) return 'no-endpoint' as const;
         const target: PbsS3Target = { endpoint, bucket: CLIENT_BUCKET, prefix: '', credentials: BENCH_ACCESS_KEY };
         ctx.log('seed-backup: (b) through Larder, empty cache');
-        const b = await measure(fx.s3, src, target, later(2));
+        const b = await measure(fx.s3, src, target, later(2), stack.gatewayPids());
         await checkStored(fx.s3.directEndpoint, fx.bucket, larderPrefix, src);
         ctx.log('seed-backup: (c) through Larder, every chunk known');
-        const c = await measure(fx.s3, src, target, later(3));
+        const c = await measure(fx.s3, src, target, later(3), stack.gatewayPids());
         return { b, c };
       },
       { extraDatastores: { [CLIENT_BUCKET]: { layout: 'pbs', prefix: larderPrefix, digest: 'sha256', clientBucket: CLIENT_BUCKET } } },
