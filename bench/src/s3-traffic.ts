@@ -30,7 +30,7 @@ export function trafficOf(s: S3StatsSnapshot, wire: { bytesUp: number; bytesDown
     requests: s.requests,
     puts: s.puts,
     chunkPuts,
-    heads: s.objectHeads,
+    heads: s.heads,
     gets: s.objectGets,
     lists: (s.byMethod.GET ?? 0) - s.objectGets,
     deletes: s.byMethod.DELETE ?? 0,

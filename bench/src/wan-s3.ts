@@ -15,7 +15,7 @@ export interface S3StatsSnapshot {
   objectGets: number;
   objectGetBytes: number;
   puts: number;
-  objectHeads: number;
+  heads: number;
   /** Requests by HTTP method. */
   byMethod: Record<string, number>;
   /** Request body bytes S3 received. */
@@ -80,7 +80,7 @@ export function snapshotS3(s3: EmbeddedS3): S3StatsSnapshot {
     objectGets: s.objectGets,
     objectGetBytes: s.objectGetBytes,
     puts: s.puts,
-    objectHeads: s.objectHeads,
+    heads: s.heads,
     byMethod: Object.fromEntries(s.byMethod),
     bytesReceived: s.bytesReceived,
     preconditionFailed: s.preconditionFailed,

@@ -131,7 +131,8 @@ export const seedBackup: Scenario = {
       async (stack) => {
         const endpoint = await stack.s3Url();
         if (!endpoint) return 'no-endpoint' as const;
-        const target: PbsS3Target = { endpoint, bucket: CLIENT_BUCKET, prefix: '', credentials: BENCH_ACCESS_KEY };
+        // The client bucket stands for the datastore's S3 bucket, keys unchanged: the client writes under the datastore's prefix, as it would in S3.
+        const target: PbsS3Target = { endpoint, bucket: CLIENT_BUCKET, prefix: larderPrefix, credentials: BENCH_ACCESS_KEY };
         ctx.log('seed-backup: (b) through Larder, empty cache');
         const b = await measure(fx.s3, src, target, later(2), stack.gatewayPids());
         await checkStored(fx.s3.directEndpoint, fx.bucket, larderPrefix, src);

@@ -9,5 +9,5 @@ export { loadConfig, configPath, configFromMapping, readConfigFile, readConfigFi
 export { applyEnvOverrides } from './env-overrides.js';
 export { readEnvironment, ENV_OVERRIDES, DEFAULT_CONFIG_TTL_MS } from './environment.js';
 export type { Environment, EnvOverride } from './environment.js';
-export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3, datastoreForClientBucket } from './datastores.js';
+export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3, datastoreForClientBucket, datastoresForClientBucket, datastoreForClientKey } from './datastores.js';
 export { parseSize, parseDuration, formatSize, parseListen } from './units.js';

@@ -34,7 +34,13 @@ const fraction = z.union([z.string(), z.number()]).transform((v, ctx) => {
 /** Names used in NATS subjects, Redis keys and paths: no dots, slashes or spaces. */
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'use letters, digits, - and _ (at most 63, starting with a letter or digit)');
 
-const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name');
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const bucketName = z.string().regex(BUCKET_NAME, 'not a valid S3 bucket name');
+
+/** The bucket name a datastore answers to on the S3 endpoint: its `clientBucket`, else its own name when that is a valid bucket name. */
+export function clientBucketOf(name: string, ds: { clientBucket?: string | undefined }): string | undefined {
+  return ds.clientBucket ?? (BUCKET_NAME.test(name) ? name : undefined);
+}
 
 const s3Connection = {
   endpoint: z.string().url().optional(),
@@ -158,7 +164,24 @@ export const configSchema = z
     telemetry: z.object({ otlpEndpoint: z.string().url().optional() }).strict().default({}),
     datastores: z.record(name, datastoreSchema).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((cfg, ctx) => {
+    // A client bucket of the S3 endpoint is one upstream bucket: the datastores answering to it must agree on where that is.
+    const first = new Map<string, [string, string]>();
+    for (const [dsName, ds] of Object.entries(cfg.datastores)) {
+      const bucket = clientBucketOf(dsName, ds);
+      if (bucket === undefined) continue;
+      const where = JSON.stringify([ds.bucket, ds.endpoint, ds.region, ds.pathStyle, ds.accessKeyId, ds.secretAccessKey]);
+      const seen = first.get(bucket);
+      if (!seen) first.set(bucket, [dsName, where]);
+      else if (seen[1] !== where)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['datastores', dsName, 'clientBucket'],
+          message: `client bucket ${bucket} is also datastore ${seen[0]}'s, in another S3 bucket or connection: datastores sharing a client bucket must share bucket, endpoint, region, pathStyle and keys`,
+        });
+    }
+  });
 
 /** The configuration file as written (sizes and durations still as text). */
 export type ConfigInput = z.input<typeof configSchema>;

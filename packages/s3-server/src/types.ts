@@ -34,7 +34,7 @@ export interface S3ServerStats {
   objectGetBytes: number;
   puts: number;
   /** HEAD requests for objects. */
-  objectHeads: number;
+  heads: number;
   /** Requests by HTTP method (object, bucket and service requests alike). */
   byMethod: Map<string, number>;
   /** Request body bytes received (Content-Length of every request: S3 requires it on uploads). */
@@ -43,8 +43,10 @@ export interface S3ServerStats {
   preconditionFailed: number;
   /** Object GETs per object key (`bucket/key`). */
   getsByKey: Map<string, number>;
-  /** Object PUTs per object key (`bucket/key`). */
+  /** Object PUTs (uploads and copies) per object key (`bucket/key`). */
   putsByKey: Map<string, number>;
+  /** Object HEADs per object key (`bucket/key`). */
+  headsByKey: Map<string, number>;
 }
 
 /** A running embedded S3 server. */

@@ -4,7 +4,7 @@ import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/a
 import { StatusError, statusOf } from '@larder/errors';
 import { FetchClient, decodeJson, subjects, type EvictedEvent, type NatsConnection } from '@larder/bus';
 import { parseListen, type Config } from '@larder/config';
-import type { ChunkIndex } from '@larder/redis';
+import { KnownChunks, type ChunkIndex, type Redis } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import { SavedIndexes, type Volume } from '@larder/volume';
 import { ChunkStore } from './chunk-store.js';
@@ -23,9 +23,13 @@ import { ChunkReadahead, IndexMap } from './chunk-readahead/index.js';
 import { startS3Server, type S3Server } from './s3-api/s3-server.js';
 import type { Authenticator } from './s3-api/s3-auth.js';
 import type { ChunkObjects } from './s3-api/chunk-objects.js';
+import { ChunkObjectStore } from './s3-api/chunk-object-store.js';
 
 const log = createLogger('gateway');
 const tr = tracer('larder.gateway');
+
+/** What the S3 endpoint's chunk objects are built from. */
+export type ChunkObjectNode = { chunks: ChunkStore; readahead: ChunkReadahead; config: () => Config; nc: NatsConnection; index: ChunkIndex; volume: Volume };
 
 /** What the gateway needs: config (read per request so reloads apply), NATS, the index and the volume. */
 export interface GatewayDeps {
@@ -33,6 +37,8 @@ export interface GatewayDeps {
   nc: NatsConnection;
   index: ChunkIndex;
   volume: Volume;
+  /** Redis, for the record of chunks known to be in S3 (the S3 endpoint's writes). */
+  redis: Redis;
   /** Overrides config.gateway.listen (tests use 127.0.0.1:0). */
   listen?: string;
   /** Overrides config.gateway.nbdListen; `false` runs no NBD server. */
@@ -41,8 +47,8 @@ export interface GatewayDeps {
   s3Listen?: string | false;
   /** The S3 endpoint's signature check (default: SigV4 against `accessKeys`). */
   s3Authenticate?: Authenticator;
-  /** Chunk keys of the S3 endpoint through the cache; without it they are passed through to S3. */
-  chunkObjects?: (node: { chunks: ChunkStore; readahead: ChunkReadahead; config: () => Config; nc: NatsConnection; index: ChunkIndex; volume: Volume }) => ChunkObjects;
+  /** Chunk keys of the S3 endpoint (default: through the cache, a ChunkObjectStore); tests may pass them through instead. */
+  chunkObjects?: (node: ChunkObjectNode) => ChunkObjects;
   /** The config cache's status (generation, config-service online, restart required), shown as `config` in /v1/status. */
   configStatus?: () => object;
 }
@@ -97,10 +103,20 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const routes: Route[] = [
     ...chunkRoutes(deps.config, chunks, chunkReadahead),
     ...imageRoutes({ catalog, reader }),
-    ...statusRoutes({ ...deps, touches, decodedCache, chunkFiles, chunkReadahead, images: () => catalog.status(), s3Endpoint: () => s3?.stats.snapshot() ?? null }),
+    ...statusRoutes({
+      ...deps,
+      touches,
+      decodedCache,
+      chunkFiles,
+      chunkReadahead,
+      images: () => catalog.status(),
+      s3Endpoint: () => (s3 ? { ...s3.stats.snapshot(), chunks: chunkObjects?.status() } : null),
+    }),
   ];
   const sockets = new Set<Socket>();
   let s3: S3Server | undefined;
+  /** The S3 endpoint's chunk objects, when they are the cache's (not a test's stand-in). */
+  let chunkObjects: ChunkObjectStore | undefined;
 
   const server = http.createServer((req, res) => void handle(routes, req, res));
   server.keepAliveTimeout = 65_000;
@@ -129,13 +145,18 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
   }
   const s3Listen = deps.s3Listen ?? deps.config().gateway.s3Listen;
+  const known = new KnownChunks(deps.redis, deps.config().namespace, {
+    retainMs: () => deps.config().gateway.knownChunkTtl,
+    onError: (op, err) => log.warn('known chunks: Redis did not answer', { op, err: err.message }),
+  });
+  const defaultChunkObjects = (node: ChunkObjectNode) => (chunkObjects = new ChunkObjectStore({ ...node, known }));
   if (s3Listen !== false) {
     try {
       s3 = await startS3Server({
         config: deps.config,
         listen: s3Listen,
         authenticate: deps.s3Authenticate,
-        chunkObjects: deps.chunkObjects?.({ chunks, readahead: chunkReadahead, config: deps.config, nc: deps.nc, index: deps.index, volume: deps.volume }),
+        chunkObjects: (deps.chunkObjects ?? defaultChunkObjects)({ chunks, readahead: chunkReadahead, config: deps.config, nc: deps.nc, index: deps.index, volume: deps.volume }),
       });
     } catch (err) {
       await nbd?.close();

@@ -78,7 +78,7 @@ describe('ChunkObjectStore', () => {
     } finally {
       closeSync(opened.fd);
     }
-    expect(await objects.head(pbs, digest)).toEqual({ size: bytes.byteLength, etag: md5(bytes) });
+    expect(await objects.head(pbs, digest)).toMatchObject({ size: bytes.byteLength, etag: md5(bytes) });
     expect(stack.s3!.stats.objectGets).toBe(gets);
   });
 

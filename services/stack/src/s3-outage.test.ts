@@ -155,7 +155,16 @@ describe('S3 stopped', () => {
 
   it('a gateway started while S3 is down serves cached images from the index copies on the volume', async () => {
     const deps = stack.deps;
-    second = await startGateway({ config: () => stack.config, nc: deps.nc, index: deps.index, volume: deps.volume, listen: '127.0.0.1:0', nbdListen: '127.0.0.1:0' });
+    second = await startGateway({
+      config: () => stack.config,
+      nc: deps.nc,
+      index: deps.index,
+      volume: deps.volume,
+      redis: deps.redis,
+      listen: '127.0.0.1:0',
+      nbdListen: '127.0.0.1:0',
+      s3Listen: false,
+    });
     await expectReadable('cached.img', second.url, second.nbdPort);
     expect((await range('partial.img', 0, 1000, second.url)).status).toBe(206);
     const status = await imagesStatus(second.url);
@@ -191,7 +200,16 @@ describe('S3 frozen (accepts requests, never answers)', () => {
 
     // A gateway started while S3 is frozen answers from the index copies on the volume while its S3 reads hang.
     const deps = stack.deps;
-    const third = await startGateway({ config: () => stack.config, nc: deps.nc, index: deps.index, volume: deps.volume, listen: '127.0.0.1:0', nbdListen: '127.0.0.1:0' });
+    const third = await startGateway({
+      config: () => stack.config,
+      nc: deps.nc,
+      index: deps.index,
+      volume: deps.volume,
+      redis: deps.redis,
+      listen: '127.0.0.1:0',
+      nbdListen: '127.0.0.1:0',
+      s3Listen: false,
+    });
     try {
       await expectReadable('cached.img', third.url, third.nbdPort);
       await until(async () => (await imagesStatus(third.url)).servedFromLastGood.includes('demo/cached.img.fidx'), 10_000, 'the S3 read to time out');

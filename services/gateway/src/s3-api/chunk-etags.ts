@@ -3,10 +3,11 @@ import { fstatSync, read as readCb } from 'node:fs';
 import { SingleFlight } from '@larder/flight';
 import { fileIdentity, sameFile, type FileIdentity } from '@larder/volume';
 
-/** A chunk file's size and the quoted ETag S3 gives its object. */
+/** A chunk file's size, the quoted ETag S3 gives its object, and when the file was written. */
 export interface ChunkEtag {
   size: number;
   etag: string;
+  lastModified: Date;
 }
 
 /** The quoted ETag S3 gives an object written by one PutObject: the hex MD5 of its bytes. */
@@ -32,11 +33,11 @@ export class ChunkEtags {
   async of(key: string, fd: number): Promise<ChunkEtag> {
     const identity = fileIdentity(fstatSync(fd));
     const known = this.etags.get(key);
-    if (known && sameFile(known.identity, identity)) return { size: identity.size, etag: known.etag };
+    if (known && sameFile(known.identity, identity)) return { size: identity.size, etag: known.etag, lastModified: new Date(identity.mtimeMs) };
     const id = `${key}@${identity.dev}:${identity.ino}:${identity.size}:${identity.mtimeMs}:${identity.ctimeMs}`;
     const etag = await this.hashing.run(id, async () => md5Etag(await readWhole(fd, identity.size)));
     this.add(key, identity, etag);
-    return { size: identity.size, etag };
+    return { size: identity.size, etag, lastModified: new Date(identity.mtimeMs) };
   }
 
   /** Record the ETag of the file with this identity (written by this process from a body whose MD5 it knows). */

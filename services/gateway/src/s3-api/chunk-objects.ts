@@ -51,6 +51,8 @@ export interface ChunkObjectInfo {
   size: number;
   /** The quoted ETag S3 gives the object (the MD5 of its bytes for a single-part PUT). */
   etag: string;
+  /** When this node's copy was written (S3's own Last-Modified is not kept; clients such as PBS need the header). */
+  lastModified: Date;
 }
 
 /** The upstream PutObject of a chunk body, given by the S3 endpoint (it knows the client's headers); `ifNoneMatch` adds `If-None-Match: *`. */

@@ -29,12 +29,12 @@ class StandInChunkObjects implements ChunkObjects {
     if (!body) return Promise.reject(new S3ApiError('NoSuchKey', 'The specified key does not exist.'));
     const file = path.join(this.dir, digest);
     writeFileSync(file, body);
-    return Promise.resolve({ fd: openSync(file, 'r'), size: body.length, etag: etagOf(body), hit: true });
+    return Promise.resolve({ fd: openSync(file, 'r'), size: body.length, etag: etagOf(body), lastModified: new Date(0), hit: true });
   }
   head(_ds: ResolvedDatastore, digest: string) {
     this.calls.push(`head ${digest}`);
     const body = this.held.get(digest);
-    return Promise.resolve(body ? { size: body.length, etag: etagOf(body) } : undefined);
+    return Promise.resolve(body ? { size: body.length, etag: etagOf(body), lastModified: new Date(0) } : undefined);
   }
   async put(_ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: { ifNoneMatch: boolean }): Promise<ChunkPutResult> {
     this.calls.push(`put ${digest}`);
@@ -82,7 +82,7 @@ afterAll(async () => {
 function chunk(): { digest: string; key: string; body: Buffer } {
   const body = randomBytes(3000);
   const digest = createHash('sha256').update(body).digest('hex');
-  return { digest, key: `.chunks/${digest.slice(0, 4)}/${digest}`, body };
+  return { digest, key: `pfx/store/.chunks/${digest.slice(0, 4)}/${digest}`, body };
 }
 
 describe('S3 endpoint: chunk keys', () => {
@@ -92,7 +92,7 @@ describe('S3 endpoint: chunk keys', () => {
     const put = await c.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: body }));
     expect(put.ETag).toBe(etagOf(body));
     expect(env.s3.stats.puts - before).toBe(1);
-    expect((await getObjectBytes(env.upstream(), env.ds('demo').bucket, `pfx/store/${key}`)).equals(body)).toBe(true);
+    expect((await getObjectBytes(env.upstream(), env.ds('demo').bucket, key)).equals(body)).toBe(true);
     await c.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: body }));
     expect(env.s3.stats.puts - before).toBe(1);
 
@@ -123,7 +123,7 @@ describe('S3 endpoint: chunk keys', () => {
 
   it('passes a HEAD of a chunk this node lacks to S3 and records a 200', async () => {
     const { digest, key, body } = chunk();
-    await env.upstream().send(new PutObjectCommand({ Bucket: env.ds('demo').bucket, Key: `pfx/store/${key}`, Body: body }));
+    await env.upstream().send(new PutObjectCommand({ Bucket: env.ds('demo').bucket, Key: key, Body: body }));
     const head = await c.send(new HeadObjectCommand({ Bucket: 'demo', Key: key }));
     expect(head.ContentLength).toBe(body.length);
     expect(chunks.calls).toContain(`seen ${digest}`);
@@ -141,6 +141,14 @@ describe('S3 endpoint: chunk keys', () => {
 
   it('refuses a multipart upload to a chunk key', async () => {
     await expect(c.send(new CreateMultipartUploadCommand({ Bucket: 'demo', Key: chunk().key }))).rejects.toMatchObject({ name: 'InvalidRequest' });
+  });
+
+  it('passes a chunk-shaped key outside the datastore prefix through (client keys are upstream keys)', async () => {
+    const { digest, key, body } = chunk();
+    const outside = key.replace('pfx/store/', 'elsewhere/');
+    await c.send(new PutObjectCommand({ Bucket: 'demo', Key: outside, Body: body }));
+    expect((await getObjectBytes(env.upstream(), env.ds('demo').bucket, outside)).equals(body)).toBe(true);
+    expect(chunks.calls).not.toContain(`put ${digest}`);
   });
 
   it('passes keys of a layout without chunk keys (casync store here: the stand-in knows pbs only) through', async () => {

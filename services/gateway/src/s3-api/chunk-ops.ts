@@ -3,7 +3,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseRange } from '../images/http-range.js';
 import type { ChunkObjects } from './chunk-objects.js';
-import { header, upstreamKey, type ObjectContext } from './s3-context.js';
+import { header, type ChunkRef, type ObjectContext } from './s3-context.js';
 import { S3ApiError } from './s3-errors.js';
 import { writeHeaders, responseHeaders } from './forward-headers.js';
 import { deleteObject, getObject } from './object-ops.js';
@@ -14,14 +14,14 @@ import { upstreamError } from './upstream.js';
 const MAX_CHUNK_BODY = 32 * 1024 * 1024;
 
 /** GET of a chunk object: from the cache (one S3 GET per chunk however many ask), whole or one range. */
-export async function getChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
+export async function getChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef): Promise<void> {
   const { req, res } = ctx;
-  if (req.method === 'HEAD') return headChunk(ctx, chunks, digest);
-  const obj = await chunks.open(ctx.ds, digest, req.socket);
+  if (req.method === 'HEAD') return headChunk(ctx, chunks, ref);
+  const obj = await chunks.open(ref.ds, ref.digest, req.socket);
   let owned = false;
   try {
     const range = parseRange(header(req, 'range'), obj.size);
-    const base = { etag: obj.etag, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
+    const base = { etag: obj.etag, 'last-modified': obj.lastModified.toUTCString(), 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
     if (range.kind === 'unsatisfiable') {
       res.setHeader('content-range', `bytes */${obj.size}`);
       throw new S3ApiError('InvalidRange', 'The requested range is not satisfiable');
@@ -47,30 +47,36 @@ export async function getChunk(ctx: ObjectContext, chunks: ChunkObjects, digest:
 }
 
 /** HEAD of a chunk object: answered here when this node holds it, else by S3 (a 200 is recorded). */
-async function headChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
-  const info = await chunks.head(ctx.ds, digest);
+async function headChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef): Promise<void> {
+  const info = await chunks.head(ref.ds, ref.digest);
   if (info) {
-    ctx.res.writeHead(200, { etag: info.etag, 'content-length': info.size, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
+    ctx.res.writeHead(200, {
+      etag: info.etag,
+      'last-modified': info.lastModified.toUTCString(),
+      'content-length': info.size,
+      'content-type': 'application/octet-stream',
+      'accept-ranges': 'bytes',
+    });
     return void ctx.res.end();
   }
   await getObject(ctx);
-  if (ctx.res.statusCode === 200) chunks.seen(ctx.ds, digest);
+  if (ctx.res.statusCode === 200) chunks.seen(ref.ds, ref.digest);
 }
 
 /** PUT of a chunk object: the verified body to ChunkObjects, which uploads it (unless S3 is known to have it) and admits it. */
-export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
+export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef): Promise<void> {
   const body = await readBody(ctx.req, ctx.verified, MAX_CHUNK_BODY, (n) => (ctx.stats.bytesIn += n));
   const headers = writeHeaders(ctx.req);
   delete headers['if-none-match'];
   const ifNoneMatch = header(ctx.req, 'if-none-match')?.trim() === '*';
   const result = await chunks.put(
-    ctx.ds,
-    digest,
+    ref.ds,
+    ref.digest,
     body,
     async (b, opts) => {
       const up = await ctx.upstream.request(ctx.ds, {
         method: 'PUT',
-        key: upstreamKey(ctx.ds, ctx.key),
+        key: ctx.key,
         headers: { ...headers, ...(opts.ifNoneMatch ? { 'if-none-match': '*' } : {}) },
         body: b,
       });
@@ -91,7 +97,7 @@ export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, digest:
 }
 
 /** DELETE of a chunk object: deleted in S3, then forgotten by the cache. */
-export async function deleteChunk(ctx: ObjectContext, chunks: ChunkObjects, digest: string): Promise<void> {
+export async function deleteChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef): Promise<void> {
   await deleteObject(ctx);
-  await chunks.deleted(ctx.ds, [digest]);
+  await chunks.deleted(ref.ds, [ref.digest]);
 }

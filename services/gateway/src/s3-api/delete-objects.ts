@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { clientKey, upstreamKey, type BucketContext } from './s3-context.js';
+import type { ResolvedDatastore } from '@larder/config';
+import { chunkRef, type BucketContext } from './s3-context.js';
 import { S3ApiError } from './s3-errors.js';
 import { checkKey } from './s3-request.js';
 import { sendXml } from './s3-response.js';
@@ -61,7 +62,7 @@ export async function deleteObjects(ctx: BucketContext): Promise<void> {
     const body = Buffer.from(
       xmlDocument('Delete', {
         Quiet: 'true',
-        Object: toDelete.map((o) => ({ Key: upstreamKey(ctx.ds, o.key), VersionId: o.versionId })),
+        Object: toDelete.map((o) => ({ Key: o.key, VersionId: o.versionId })),
       }),
     );
     const up = await ctx.upstream.request(ctx.ds, {
@@ -82,14 +83,18 @@ export async function deleteObjects(ctx: BucketContext): Promise<void> {
     // Quiet upstream: only failures come back; every other key was deleted.
     const byKey = new Map(toDelete.map((o) => [o.key, o]));
     for (const e of result.children.filter((c) => c.name === 'Error')) {
-      const k = clientKey(ctx.ds, childText(e, 'Key') ?? '');
-      const o = k === undefined ? undefined : byKey.get(k);
+      const o = byKey.get(childText(e, 'Key') ?? '');
       if (o) o.error = { code: childText(e, 'Code') ?? 'InternalError', message: childText(e, 'Message') ?? 'S3 could not delete it' };
     }
     const chunks = ctx.chunkObjects;
     if (chunks) {
-      const digests = toDelete.filter((o) => !o.error).flatMap((o) => chunks.digestOf(ctx.ds, o.key) ?? []);
-      if (digests.length > 0) await chunks.deleted(ctx.ds, digests);
+      // Deleted chunk objects, by the datastore they lie in: their records and cached copies go too.
+      const byStore = new Map<ResolvedDatastore, string[]>();
+      for (const o of toDelete) {
+        const ref = o.error ? undefined : chunkRef(ctx, o.key);
+        if (ref) byStore.set(ref.ds, [...(byStore.get(ref.ds) ?? []), ref.digest]);
+      }
+      for (const [ds, digests] of byStore) await chunks.deleted(ds, digests);
     }
   }
   const tree: XmlTree = {

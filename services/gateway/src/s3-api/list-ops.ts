@@ -1,5 +1,5 @@
 import { S3ApiError } from './s3-errors.js';
-import { clientKey, upstreamKey, type BucketContext } from './s3-context.js';
+import type { BucketContext } from './s3-context.js';
 import { sendXmlText } from './s3-response.js';
 import { readResponse, upstreamError } from './upstream.js';
 import { childText, parseXml, serializeXml, XmlSyntaxError, type XmlElement } from './xml.js';
@@ -48,12 +48,12 @@ export async function listObjects(ctx: BucketContext): Promise<void> {
   const prefix = q.get('prefix') ?? '';
   const token = v2 ? q.get('continuation-token') : null;
   const after = token !== null ? tokenKey(token) : q.get(v2 ? 'start-after' : 'marker');
-  const query: [string, string][] = [['prefix', ctx.ds.prefix ? upstreamKey(ctx.ds, prefix) : prefix]];
+  const query: [string, string][] = [['prefix', prefix]];
   for (const name of ['delimiter', 'max-keys', 'encoding-type']) {
     const v = q.get(name);
     if (v !== null) query.push([name, v]);
   }
-  if (after) query.push(['marker', upstreamKey(ctx.ds, after)]);
+  if (after) query.push(['marker', after]);
   const up = await ctx.upstream.request(ctx.ds, { method: 'GET', query });
   if ((up.statusCode ?? 0) !== 200) throw await upstreamError(up, 'NoSuchBucket');
   let doc: XmlElement;
@@ -66,8 +66,8 @@ export async function listObjects(ctx: BucketContext): Promise<void> {
   if (doc.name !== 'ListBucketResult') throw new S3ApiError('InternalError', `S3 answered the listing with <${doc.name}>`, 502);
   const upEncoded = childText(doc, 'EncodingType') === 'url';
   const out = (k: string) => (encodingType === 'url' ? urlEncodeKey(k) : k);
-  /** The client key of a listed upstream key; undefined outside the prefix (never expected: S3 listed under it). */
-  const strip = (text: string): string | undefined => clientKey(ctx.ds, upEncoded ? urlDecodeKey(text) : text);
+  /** The client key of a listed key (client keys are upstream keys). */
+  const strip = (text: string): string => (upEncoded ? urlDecodeKey(text) : text);
 
   const contents: XmlElement[] = [];
   const prefixes: XmlElement[] = [];
@@ -76,7 +76,7 @@ export async function listObjects(ctx: BucketContext): Promise<void> {
     if (c.name === 'Contents') {
       const keyEl = c.children.find((k) => k.name === 'Key');
       const k = keyEl && strip(keyEl.text);
-      if (!keyEl || k === undefined) continue;
+      if (!keyEl || k === undefined) continue; // no <Key>
       keyEl.text = out(k);
       if (v2 && q.get('fetch-owner') !== 'true') c.children = c.children.filter((x) => x.name !== 'Owner');
       contents.push(c);
@@ -84,7 +84,7 @@ export async function listObjects(ctx: BucketContext): Promise<void> {
     } else if (c.name === 'CommonPrefixes') {
       const p = c.children.find((k) => k.name === 'Prefix');
       const k = p && strip(p.text);
-      if (!p || k === undefined) continue;
+      if (!p || k === undefined) continue; // no <Prefix>
       p.text = out(k);
       prefixes.push(c);
       if (last === undefined || k > last) last = k;

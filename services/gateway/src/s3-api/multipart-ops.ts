@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { clientKey, header, upstreamKey, type BucketContext, type ObjectContext } from './s3-context.js';
+import { chunkRef, header, type BucketContext, type ObjectContext } from './s3-context.js';
 import { S3ApiError } from './s3-errors.js';
 import { sendXmlText } from './s3-response.js';
 import { writeHeaders } from './forward-headers.js';
@@ -28,18 +28,13 @@ async function clientView(ctx: BucketContext, up: IncomingMessage, notFound: 'No
     throw new S3ApiError('InternalError', 'S3 answered with malformed XML', 502, { cause: err });
   }
   if (doc.name === 'Error') throw new S3ApiError(childText(doc, 'Code') ?? 'InternalError', childText(doc, 'Message') ?? 'S3 failed', 500);
-  const walk = (el: XmlElement, parent: XmlElement | undefined) => {
+  const walk = (el: XmlElement) => {
     if (el.name === 'Bucket') el.text = ctx.bucket;
-    else if ((el.name === 'Key' || el.name === 'KeyMarker' || el.name === 'NextKeyMarker' || el.name === 'Prefix') && el.children.length === 0) {
-      const k = clientKey(ctx.ds, el.text);
-      if (k !== undefined) el.text = k;
-      else if (el.name === 'Prefix' && el.text === `${ctx.ds.prefix}/`) el.text = '';
-      else if (parent?.name === 'Upload' || parent?.name === 'CommonPrefixes') parent.name = '-';
-    } else if (el.name === 'Location') el.text = '';
-    el.children.forEach((c) => walk(c, el));
+    else if (el.name === 'Location') el.text = '';
+    el.children.forEach((c) => walk(c));
     el.children = el.children.filter((c) => c.name !== '-' && !(c.name === 'Location' && c.text === ''));
   };
-  walk(doc, undefined);
+  walk(doc);
   return doc;
 }
 
@@ -49,8 +44,8 @@ function send(ctx: BucketContext, doc: XmlElement): void {
 
 /** CreateMultipartUpload; refused for chunk keys (a chunk is verified and written whole). */
 export async function createMultipartUpload(ctx: ObjectContext): Promise<void> {
-  if (ctx.chunkObjects?.digestOf(ctx.ds, ctx.key) !== undefined) throw new S3ApiError('InvalidRequest', 'chunk objects are written with a single PUT, not a multipart upload');
-  const up = await ctx.upstream.request(ctx.ds, { method: 'POST', key: upstreamKey(ctx.ds, ctx.key), query: [['uploads', '']], headers: writeHeaders(ctx.req) });
+  if (chunkRef(ctx, ctx.key)) throw new S3ApiError('InvalidRequest', 'chunk objects are written with a single PUT, not a multipart upload');
+  const up = await ctx.upstream.request(ctx.ds, { method: 'POST', key: ctx.key, query: [['uploads', '']], headers: writeHeaders(ctx.req) });
   send(ctx, await clientView(ctx, up, 'NoSuchBucket'));
 }
 
@@ -83,7 +78,7 @@ export async function completeMultipartUpload(ctx: ObjectContext): Promise<void>
   const body = Buffer.from(xmlDocument('CompleteMultipartUpload', { Part: list }));
   const up = await ctx.upstream.request(ctx.ds, {
     method: 'POST',
-    key: upstreamKey(ctx.ds, ctx.key),
+    key: ctx.key,
     query: [['uploadId', id]],
     headers: { 'content-type': 'application/xml' },
     body,
@@ -93,7 +88,7 @@ export async function completeMultipartUpload(ctx: ObjectContext): Promise<void>
 
 /** AbortMultipartUpload. */
 export async function abortMultipartUpload(ctx: ObjectContext): Promise<void> {
-  const up = await ctx.upstream.request(ctx.ds, { method: 'DELETE', key: upstreamKey(ctx.ds, ctx.key), query: [['uploadId', uploadId(ctx)]] });
+  const up = await ctx.upstream.request(ctx.ds, { method: 'DELETE', key: ctx.key, query: [['uploadId', uploadId(ctx)]] });
   if ((up.statusCode ?? 0) >= 300) throw await upstreamError(up, 'NoSuchUpload');
   up.resume();
   ctx.res.writeHead(204);
@@ -107,23 +102,23 @@ export async function listParts(ctx: ObjectContext): Promise<void> {
     const v = ctx.addr.query.get(n);
     if (v !== null) query.push([n, v]);
   }
-  const up = await ctx.upstream.request(ctx.ds, { method: 'GET', key: upstreamKey(ctx.ds, ctx.key), query });
+  const up = await ctx.upstream.request(ctx.ds, { method: 'GET', key: ctx.key, query });
   send(ctx, await clientView(ctx, up));
 }
 
-/** ListMultipartUploads under the datastore's prefix (uploads outside it are left out). */
+/** ListMultipartUploads of the bucket. */
 export async function listMultipartUploads(ctx: BucketContext): Promise<void> {
   const q = ctx.addr.query;
   const query: [string, string][] = [
     ['uploads', ''],
-    ['prefix', ctx.ds.prefix ? upstreamKey(ctx.ds, q.get('prefix') ?? '') : (q.get('prefix') ?? '')],
+    ['prefix', q.get('prefix') ?? ''],
   ];
   for (const n of ['delimiter', 'max-uploads', 'upload-id-marker']) {
     const v = q.get(n);
     if (v !== null) query.push([n, v]);
   }
   const marker = q.get('key-marker');
-  if (marker) query.push(['key-marker', upstreamKey(ctx.ds, marker)]);
+  if (marker) query.push(['key-marker', marker]);
   const up = await ctx.upstream.request(ctx.ds, { method: 'GET', query });
   send(ctx, await clientView(ctx, up, 'NoSuchBucket'));
 }

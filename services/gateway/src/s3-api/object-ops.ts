@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { datastoreForClientBucket } from '@larder/config';
 import { encodeKey } from '@larder/s3';
 import { authorize } from './s3-auth.js';
-import { header, upstreamKey, type ObjectContext } from './s3-context.js';
+import { header, type ObjectContext } from './s3-context.js';
 import { S3ApiError } from './s3-errors.js';
 import { checkKey } from './s3-request.js';
 import { sendXmlText } from './s3-response.js';
@@ -30,7 +30,7 @@ export async function getObject(ctx: ObjectContext): Promise<void> {
   const { req, res } = ctx;
   const up = await ctx.upstream.request(ctx.ds, {
     method: req.method === 'HEAD' ? 'HEAD' : 'GET',
-    key: upstreamKey(ctx.ds, ctx.key),
+    key: ctx.key,
     query: readQuery(ctx.addr.query),
     headers: readHeaders(req),
   });
@@ -62,7 +62,7 @@ export async function sendBodyUpstream(ctx: ObjectContext, query: [string, strin
   if (length === undefined) throw new S3ApiError('MissingContentLength', 'a PUT needs a Content-Length (or x-amz-decoded-content-length)');
   if (length > MAX_PUT_BYTES) throw new S3ApiError('EntityTooLarge', `a single PUT is at most ${MAX_PUT_BYTES} bytes; use a multipart upload`);
   const onBytes = (n: number) => (ctx.stats.bytesIn += n);
-  const key = upstreamKey(ctx.ds, ctx.key);
+  const key = ctx.key;
   if (length <= BUFFERED_PUT_BYTES) {
     const body = await readBody(req, verified, BUFFERED_PUT_BYTES, onBytes);
     const up = await ctx.upstream.request(ctx.ds, { method: 'PUT', key, query, headers, body });
@@ -100,7 +100,7 @@ export async function putObject(ctx: ObjectContext, query: [string, string][] = 
 
 /** DeleteObject: S3's answer (204, also for a key that is not there). */
 export async function deleteObject(ctx: ObjectContext): Promise<void> {
-  const up = await ctx.upstream.request(ctx.ds, { method: 'DELETE', key: upstreamKey(ctx.ds, ctx.key) });
+  const up = await ctx.upstream.request(ctx.ds, { method: 'DELETE', key: ctx.key });
   if (!isOk(up)) throw await upstreamError(up);
   up.resume();
   ctx.res.writeHead(204);
@@ -129,7 +129,7 @@ export function copySource(ctx: ObjectContext): string {
     throw new S3ApiError('NotImplemented', `copying from bucket ${bucket} to ${ctx.bucket} needs a copy through the client (different S3 connections)`);
   }
   if (version && !/^\?versionId=[^&]*$/.test(version)) throw new S3ApiError('InvalidArgument', 'malformed x-amz-copy-source');
-  return `/${src.bucket}/${encodeKey(upstreamKey(src, key))}${version}`;
+  return `/${src.bucket}/${encodeKey(key)}${version}`;
 }
 
 /** An XML answer of S3 passed on, unless it is an error document sent with 200 (as S3 does for a failed copy or completion). */
@@ -149,7 +149,7 @@ export async function passXml(ctx: ObjectContext | { res: ObjectContext['res']; 
 /** CopyObject (and UploadPartCopy with its query) within or across client buckets, done by S3. */
 export async function copyObject(ctx: ObjectContext, query: [string, string][] = []): Promise<void> {
   const headers = { ...writeHeaders(ctx.req), 'x-amz-copy-source': copySource(ctx) };
-  const up = await ctx.upstream.request(ctx.ds, { method: 'PUT', key: upstreamKey(ctx.ds, ctx.key), query, headers });
+  const up = await ctx.upstream.request(ctx.ds, { method: 'PUT', key: ctx.key, query, headers });
   if (!isOk(up)) throw await upstreamError(up);
   await passXml(ctx, up);
 }

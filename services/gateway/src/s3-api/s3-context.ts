@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AccessKey, Config, ResolvedDatastore } from '@larder/config';
+import { datastoreForClientKey, type AccessKey, type Config, type ResolvedDatastore } from '@larder/config';
 import type { VerifiedRequest } from '@larder/s3';
 import type { ChunkObjects } from './chunk-objects.js';
 import type { S3Address } from './s3-request.js';
@@ -15,6 +15,7 @@ export interface BucketContext {
   accessKey: AccessKey;
   addr: S3Address;
   bucket: string;
+  /** The datastore whose upstream bucket and connection serve the client bucket. */
   ds: ResolvedDatastore;
   upstream: UpstreamPool;
   stats: S3EndpointStats;
@@ -26,15 +27,21 @@ export interface ObjectContext extends BucketContext {
   key: string;
 }
 
-/** The upstream key of a client key: `<prefix>/<key>` in the datastore's bucket. */
-export function upstreamKey(ds: ResolvedDatastore, key: string): string {
-  return ds.prefix ? `${ds.prefix}/${key}` : key;
+/** A chunk object named by a client key: the datastore it lies in and its digest. */
+export interface ChunkRef {
+  ds: ResolvedDatastore;
+  digest: string;
 }
 
-/** The client key of an upstream key, or undefined when it lies outside the datastore's prefix. */
-export function clientKey(ds: ResolvedDatastore, key: string): string | undefined {
-  if (!ds.prefix) return key;
-  return key.startsWith(`${ds.prefix}/`) ? key.slice(ds.prefix.length + 1) : undefined;
+/**
+ * The chunk a client key names (client keys are upstream keys), when it lies under the prefix of one of the bucket's
+ * datastores and is a chunk key of that datastore's layout; undefined for every other key (passed through).
+ */
+export function chunkRef(ctx: BucketContext, key: string): ChunkRef | undefined {
+  if (!ctx.chunkObjects) return undefined;
+  const at = datastoreForClientKey(ctx.config, ctx.bucket, key);
+  const digest = at ? ctx.chunkObjects.digestOf(at.ds, at.key) : undefined;
+  return at && digest !== undefined ? { ds: at.ds, digest } : undefined;
 }
 
 /** A request header as one string. */

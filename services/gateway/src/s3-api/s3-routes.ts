@@ -1,5 +1,5 @@
 import type { ChunkObjects } from './chunk-objects.js';
-import type { BucketContext, ObjectContext } from './s3-context.js';
+import { chunkRef, type BucketContext, type ChunkRef, type ObjectContext } from './s3-context.js';
 import { S3ApiError } from './s3-errors.js';
 import { bucketLocation, bucketVersioning, createBucket, headBucket } from './bucket-ops.js';
 import { listObjects } from './list-ops.js';
@@ -77,12 +77,12 @@ export function bucketOperation(method: string, q: URLSearchParams): S3Operation
 export function objectOperation(method: string, q: URLSearchParams, copy: boolean, chunkObjects: ChunkObjects | undefined): S3Operation {
   const sub = unsupported(q);
   if (sub) throw new S3ApiError('NotImplemented', `the ?${sub} subresource is not served by Larder`);
-  const obj = (name: string, run: (ctx: ObjectContext) => Promise<void>, chunk?: (ctx: ObjectContext, c: ChunkObjects, digest: string) => Promise<void>): S3Operation => ({
+  const obj = (name: string, run: (ctx: ObjectContext) => Promise<void>, chunk?: (ctx: ObjectContext, c: ChunkObjects, ref: ChunkRef) => Promise<void>): S3Operation => ({
     name,
     run: (ctx) => {
       const o = ctx as ObjectContext;
-      const digest = chunk && chunkObjects ? chunkObjects.digestOf(o.ds, o.key) : undefined;
-      return digest !== undefined && chunk && chunkObjects ? chunk(o, chunkObjects, digest) : run(o);
+      const ref = chunk && chunkObjects ? chunkRef(o, o.key) : undefined;
+      return ref && chunk && chunkObjects ? chunk(o, chunkObjects, ref) : run(o);
     },
   });
   switch (method) {
@@ -95,7 +95,7 @@ export function objectOperation(method: string, q: URLSearchParams, copy: boolea
       if (q.has('uploadId') || q.has('partNumber')) return obj('UploadPart', uploadPart);
       if (copy) {
         return obj('CopyObject', (ctx) => {
-          if (chunkObjects?.digestOf(ctx.ds, ctx.key) !== undefined) throw new S3ApiError('InvalidRequest', 'chunk objects are written with a PUT of their body, not a copy');
+          if (chunkRef(ctx, ctx.key)) throw new S3ApiError('InvalidRequest', 'chunk objects are written with a PUT of their body, not a copy');
           return copyObject(ctx);
         });
       }

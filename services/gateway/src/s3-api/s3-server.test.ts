@@ -77,12 +77,12 @@ const raw = (target: string, init: { method?: string; body?: string | Buffer; he
   });
 
 describe('S3 endpoint: objects', () => {
-  it('puts, gets, heads and deletes an object; upstream holds it under the prefix', async () => {
+  it('puts, gets, heads and deletes an object; upstream holds it under the same key', async () => {
     const key = `${folder()}/a b+c.txt`;
     const body = Buffer.from('hello larder');
     const put = await c.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: body, ContentType: 'text/plain', Metadata: { colour: 'blue' } }));
     expect(put.ETag).toMatch(/^"[0-9a-f]{32}"$/);
-    expect(await upBytes('demo', `pfx/store/${key}`)).toEqual(body);
+    expect(await upBytes('demo', `${key}`)).toEqual(body);
 
     const got = await c.send(new GetObjectCommand({ Bucket: 'demo', Key: key }));
     expect(Buffer.from(await got.Body!.transformToByteArray())).toEqual(body);
@@ -116,7 +116,7 @@ describe('S3 endpoint: objects', () => {
     const f = folder();
     await c.send(new PutObjectCommand({ Bucket: 'demo', Key: `${f}/src`, Body: 'copy me' }));
     await c.send(new CopyObjectCommand({ Bucket: 'demo', Key: `${f}/dst`, CopySource: `demo/${f}/src` }));
-    expect((await upBytes('demo', `pfx/store/${f}/dst`)).toString()).toBe('copy me');
+    expect((await upBytes('demo', `${f}/dst`)).toString()).toBe('copy me');
     await c.send(new CopyObjectCommand({ Bucket: 'cas', Key: `${f}/dst2`, CopySource: `/demo/${encodeURIComponent(`${f}/src`)}` }));
     expect((await upBytes('cas', `${f}/dst2`)).toString()).toBe('copy me');
   });
@@ -147,7 +147,7 @@ describe('S3 endpoint: objects', () => {
     );
     expect(done.Key).toBe(key);
     expect(done.Bucket).toBe('demo');
-    expect((await upBytes('demo', `pfx/store/${key}`)).equals(Buffer.concat(parts))).toBe(true);
+    expect((await upBytes('demo', `${key}`)).equals(Buffer.concat(parts))).toBe(true);
 
     const other = await c.send(new CreateMultipartUploadCommand({ Bucket: 'demo', Key: `${key}.2` }));
     expect((await errorOf(c.send(new AbortMultipartUploadCommand({ Bucket: 'demo', Key: `${key}.2`, UploadId: other.UploadId })))).$metadata.httpStatusCode).toBe(405);
@@ -155,7 +155,7 @@ describe('S3 endpoint: objects', () => {
 });
 
 describe('S3 endpoint: request bodies are verified before S3 completes anything', () => {
-  const upstreamHas = async (key: string) => (await env.upstream().send(new ListObjectsV2Command({ Bucket: env.ds('demo').bucket, Prefix: `pfx/store/${key}` }))).KeyCount ?? 0;
+  const upstreamHas = async (key: string) => (await env.upstream().send(new ListObjectsV2Command({ Bucket: env.ds('demo').bucket, Prefix: `${key}` }))).KeyCount ?? 0;
 
   it('refuses a small body whose SHA-256 is not the signed one; nothing is written', async () => {
     const key = `${folder()}/small`;
@@ -173,11 +173,11 @@ describe('S3 endpoint: request bodies are verified before S3 completes anything'
     expect(res.text).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
     // The upstream request was cut before its Content-Length: S3 refuses such a body. s3rver keeps what arrived, so
     // here the check is that it never got the whole object.
-    const stored = await upBytes('demo', `pfx/store/${key}`).catch(() => Buffer.alloc(0));
+    const stored = await upBytes('demo', `${key}`).catch(() => Buffer.alloc(0));
     expect(stored.length).toBeLessThan(body.length);
     // The same body, signed right, goes through.
     expect((await raw(`/demo/${key}`, { method: 'PUT', body })).status).toBe(200);
-    expect((await upBytes('demo', `pfx/store/${key}`)).equals(body)).toBe(true);
+    expect((await upBytes('demo', `${key}`)).equals(body)).toBe(true);
   });
 
   it("decodes an aws-chunked upload with a trailing checksum (the SDK's default for a stream body)", async () => {
@@ -189,7 +189,7 @@ describe('S3 endpoint: request bodies are verified before S3 completes anything'
     } finally {
       sdk.destroy();
     }
-    expect((await upBytes('demo', `pfx/store/${key}`)).equals(body)).toBe(true);
+    expect((await upBytes('demo', `${key}`)).equals(body)).toBe(true);
   });
 
   it('refuses an upload cut short; nothing is written', async () => {
@@ -213,7 +213,7 @@ describe('S3 endpoint: request bodies are verified before S3 completes anything'
 });
 
 describe('S3 endpoint: listings and buckets', () => {
-  it('lists with prefix and delimiter, paginates V2 and V1, and strips the datastore prefix', async () => {
+  it('lists with prefix and delimiter, paginates V2 and V1', async () => {
     const f = folder();
     const keys = [`${f}/a/1`, `${f}/a/2`, `${f}/b/1`, `${f}/c`, `${f}/d`, `${f}/e`];
     for (const k of keys) await c.send(new PutObjectCommand({ Bucket: 'demo', Key: k, Body: k }));
@@ -242,8 +242,8 @@ describe('S3 endpoint: listings and buckets', () => {
     expect(v1.Contents?.map((o) => o.Key)).toEqual([`${f}/c`, `${f}/d`]);
     expect(v1.IsTruncated).toBe(true);
 
-    // The upstream bucket holds them under the prefix; the endpoint never shows it.
-    const up = await env.upstream().send(new ListObjectsV2Command({ Bucket: env.ds('demo').bucket, Prefix: `pfx/store/${f}/` }));
+    // Client keys are the upstream keys.
+    const up = await env.upstream().send(new ListObjectsV2Command({ Bucket: env.ds('demo').bucket, Prefix: `${f}/` }));
     expect(up.KeyCount).toBe(keys.length);
   });
 
@@ -290,7 +290,7 @@ describe('S3 endpoint: refusals', () => {
     const denied = await errorOf(ro.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: 'no' })));
     expect(denied.name).toBe('AccessDenied');
     expect(denied.$metadata.httpStatusCode).toBe(403);
-    expect((await errorOf(upBytes('demo', `pfx/store/${key}`))).message).toMatch(/no such object/);
+    expect((await errorOf(upBytes('demo', `${key}`))).message).toMatch(/no such object/);
     expect((await errorOf(ro.send(new DeleteObjectsCommand({ Bucket: 'demo', Delete: { Objects: [{ Key: key }] } })))).name).toBe('AccessDenied');
     expect((await errorOf(ro.send(new GetObjectCommand({ Bucket: 'cas', Key: 'x' })))).name).toBe('AccessDenied');
     expect((await errorOf(env.client(KEYS.other).send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: 'no' })))).name).toBe('AccessDenied');
@@ -312,7 +312,7 @@ describe('S3 endpoint: refusals', () => {
       expect(res.status).toBe(400);
       expect(res.text).toContain('<Code>MalformedXML</Code>');
     }
-    expect((await upBytes('demo', `pfx/store/${f}/keep`)).toString()).toBe('x');
+    expect((await upBytes('demo', `${f}/keep`)).toString()).toBe('x');
     const big = await raw('/demo?delete', { method: 'POST', body: `<Delete>${' '.repeat(1024 * 1024)}</Delete>` });
     expect(big.text).toContain('<Code>MalformedXML</Code>');
   });
@@ -351,7 +351,6 @@ describe('S3 endpoint: refusals', () => {
       // s3rver's only account: S3RVER / S3RVER, the datastores' credentials here.
       expect(all).not.toContain('S3RVER');
       expect(all).not.toContain(env.ds('demo').bucket);
-      expect(all).not.toContain('pfx/store');
     }
   });
 

@@ -1,0 +1,28 @@
+import { Lru } from './lru.js';
+import type { PolicyFactory } from './policy.js';
+import { S3Fifo } from './s3fifo.js';
+import { TwoQ } from './two-q.js';
+
+export type { Policy, PolicyFactory } from './policy.js';
+export { Lru } from './lru.js';
+export { S3Fifo } from './s3fifo.js';
+export { TwoQ } from './two-q.js';
+
+/** The policies the simulator compares, LRU (today's index) first. */
+export const POLICIES: readonly { name: string; make: PolicyFactory }[] = [
+  { name: 'LRU', make: (c) => new Lru(c) },
+  { name: 'S3-FIFO', make: (c) => new S3Fifo(c) },
+  { name: '2Q', make: (c) => new TwoQ(c) },
+];
+
+/**
+ * Parameter variants, to see whether the comparison is an artefact of the papers' defaults: S3-FIFO with a larger
+ * small queue or a higher bar to enter M, 2Q with a larger ghost or A1in.
+ */
+export const POLICY_VARIANTS: readonly { name: string; make: PolicyFactory }[] = [
+  { name: 'S3-FIFO S=20%', make: (c) => new S3Fifo(c, 0.2) },
+  { name: 'S3-FIFO S=30%', make: (c) => new S3Fifo(c, 0.3) },
+  { name: 'S3-FIFO 2 hits', make: (c) => new S3Fifo(c, 0.1, 2) },
+  { name: '2Q Kout=100%', make: (c) => new TwoQ(c, 0.25, 1) },
+  { name: '2Q Kin=50%', make: (c) => new TwoQ(c, 0.5, 1) },
+];
