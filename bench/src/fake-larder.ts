@@ -58,6 +58,8 @@ async function startFake(opts: LarderStartOptions): Promise<LarderStack> {
   }
   return {
     gatewayUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    // The stand-in has no S3 endpoint.
+    s3Url: async () => undefined,
     storeName: (image: ChunkedImage) => image.name,
     nbdUri: (image: ChunkedImage) => {
       const n = exports.get(image.name);

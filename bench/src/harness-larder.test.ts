@@ -63,6 +63,11 @@ describe('every scenario with a stand-in Larder wired', () => {
         });
         for (const s of report.scenarios) {
           expect({ name: s.name, status: s.status, error: s.error }).toEqual({ name: s.name, status: 'ok', error: undefined });
+          // The stand-in serves no S3 endpoint: seed-backup measures its baselines and says why Larder's rows are missing.
+          if (s.name === 'seed-backup') {
+            expect(s.notes.join(' ')).toMatch(/S3 endpoint is not available/);
+            continue;
+          }
           expect(
             s.rows.some((r) => /larder/i.test(r.system)),
             s.name,

@@ -41,12 +41,19 @@ export interface ExtraDatastore {
   layout: 'pbs' | 'casync';
   prefix: string;
   digest?: 'sha256' | 'sha512-256';
+  /** The bucket name it answers to on Larder's S3 endpoint. */
+  clientBucket?: string;
 }
+
+/** The read-write access key every stack's S3 endpoint is configured with (clients of the seed-backup scenario sign with it). */
+export const BENCH_ACCESS_KEY = { accessKeyId: 'larder-bench', secretAccessKey: 'larder-bench-secret' } as const;
 
 /** A running Larder stack. */
 export interface LarderStack {
   /** Gateway base URL; a chunk is at `${gatewayUrl}/v1/stores/${store}/chunks/${digest}`. */
   readonly gatewayUrl: string;
+  /** Larder's S3-compatible endpoint (`http://127.0.0.1:PORT`, path style, {@link BENCH_ACCESS_KEY}); undefined when the gateway serves none. */
+  s3Url(): Promise<string | undefined>;
   /** Store name of an image in chunk URLs. */
   storeName(image: ChunkedImage): string;
   /** NBD URI serving the image (e.g. `nbd://127.0.0.1:10809/<export>`). */

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { CA_FORMAT_SHA512_256, CAIBX_DEFAULT_FEATURE_FLAGS, digestFromHex, encodeCasyncChunk, encodeDataBlob, writeCaibx, writeFixedIndex } from '@larder/formats';
 import { ChunkIndex, createRedis } from '@larder/redis';
 import type { ChunkedImage } from './image-fixture.js';
-import type { LarderHook, LarderStack, LarderStartOptions } from './larder-hook.js';
+import { BENCH_ACCESS_KEY, type LarderHook, type LarderStack, type LarderStartOptions } from './larder-hook.js';
 import { freePort, spawnService, waitForPort, type Service } from './processes.js';
 import { sleep } from './pool.js';
 
@@ -29,6 +29,8 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
   const httpPort = await freePort();
   let nbdPort = await freePort();
   while (nbdPort === httpPort) nbdPort = await freePort(); // the kernel may hand the same free port out twice
+  let s3Port = await freePort();
+  while (s3Port === httpPort || s3Port === nbdPort) s3Port = await freePort();
   const datastores: Record<string, unknown> = {};
   for (const image of opts.images) {
     // The fixture names chunks by SHA-256 in both layouts (casync's --digest=sha256).
@@ -40,7 +42,9 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     capacity: '20GiB',
     volume: { path: path.join(opts.workDir, 'volume') },
     redis: { url: opts.redis.url },
-    gateway: { listen: `127.0.0.1:${httpPort}`, nbdListen: `127.0.0.1:${nbdPort}` },
+    // Always a port of its own: the default (8781) may be taken by another Larder on the machine.
+    gateway: { listen: `127.0.0.1:${httpPort}`, nbdListen: `127.0.0.1:${nbdPort}`, s3Listen: `127.0.0.1:${s3Port}` },
+    accessKeys: [{ ...BENCH_ACCESS_KEY, buckets: ['*'], access: 'read-write' }],
     s3: { endpoint: opts.s3.endpoint, region: opts.s3.region, pathStyle: opts.s3.pathStyle, accessKeyId: opts.s3.accessKeyId, secretAccessKey: opts.s3.secretAccessKey },
     datastores,
     ...(opts.fetcherConcurrency === undefined ? {} : { fetcher: { concurrency: opts.fetcherConcurrency } }),
@@ -78,6 +82,12 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     }
     return {
       gatewayUrl,
+      // A gateway without the S3 endpoint never opens the port.
+      s3Url: () =>
+        waitForPort('127.0.0.1', s3Port, 3000, gateway.child).then(
+          () => `http://127.0.0.1:${s3Port}`,
+          () => undefined,
+        ),
       storeName,
       nbdUri: (image) => `nbd://127.0.0.1:${nbdPort}/${storeName(image)}/${indexName(image)}`,
       gatewayPids: () => (gateway.child.pid ? [gateway.child.pid] : []),

@@ -15,7 +15,15 @@ export interface S3StatsSnapshot {
   objectGets: number;
   objectGetBytes: number;
   puts: number;
+  heads: number;
+  /** Requests by HTTP method. */
+  byMethod: Record<string, number>;
+  /** Request body bytes S3 received. */
+  bytesReceived: number;
+  /** Conditional PUTs answered 412 (the object existed). */
+  preconditionFailed: number;
   getsByKey: Record<string, number>;
+  putsByKey: Record<string, number>;
 }
 
 /** The embedded S3 behind the WAN proxy. */
@@ -29,6 +37,8 @@ export interface WanS3 {
   readonly directEndpoint: string;
   /** Whether S3 and proxy run in a child process (so they do not share the bench client's event loop). */
   readonly isolated: boolean;
+  /** The process S3 and proxy run in (this one when not isolated): for its CPU time. */
+  readonly pid: number;
   s3Stats(): Promise<S3StatsSnapshot>;
   proxyStats(): Promise<WanProxyStats>;
   /** Zero both the S3 and the proxy counters. */
@@ -65,7 +75,18 @@ const CHILD = fileURLToPath(new URL('./wan-s3-child.js', import.meta.url));
 /** Plain-data copy of the S3 counters. */
 export function snapshotS3(s3: EmbeddedS3): S3StatsSnapshot {
   const s = s3.stats;
-  return { requests: s.requests, objectGets: s.objectGets, objectGetBytes: s.objectGetBytes, puts: s.puts, getsByKey: Object.fromEntries(s.getsByKey) };
+  return {
+    requests: s.requests,
+    objectGets: s.objectGets,
+    objectGetBytes: s.objectGetBytes,
+    puts: s.puts,
+    heads: s.heads,
+    byMethod: Object.fromEntries(s.byMethod),
+    bytesReceived: s.bytesReceived,
+    preconditionFailed: s.preconditionFailed,
+    getsByKey: Object.fromEntries(s.getsByKey),
+    putsByKey: Object.fromEntries(s.putsByKey),
+  };
 }
 
 /** Start S3 and proxy in this process. */
@@ -90,6 +111,7 @@ async function startInProcess(opts: WanS3Options, link: LinkSpec): Promise<WanS3
     port: proxy.port,
     directEndpoint: s3.endpoint,
     isolated: false,
+    pid: process.pid,
     s3Stats: async () => snapshotS3(s3),
     proxyStats: async () => ({ ...proxy.stats }),
     resetStats: async () => {
@@ -138,6 +160,7 @@ async function startIsolated(opts: WanS3Options, link: LinkSpec): Promise<WanS3>
     link,
     ...ready,
     isolated: true,
+    pid: child.pid ?? 0,
     s3Stats: () => call<S3StatsSnapshot>('s3Stats'),
     proxyStats: () => call<WanProxyStats>('proxyStats'),
     resetStats: () => call<void>('resetStats'),

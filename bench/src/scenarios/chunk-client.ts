@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { casyncStoreInS3, makeExt4Image, type CasyncStoreFixture } from '../ext4-fixture.js';
+import { casyncStoreInS3, type CasyncStoreFixture } from '../ext4-fixture.js';
 import type { Fixtures } from '../fixtures.js';
 import { LOCAL_LINK } from '../link.js';
 import { LARDER_NOT_WIRED, withLarder } from '../larder-run.js';
@@ -8,6 +8,7 @@ import { fig, OutcomeBuilder } from '../outcome.js';
 import { runCommand } from '../processes.js';
 import type { BenchContext, Scenario } from '../types.js';
 import { formatBytes, mibPerSec, scrubPorts } from '../units.js';
+import { ext4Image } from './common.js';
 
 /** The scenario's own datastore: the ext4 image's casync store, in the bench bucket. */
 const STORE = 'ext4-casync';
@@ -19,11 +20,10 @@ const CASE = 'ext4 image, casync store (~64 KiB chunks)';
 function fixture(ctx: BenchContext): Promise<CasyncStoreFixture> {
   return ctx.memo('ext4-casync-store', async () => {
     const fx = await ctx.fixtures();
+    const image = await ext4Image(ctx);
     const dir = join(ctx.workDir, 'ext4-casync');
     await mkdir(dir, { recursive: true });
-    const image = join(dir, 'ext4.img');
-    ctx.log(`chunk-client: making a ${formatBytes(ctx.sizes.imageBytes)} ext4 image and its casync store`);
-    await makeExt4Image(image, ctx.sizes.imageBytes);
+    ctx.log("chunk-client: making the ext4 image's casync store");
     return casyncStoreInS3({ workDir: dir, image, sizeBytes: ctx.sizes.imageBytes, endpoint: fx.s3.directEndpoint, bucket: fx.bucket, prefix: PREFIX, indexName: INDEX });
   });
 }

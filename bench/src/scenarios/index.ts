@@ -7,11 +7,24 @@ import { fetcherScaling } from './fetcher-scaling.js';
 import { indexThroughput } from './index-throughput.js';
 import { memory } from './memory.js';
 import { mixed } from './mixed.js';
+import { seedBackup } from './seed-backup.js';
 import { singleFlight } from './single-flight.js';
 import { warmRestore } from './warm-restore.js';
 
 /** Every scenario, in the issue's order; `pnpm bench NAME...` selects by `name`. */
-export const SCENARIOS: readonly Scenario[] = [coldRestore, warmRestore, mixed, chunkHits, singleFlight, fetcherScaling, indexThroughput, memory, configLookups, chunkClient];
+export const SCENARIOS: readonly Scenario[] = [
+  coldRestore,
+  warmRestore,
+  mixed,
+  chunkHits,
+  singleFlight,
+  fetcherScaling,
+  indexThroughput,
+  memory,
+  configLookups,
+  chunkClient,
+  seedBackup,
+];
 
 /** The scenario called `name`, or undefined. */
 export function findScenario(name: string): Scenario | undefined {

@@ -9,14 +9,26 @@ const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => {
   configureBuckets(): Promise<void>;
   callback(): http.RequestListener;
-  store: { deleteObject(bucket: string, key: string): Promise<void> };
+  store: { existsObject(bucket: string, key: string): Promise<boolean>; deleteObject(bucket: string, key: string): Promise<void> };
 };
 
 /** Whether an error is a directory vanishing or filling under us (ENOENT, ENOTEMPTY). */
 const isDirRace = (err: unknown) => ['ENOENT', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException)?.code ?? '');
 
 function emptyStats(): S3ServerStats {
-  return { requests: 0, objectGets: 0, objectGetBytes: 0, puts: 0, heads: 0, getsByKey: new Map(), putsByKey: new Map(), headsByKey: new Map() };
+  return {
+    requests: 0,
+    objectGets: 0,
+    objectGetBytes: 0,
+    puts: 0,
+    heads: 0,
+    byMethod: new Map(),
+    bytesReceived: 0,
+    preconditionFailed: 0,
+    getsByKey: new Map(),
+    putsByKey: new Map(),
+    headsByKey: new Map(),
+  };
 }
 
 /** Object path (`bucket/key`) of a path-style request, or undefined for service and bucket requests. */
@@ -50,6 +62,9 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
 
   const server = http.createServer((req, res) => {
     stats.requests++;
+    const method = req.method ?? 'GET';
+    stats.byMethod.set(method, (stats.byMethod.get(method) ?? 0) + 1);
+    stats.bytesReceived += Number(req.headers['content-length'] ?? 0) || 0;
     const key = objectPath(req.url ?? '/');
     if (req.method === 'GET' && key) {
       stats.objectGets++;
@@ -91,7 +106,30 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
         res.writeHead(f.status, { 'content-type': 'application/xml' });
         return res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InjectedFault</Code><Message>injected fault ${f.status}</Message></Error>`);
       }
+      if (req.method === 'PUT' && key && req.headers['if-none-match'] === '*' && !req.headers['x-amz-copy-source']) return void conditionalPut(req, res, key);
       handler(req, res);
+    };
+    /**
+     * s3rver ignores `If-None-Match` on PUT and overwrites; S3 answers 412 when the object exists. The body is
+     * read first, as it crosses the link before S3's answer does when the client sends no `Expect: 100-continue`.
+     */
+    const conditionalPut = async (req: http.IncomingMessage, res: http.ServerResponse, key: string) => {
+      const slash = key.indexOf('/');
+      let exists: boolean;
+      try {
+        exists = await s3rver.store.existsObject(key.slice(0, slash), key.slice(slash + 1));
+      } catch {
+        exists = false;
+      }
+      if (!exists) return handler(req, res);
+      stats.preconditionFailed++;
+      req.resume();
+      req.once('end', () => {
+        res.writeHead(412, { 'content-type': 'application/xml' });
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>',
+        );
+      });
     };
     const delay = fault?.delayMs ?? 0;
     if (delay > 0) setTimeout(serve, delay);

@@ -35,6 +35,12 @@ export interface S3ServerStats {
   puts: number;
   /** HEAD requests for objects. */
   heads: number;
+  /** Requests by HTTP method (object, bucket and service requests alike). */
+  byMethod: Map<string, number>;
+  /** Request body bytes received (Content-Length of every request: S3 requires it on uploads). */
+  bytesReceived: number;
+  /** Conditional PUTs (`If-None-Match: *`) answered 412 because the object exists. */
+  preconditionFailed: number;
   /** Object GETs per object key (`bucket/key`). */
   getsByKey: Map<string, number>;
   /** Object PUTs (uploads and copies) per object key (`bucket/key`). */
