@@ -144,6 +144,15 @@ export class ChunkObjectStore implements ChunkObjects {
     return { etag, uploaded: outcome === 'uploaded', preconditionFailed: opts.ifNoneMatch && existed };
   }
 
+  async knownPut(ds: ResolvedDatastore, digest: string, bytes: number): Promise<boolean> {
+    const [isKnown] = await this.deps.known.known(ds.name, [digest], this.deps.config().gateway.knownChunkTtl);
+    if (isKnown) {
+      this.counters.putsKnown++;
+      this.counters.bytesNotUploaded += bytes;
+    }
+    return isKnown === true;
+  }
+
   async deleted(ds: ResolvedDatastore, digests: string[]): Promise<void> {
     if (digests.length === 0) return;
     const { known, volume, index, nc, config, chunks } = this.deps;

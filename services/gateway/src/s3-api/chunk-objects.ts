@@ -33,6 +33,13 @@ export interface ChunkObjects {
    */
   put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: { ifNoneMatch: boolean }): Promise<ChunkPutResult>;
 
+  /**
+   * Whether the existence record says S3 holds the chunk (within `gateway.knownChunkTtl`): a conditional PUT of it
+   * (`If-None-Match: *`) is then answered PreconditionFailed, as S3 would, without reading its body into anything.
+   * Counted as a PUT not uploaded (`bytes`: its Content-Length). False while the record cannot be read.
+   */
+  knownPut(ds: ResolvedDatastore, digest: string, bytes: number): Promise<boolean>;
+
   /** S3 deleted these chunk objects (a DeleteObject or DeleteObjects through the endpoint): drop their records and cached copies. */
   deleted(ds: ResolvedDatastore, digests: string[]): Promise<void>;
 

@@ -54,6 +54,10 @@ class StandInChunkObjects implements ChunkObjects {
     }
     return Promise.resolve();
   }
+  knownPut(_ds: ResolvedDatastore, digest: string): Promise<boolean> {
+    this.calls.push(`knownPut ${digest}`);
+    return Promise.resolve(this.known.has(digest));
+  }
   seen(_ds: ResolvedDatastore, digest: string): void {
     this.calls.push(`seen ${digest}`);
     this.known.add(digest);
@@ -119,6 +123,21 @@ describe('S3 endpoint: chunk keys', () => {
     const { key, body } = chunk();
     await c.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: body }));
     await expect(c.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: body, IfNoneMatch: '*' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+  });
+
+  it('answers a conditional PUT of a known chunk 412 from the record alone (its body is not checked or kept), and the connection goes on', async () => {
+    const { digest, key, body } = chunk();
+    await c.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: body }));
+    const before = env.s3.stats.puts;
+    const puts = chunks.calls.filter((x) => x === `put ${digest}`).length;
+    for (let i = 0; i < 3; i++) {
+      await expect(c.send(new PutObjectCommand({ Bucket: 'demo', Key: key, Body: body, IfNoneMatch: '*' }))).rejects.toMatchObject({ name: 'PreconditionFailed' });
+    }
+    expect(chunks.calls.filter((x) => x === `put ${digest}`).length).toBe(puts);
+    expect(env.s3.stats.puts).toBe(before);
+    // The same client's next request, on the same keep-alive connection, is answered as usual.
+    const got = await c.send(new GetObjectCommand({ Bucket: 'demo', Key: key }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
   });
 
   it('passes a HEAD of a chunk this node lacks to S3 and records a 200', async () => {

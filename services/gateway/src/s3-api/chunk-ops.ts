@@ -1,4 +1,5 @@
 import { createReadStream, closeSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseRange } from '../images/http-range.js';
@@ -65,10 +66,17 @@ async function headChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef
 
 /** PUT of a chunk object: the verified body to ChunkObjects, which uploads it (unless S3 is known to have it) and admits it. */
 export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef): Promise<void> {
+  const ifNoneMatch = header(ctx.req, 'if-none-match')?.trim() === '*';
+  const length = Number(header(ctx.req, 'content-length') ?? NaN);
+  if (ifNoneMatch && Number.isSafeInteger(length) && length <= MAX_CHUNK_BODY && (await chunks.knownPut(ref.ds, ref.digest, length))) {
+    // A backup of data S3 already holds (PBS sends every chunk this way): the precondition fails whatever the body, so
+    // its bytes are read off the connection and dropped — not hashed, decoded or kept.
+    await drain(ctx.req, (n) => (ctx.stats.bytesIn += n));
+    throw new S3ApiError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  }
   const body = await readBody(ctx.req, ctx.verified, MAX_CHUNK_BODY, (n) => (ctx.stats.bytesIn += n));
   const headers = writeHeaders(ctx.req);
   delete headers['if-none-match'];
-  const ifNoneMatch = header(ctx.req, 'if-none-match')?.trim() === '*';
   const result = await chunks.put(
     ref.ds,
     ref.digest,
@@ -100,4 +108,14 @@ export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: Ch
 export async function deleteChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef): Promise<void> {
   await deleteObject(ctx);
   await chunks.deleted(ref.ds, [ref.digest]);
+}
+
+/** Read a request body to its end and drop it (the connection stays usable for the next request). */
+function drain(req: IncomingMessage, count: (n: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    req.on('data', (b: Buffer) => count(b.length));
+    req.once('end', () => resolve());
+    req.once('error', reject);
+    req.once('aborted', () => reject(new S3ApiError('IncompleteBody', 'the client closed the connection before the end of the body')));
+  });
 }
