@@ -12,6 +12,13 @@ import { chunkKey } from '@larder/volume';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestStack } from './test-stack.js';
 
+/** A PUT, and the volume write that follows its answer in the background. */
+async function putSettled(store: ChunkObjectStore, ...args: Parameters<ChunkObjectStore['put']>): ReturnType<ChunkObjectStore['put']> {
+  const result = await store.put(...args);
+  await store.idle();
+  return result;
+}
+
 const stack = await startTestStack();
 const g = stack.gateways[0]!;
 const { redis, volume, index, nc } = stack.deps;
@@ -61,7 +68,7 @@ describe('ChunkObjectStore', () => {
     const { digest, bytes } = chunk(pbs);
     const { upload, calls } = uploader(pbs, digest);
     const puts = stack.s3!.stats.puts;
-    const res = await objects.put(pbs, digest, bytes, upload, { ifNoneMatch: false });
+    const res = await putSettled(objects, pbs, digest, bytes, upload, { ifNoneMatch: false });
     expect(res).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
     expect(calls).toHaveLength(1);
     expect(stack.s3!.stats.puts).toBe(puts + 1);
@@ -85,11 +92,11 @@ describe('ChunkObjectStore', () => {
   it('makes no upload for a chunk known to be in S3, and counts it', async () => {
     const { digest, bytes } = chunk(pbs);
     const first = uploader(pbs, digest);
-    await objects.put(pbs, digest, bytes, first.upload, { ifNoneMatch: false });
+    await putSettled(objects, pbs, digest, bytes, first.upload, { ifNoneMatch: false });
     const before = objects.status();
     const puts = stack.s3!.stats.puts;
     const again = uploader(pbs, digest);
-    const res = await objects.put(pbs, digest, bytes, again.upload, { ifNoneMatch: false });
+    const res = await putSettled(objects, pbs, digest, bytes, again.upload, { ifNoneMatch: false });
     expect(res).toEqual({ etag: md5(bytes), uploaded: false, preconditionFailed: false });
     expect(again.calls).toHaveLength(0);
     expect(stack.s3!.stats.puts).toBe(puts);
@@ -102,7 +109,7 @@ describe('ChunkObjectStore', () => {
   it('shares one upload among concurrent PUTs of a chunk', async () => {
     const { digest, bytes } = chunk(pbs);
     const { upload, calls } = uploader(pbs, digest);
-    const results = await Promise.all(Array.from({ length: 5 }, () => objects.put(pbs, digest, bytes, upload, { ifNoneMatch: false })));
+    const results = await Promise.all(Array.from({ length: 5 }, () => putSettled(objects, pbs, digest, bytes, upload, { ifNoneMatch: false })));
     expect(calls).toHaveLength(1);
     for (const r of results) expect(r).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
   });
@@ -119,7 +126,7 @@ describe('ChunkObjectStore', () => {
       [truncated, 'InvalidRequest'],
     ] as const) {
       const { upload, calls } = uploader(pbs, digest);
-      const err = await objects.put(pbs, digest, body, upload, { ifNoneMatch: false }).catch((e: unknown) => e);
+      const err = await putSettled(objects, pbs, digest, body, upload, { ifNoneMatch: false }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(S3ApiError);
       expect(err).toMatchObject({ code, status: 400 });
       expect((err as Error).message).toContain('demo');
@@ -127,7 +134,7 @@ describe('ChunkObjectStore', () => {
     }
     // A casync frame is not a pbs chunk either.
     const casFrame = encodeChunk('casync', randomBytes(100), 'sha256');
-    const err = await objects.put(pbs, casFrame.digest, casFrame.bytes, uploader(pbs, casFrame.digest).upload, { ifNoneMatch: false }).catch((e: unknown) => e);
+    const err = await putSettled(objects, pbs, casFrame.digest, casFrame.bytes, uploader(pbs, casFrame.digest).upload, { ifNoneMatch: false }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'InvalidRequest' });
     expect(objects.status().verifyRefused).toBe(before + 4);
     expect(await inS3(pbs, digest)).toBeUndefined();
@@ -139,17 +146,17 @@ describe('ChunkObjectStore', () => {
   it('answers If-None-Match as S3 would: created when new, PreconditionFailed when known or when S3 says it exists', async () => {
     const { digest, bytes } = chunk(pbs);
     const a = uploader(pbs, digest);
-    expect(await objects.put(pbs, digest, bytes, a.upload, { ifNoneMatch: true })).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
+    expect(await putSettled(objects, pbs, digest, bytes, a.upload, { ifNoneMatch: true })).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
     expect(a.calls).toEqual([{ ifNoneMatch: true }]);
     const b = uploader(pbs, digest);
-    expect(await objects.put(pbs, digest, bytes, b.upload, { ifNoneMatch: true })).toMatchObject({ uploaded: false, preconditionFailed: true });
+    expect(await putSettled(objects, pbs, digest, bytes, b.upload, { ifNoneMatch: true })).toMatchObject({ uploaded: false, preconditionFailed: true });
     expect(b.calls).toHaveLength(0);
 
     // In S3 (written behind Larder's back) but not known: S3's 412 is the answer, and the chunk is known from then on, and cached.
     const behind = await stack.putChunk('demo', randomBytes(30_000));
     const c = uploader(pbs, behind.digest);
     const existing = objects.status().putsExisting;
-    expect(await objects.put(pbs, behind.digest, behind.bytes, c.upload, { ifNoneMatch: true })).toMatchObject({ uploaded: false, preconditionFailed: true });
+    expect(await putSettled(objects, pbs, behind.digest, behind.bytes, c.upload, { ifNoneMatch: true })).toMatchObject({ uploaded: false, preconditionFailed: true });
     expect(c.calls).toHaveLength(1);
     expect(objects.status().putsExisting).toBe(existing + 1);
     expect(await isKnown(pbs, behind.digest)).toBe(true);
@@ -165,7 +172,7 @@ describe('ChunkObjectStore', () => {
     for (let i = 0; i < 100 && !(await isKnown(pbs, fetched.digest)); i++) await sleep(20);
     expect(await isKnown(pbs, fetched.digest)).toBe(true);
     const u = uploader(pbs, fetched.digest);
-    expect(await objects.put(pbs, fetched.digest, fetched.bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: false });
+    expect(await putSettled(objects, pbs, fetched.digest, fetched.bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: false });
     expect(u.calls).toHaveLength(0);
 
     const headed = chunk(pbs);
@@ -187,7 +194,7 @@ describe('ChunkObjectStore', () => {
 
   it('deleted() drops the record and the cached copy; a later GET asks S3 again', async () => {
     const { digest, bytes } = chunk(pbs);
-    await objects.put(pbs, digest, bytes, uploader(pbs, digest).upload, { ifNoneMatch: false });
+    await putSettled(objects, pbs, digest, bytes, uploader(pbs, digest).upload, { ifNoneMatch: false });
     expect(existsSync(volume.chunkPath('demo', digest))).toBe(true);
     // The S3 endpoint deletes the object, then tells the store.
     await deleteObject(s3ClientFor(pbs), pbs.bucket, chunkObjectKey(pbs, digest));
@@ -199,7 +206,7 @@ describe('ChunkObjectStore', () => {
     expect(await objects.open(pbs, digest, socket).catch((e: unknown) => e)).toMatchObject({ status: 404 });
     // And a PUT of it uploads again.
     const u = uploader(pbs, digest);
-    expect(await objects.put(pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
+    expect(await putSettled(objects, pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
     expect(u.calls).toHaveLength(1);
     expect(objects.status().deletes).toBeGreaterThanOrEqual(1);
   });
@@ -208,7 +215,7 @@ describe('ChunkObjectStore', () => {
     const { digest, bytes } = chunk(cas, 10_000);
     expect(objects.digestOf(cas, `${digest.slice(0, 4)}/${digest}.cacnk`)).toBe(digest);
     const u = uploader(cas, digest);
-    expect(await objects.put(cas, digest, bytes, u.upload, { ifNoneMatch: false })).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
+    expect(await putSettled(objects, cas, digest, bytes, u.upload, { ifNoneMatch: false })).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
     expect(await inS3(cas, digest)).toBe(bytes.byteLength);
     const gets = stack.s3!.stats.objectGets;
     const opened = await objects.open(cas, digest, socket);
@@ -217,7 +224,7 @@ describe('ChunkObjectStore', () => {
     expect(stack.s3!.stats.objectGets).toBe(gets);
     // A pbs DataBlob is not a casync chunk.
     const blob = encodeDataBlob(randomBytes(100));
-    expect(await objects.put(cas, digest, blob, u.upload, { ifNoneMatch: false }).catch((e: unknown) => e)).toMatchObject({ code: 'InvalidRequest' });
+    expect(await putSettled(objects, cas, digest, blob, u.upload, { ifNoneMatch: false }).catch((e: unknown) => e)).toMatchObject({ code: 'InvalidRequest' });
     expect(u.calls).toHaveLength(1);
   });
 
@@ -225,7 +232,7 @@ describe('ChunkObjectStore', () => {
     const { digest, bytes } = chunk(pbs);
     await known.record('demo', [digest], Date.now() - stack.config.gateway.knownChunkTtl - 1000);
     const u = uploader(pbs, digest);
-    expect(await objects.put(pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
+    expect(await putSettled(objects, pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
     expect(u.calls).toHaveLength(1);
     expect(await isKnown(pbs, digest)).toBe(true);
   });
@@ -236,7 +243,7 @@ describe('ChunkObjectStore', () => {
     const tiny = new ChunkObjectStore({ config: () => small, chunks: g.chunks, known, volume, index, nc });
     const { digest, bytes } = chunk(pbs);
     const u = uploader(pbs, digest);
-    expect(await tiny.put(pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
+    expect(await putSettled(tiny, pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
     expect(tiny.status()).toMatchObject({ putsUploaded: 1, cacheFailures: 1 });
     expect(await inS3(pbs, digest)).toBe(bytes.byteLength);
     expect(await isKnown(pbs, digest)).toBe(true);
@@ -255,7 +262,7 @@ describe('ChunkObjectStore', () => {
       expect(await record.known('demo', [digest], 60_000)).toEqual([true]);
       await own.stop();
       const u = uploader(pbs, digest);
-      expect(await down.put(pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
+      expect(await putSettled(down, pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
       expect(u.calls).toHaveLength(1);
       expect(existsSync(volume.chunkPath('demo', digest))).toBe(true);
     } finally {

@@ -19,6 +19,8 @@ const log = createLogger('gateway');
 /** How long, at most, a PUT waits for room on a full volume to cache its chunk (the object is in S3 already: caching it is a bonus). */
 const PUT_CACHE_WAIT_MS = 2000;
 
+/** An ETag that is an MD5 (S3's for a single-part PUT). */
+const MD5_ETAG = /^"[0-9a-fA-F]{32}"$/;
 const PBS_CHUNK_KEY = /^\.chunks\/([0-9a-f]{4})\/([0-9a-f]{64})$/;
 const CASYNC_CHUNK_KEY = /^([0-9a-f]{4})\/([0-9a-f]{64})\.cacnk$/;
 /** A restic pack file: `data/<2 hex>/<sha256 of the object>`. */
@@ -68,7 +70,9 @@ type UploadOutcome = 'uploaded' | 'known' | 'existing';
  */
 export class ChunkObjectStore implements ChunkObjects {
   private readonly etags = new ChunkEtags();
-  private readonly uploads = new SingleFlight<UploadOutcome>();
+  /** Chunks PUT through this store being written to the volume, by chunk key: a GET or HEAD of one waits for it. */
+  private readonly caching = new Map<string, Promise<void>>();
+  private readonly uploads = new SingleFlight<{ outcome: UploadOutcome; etag: string }>();
   private readonly writer: ChunkWriter;
   private readonly counters: ChunkObjectStats = {
     putsUploaded: 0,
@@ -102,6 +106,7 @@ export class ChunkObjectStore implements ChunkObjects {
 
   async open(ds: ResolvedDatastore, digest: string, socket: Socket): Promise<ChunkObject> {
     this.deps.readahead?.observe(ds.name, digest, socket);
+    await this.caching.get(chunkKey(ds.name, digest));
     let opened;
     try {
       opened = await this.deps.chunks.open(ds.name, digest);
@@ -121,6 +126,7 @@ export class ChunkObjectStore implements ChunkObjects {
   }
 
   async head(ds: ResolvedDatastore, digest: string): Promise<ChunkObjectInfo | undefined> {
+    await this.caching.get(chunkKey(ds.name, digest));
     const opened = await this.deps.chunks.openIfCached(ds.name, digest);
     if (!opened) return undefined;
     try {
@@ -132,12 +138,11 @@ export class ChunkObjectStore implements ChunkObjects {
 
   async put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: { ifNoneMatch: boolean }): Promise<ChunkPutResult> {
     this.verify(ds, digest, body);
-    const etag = md5Etag(body);
     const key = chunkKey(ds.name, digest);
     let joined = true;
-    const outcome = await this.uploads.run(key, () => {
+    const { outcome, etag } = await this.uploads.run(key, () => {
       joined = false;
-      return this.upload(ds, digest, body, etag, upload, opts.ifNoneMatch);
+      return this.upload(ds, digest, body, upload, opts.ifNoneMatch);
     });
     // A PUT that joined another's upload of the chunk finds the object there (made by that PUT) when it asked for If-None-Match.
     const existed = outcome !== 'uploaded' || joined;
@@ -201,11 +206,15 @@ export class ChunkObjectStore implements ChunkObjects {
     }
   }
 
-  /** Send a verified body (whose ETag is `etag`) to S3 unless known to be there, then record and cache it. */
-  private async upload(ds: ResolvedDatastore, digest: string, body: Buffer, etag: string, upload: ChunkUpload, ifNoneMatch: boolean): Promise<UploadOutcome> {
+  /**
+   * Send a verified body to S3 unless known to be there, then record it; its ETag is S3's when S3 gave an MD5 one (it
+   * checked the body), else computed. Caching it follows in the background: the client's answer waits for S3 alone.
+   */
+  private async upload(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, ifNoneMatch: boolean): Promise<{ outcome: UploadOutcome; etag: string }> {
     const { known, config } = this.deps;
     const [isKnown] = await known.known(ds.name, [digest], config().gateway.knownChunkTtl);
     let outcome: UploadOutcome;
+    let etag: string | undefined;
     if (isKnown) {
       outcome = 'known';
       this.counters.putsKnown++;
@@ -215,11 +224,22 @@ export class ChunkObjectStore implements ChunkObjects {
       outcome = answer.preconditionFailed ? 'existing' : 'uploaded';
       if (answer.preconditionFailed) this.counters.putsExisting++;
       else this.counters.putsUploaded++;
+      if (answer.etag && MD5_ETAG.test(answer.etag)) etag = answer.etag.toLowerCase();
       // S3 has it now (a known record is not refreshed: only S3's word restarts the time-to-trust).
       await known.record(ds.name, [digest]);
     }
-    await this.cache(ds, digest, body, etag);
-    return outcome;
+    etag ??= md5Etag(body);
+    const key = chunkKey(ds.name, digest);
+    const caching = this.cache(ds, digest, body, etag).finally(() => {
+      if (this.caching.get(key) === caching) this.caching.delete(key);
+    });
+    this.caching.set(key, caching);
+    return { outcome, etag };
+  }
+
+  /** Wait for the chunks this store is writing to the volume (after their PUTs were answered). */
+  async idle(): Promise<void> {
+    while (this.caching.size > 0) await Promise.all(this.caching.values());
   }
 
   /** Write the chunk to the volume (unless there) and admit it; a failure is logged and counted, never the client's. */

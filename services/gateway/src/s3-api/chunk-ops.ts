@@ -87,6 +87,8 @@ export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: Ch
         key: ctx.key,
         headers: { ...headers, ...(opts.ifNoneMatch ? { 'if-none-match': '*' } : {}) },
         body: b,
+        // readBody checked the body against the hash the client signed: the upstream signature reuses it.
+        bodySha256: ctx.verified.payload === 'sha256' ? ctx.verified.payloadSha256 : undefined,
       });
       if (up.statusCode === 412) {
         up.resume();

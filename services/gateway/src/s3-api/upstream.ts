@@ -17,6 +17,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** A buffer (signed with its SHA-256), or a stream of exactly `content-length` bytes (sent UNSIGNED-PAYLOAD). */
   body?: Buffer | Readable;
+  /** The buffer's SHA-256 (hex) when already known — the client signed it and it was checked — so it is not hashed again. */
+  bodySha256?: string;
 }
 
 type Connection = Pick<ResolvedDatastore, 'endpoint' | 'region' | 'pathStyle' | 'accessKeyId' | 'secretAccessKey'>;
@@ -96,7 +98,7 @@ export class UpstreamPool {
     const headers: Record<string, string> = { ...r.headers };
     let payloadHash = UNSIGNED_PAYLOAD;
     if (Buffer.isBuffer(r.body)) {
-      payloadHash = createHash('sha256').update(r.body).digest('hex');
+      payloadHash = r.bodySha256 ?? createHash('sha256').update(r.body).digest('hex');
       headers['content-length'] = String(r.body.length);
     } else if (r.body === undefined && (r.method === 'PUT' || r.method === 'POST')) {
       headers['content-length'] = '0';
