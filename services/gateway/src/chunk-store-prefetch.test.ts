@@ -3,6 +3,7 @@ import { closeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FetchClient, Svcm, connectBus, decodeJson, encodeJson, subjects, type FetchRequest, type Service } from '@larder/bus';
+import { parseConfig } from '@larder/config';
 import { ChunkIndex, createRedis } from '@larder/redis';
 import { Volume } from '@larder/volume';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,5 +68,18 @@ describe('ChunkStore.prefetch (readahead)', () => {
     for (const o of opened) closeSync(o.fd);
     const sent = requests.filter((r) => r.digest === d).map((r) => r.priority ?? 'normal');
     expect(sent.sort()).toEqual(['low', 'normal']);
+  });
+
+  it('a chunk fetched ahead is proven by its fetch: the client that then opens it does not hash it again', async () => {
+    const config = parseConfig({ datastores: { demo: { layout: 'casync', bucket: 'bkt' } } });
+    const verifying = new ChunkStore({ volume, fetcher: new FetchClient(nc, () => ({ namespace: ns, timeoutMs: 2000 })), touches, verify: { config: () => config, index } });
+    const d = digest();
+    await verifying.prefetch('demo', d);
+    // The stand-in fetcher writes random bytes: hashed now, the file would fail, be quarantined and fetched again.
+    const o = await verifying.open('demo', d);
+    closeSync(o.fd);
+    expect(o.hit).toBe(true);
+    expect(o.data).toBeUndefined();
+    expect(requests.filter((r) => r.digest === d)).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, statSync } from 'node:fs';
 import type { FetchClient, FetchReply } from '@larder/bus';
 import { resolveDatastore, type Config } from '@larder/config';
 import { StatusError } from '@larder/errors';
@@ -97,8 +97,20 @@ export class ChunkStore {
    * (a client that asks for the chunk meanwhile joins it, at normal priority).
    */
   prefetch(store: string, digest: string): Promise<FetchReply> | undefined {
-    if (existsSync(this.deps.volume.chunkPath(store, digest))) return undefined;
-    return this.fetch(store, digest, chunkKey(store, digest), 'low');
+    const path = this.deps.volume.chunkPath(store, digest);
+    if (existsSync(path)) return undefined;
+    const key = chunkKey(store, digest);
+    return this.fetch(store, digest, key, 'low').then((reply) => {
+      // Verified by a chunk-fetcher before it wrote the file, as in `open`: the client's open that follows need not hash it again.
+      if (reply.source !== 'volume' && this.deps.verify) {
+        try {
+          this.proofs.add(key, fileIdentity(statSync(path)));
+        } catch {
+          // Gone already (evicted): the client's open fetches it again.
+        }
+      }
+      return reply;
+    });
   }
 
   /**

@@ -3,7 +3,7 @@ import { parseConfig, resolveDatastore, type Config } from '@larder/config';
 import { CA_FORMAT_SHA512_256, CAIBX_DEFAULT_FEATURE_FLAGS, digestFromHex, parseIndex, writeCaibx } from '@larder/formats';
 import { describe, expect, it, vi } from 'vitest';
 import { RecentChunks, type ImageInfo } from '../images/image-catalog.js';
-import { ChunkReadahead, MAX_INFLIGHT } from './chunk-readahead.js';
+import { ChunkReadahead, MAX_INFLIGHT, START_WINDOW } from './chunk-readahead.js';
 import { IndexMap } from './index-map.js';
 import { MAX_PER_KEY, PositionTable } from './position-table.js';
 
@@ -65,26 +65,25 @@ describe('PositionTable', () => {
 });
 
 describe('ChunkReadahead', () => {
-  it('a client walking an index gets the next chunks fetched ahead, in a window that grows; each chunk once', async () => {
+  it('a client walking an index from its start gets the next chunks fetched ahead from its second request, in a window that grows; each chunk once', async () => {
     const a = seq('a', 600);
     const { ra, fetched } = await engine({ 'a.caibx': a });
     const client = {};
     ra.observe('s', a[0] as string, client);
-    ra.observe('s', a[1] as string, client);
     expect(fetched).toEqual([]);
-    ra.observe('s', a[2] as string, client);
-    expect(fetched).toEqual([a[3], a[4]]);
-    for (let i = 3; i < 40; i++) ra.observe('s', a[i] as string, client);
+    ra.observe('s', a[1] as string, client);
+    expect(fetched).toEqual(a.slice(2, 2 + START_WINDOW));
+    for (let i = 2; i < 40; i++) ra.observe('s', a[i] as string, client);
     // The fetches have not finished yet: the gateway's readahead budget holds it at MAX_INFLIGHT.
     expect(fetched).toHaveLength(MAX_INFLIGHT);
     await new Promise((r) => setImmediate(r));
     ra.observe('s', a[40] as string, client);
     expect(fetched.length).toBeGreaterThan(MAX_INFLIGHT);
     expect(new Set(fetched).size).toBe(fetched.length);
-    expect(fetched).toEqual(a.slice(3, 3 + fetched.length));
+    expect(fetched).toEqual(a.slice(2, 2 + fetched.length));
     const s = ra.stats();
     expect(s.issued).toBe(fetched.length);
-    expect(s.used).toBe(38);
+    expect(s.used).toBe(39);
     expect(s.sequentialStreams).toBe(1);
   });
 
@@ -96,7 +95,45 @@ describe('ChunkReadahead', () => {
     // casync asks for each distinct chunk once, in order: the zero run is skipped after its first chunk.
     for (const d of [...seq('x', 5), zero, ...seq('y', 20), ...seq('z', 5)]) ra.observe('s', d, client);
     expect(fetched.filter((d) => d === zero)).toHaveLength(1);
-    expect(new Set(fetched)).toEqual(new Set([...seq('x', 5).slice(3), zero, ...seq('y', 20), ...seq('z', 5)]));
+    expect(new Set(fetched)).toEqual(new Set([...seq('x', 5).slice(2), zero, ...seq('y', 20), ...seq('z', 5)]));
+  });
+
+  it('a walk that starts inside an index needs two sequential steps before readahead starts', async () => {
+    const a = seq('m', 100);
+    const { ra, fetched } = await engine({ 'a.caibx': a });
+    const client = {};
+    ra.observe('s', a[50] as string, client);
+    ra.observe('s', a[51] as string, client);
+    expect(fetched).toEqual([]);
+    ra.observe('s', a[52] as string, client);
+    expect(fetched).toEqual(a.slice(53, 53 + START_WINDOW));
+  });
+
+  it("a datastore's first request, made while its indexes are being mapped, is placed once they are", async () => {
+    const cfg = config();
+    const a = seq('first', 100);
+    const img = image(cfg, 'a.caibx', a);
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    const map = new IndexMap(
+      () => cfg,
+      { open: () => opened.then(() => img) },
+      () => Promise.resolve([{ name: img.name, indexBytes: img.indexBytes.length }]),
+    );
+    const fetched: string[] = [];
+    const ra = new ChunkReadahead(
+      map,
+      (_store, digest) => (fetched.push(digest), Promise.resolve()),
+      () => cfg,
+    );
+    const client = {};
+    ra.observe('s', a[0] as string, client);
+    open();
+    await vi.waitFor(() => expect(map.stats().indexes).toBe(1));
+    await new Promise((r) => setImmediate(r));
+    // The first request was placed when the map became ready: the second continues the walk from the start.
+    ra.observe('s', a[1] as string, client);
+    expect(fetched).toEqual(a.slice(2, 2 + START_WINDOW));
   });
 
   it('a random reader triggers nothing', async () => {

@@ -13,11 +13,19 @@ const MAX_SCAN = 65_536;
 const MAX_PATHS = 8;
 /** Sequential steps before readahead starts: a random reader is almost never sequential twice in a row. */
 const MIN_RUN = 2;
+/** ...and for a walk that began at an index's first chunk (how a restore or `casync extract` starts): one step. */
+const MIN_RUN_FROM_START = 1;
+/** The window when readahead starts: the client waits a round trip for its first chunks, so the first window covers several. */
+export const START_WINDOW = 16;
 /** Streams kept; the least recently active go first. A stream idle for `STREAM_IDLE_MS` is dropped. */
 const MAX_STREAMS = 1024;
 const STREAM_IDLE_MS = 60_000;
-/** Readahead fetches a gateway has in flight at once (each at the fetchers' low priority). */
-export const MAX_INFLIGHT = 64;
+/**
+ * Readahead fetches a gateway has in flight at once (each at the fetchers' low priority). A fetcher works on at most
+ * half its `fetcher.concurrency` (default 128) low-priority fetches at once; a gateway keeps as many again queued
+ * there, so that a slot that frees starts the next one without a bus round trip.
+ */
+export const MAX_INFLIGHT = 128;
 /** Readahead fetches not yet asked for that are remembered; older ones count as wasted after `PENDING_MS`. */
 const MAX_PENDING = 16_384;
 const PENDING_MS = 120_000;
@@ -32,6 +40,8 @@ interface Stream {
   paths: Place[];
   /** Consecutive sequential steps. */
   run: number;
+  /** Steps needed before readahead starts (fewer for a walk from an index's first chunk). */
+  minRun: number;
   /** Readahead window in chunks to fetch (first occurrences), doubling while sequential. */
   window: number;
   /** The last position of `aheadOf` asked for ahead, and how many first occurrences lie between the client and it. */
@@ -81,6 +91,8 @@ export class ChunkReadahead {
   private readonly bySocket = new WeakMap<object, Stream>();
   private readonly streams = new Set<Stream>(); // insertion order = recency (re-inserted on use)
   private readonly pending = new Map<string, { img: MappedIndex; at: number }>();
+  /** Per datastore whose indexes are being mapped: its latest request, placed once the map is ready. */
+  private readonly deferred = new Map<string, { digest: string; client: object; at: number }>();
   private inflight = 0;
   private issued = 0;
   private used = 0;
@@ -126,7 +138,6 @@ export class ChunkReadahead {
 
   private step(store: string, digest: string, client: object): void {
     if (this.map.budget <= 0) return;
-    const now = Date.now();
     const key = chunkKey(store, digest);
     const ahead = this.pending.get(key);
     if (ahead) {
@@ -135,7 +146,41 @@ export class ChunkReadahead {
       ahead.img.used++;
       this.counters(ahead.img).used++;
     }
-    if (!this.map.ready(store)) return;
+    if (!this.map.ready(store)) {
+      this.defer(store, digest, client);
+      return;
+    }
+    this.place(store, digest, client);
+  }
+
+  /**
+   * The datastore's indexes are being mapped (its first request): place its latest request once they are, so that
+   * a client walking from the start need not ask again before its readahead can start.
+   */
+  private defer(store: string, digest: string, client: object): void {
+    const loading = this.map.loading(store);
+    if (!loading) return;
+    const waiting = this.deferred.has(store);
+    this.deferred.set(store, { digest, client, at: Date.now() });
+    if (waiting) return;
+    void loading.then(() => {
+      const last = this.deferred.get(store);
+      this.deferred.delete(store);
+      if (!last || !this.map.ready(store)) return;
+      // The client was placed since (its index was mapped before the others): its walk is known already.
+      const placed = this.bySocket.get(last.client);
+      if (placed && placed.lastAt >= last.at) return;
+      try {
+        this.place(store, last.digest, last.client);
+      } catch (err) {
+        log.warn('chunk readahead failed', { store, digest: last.digest, err });
+      }
+    });
+  }
+
+  /** Place a request in the indexes of `store`: follow, join or start the client's walk, and read ahead of it. */
+  private place(store: string, digest: string, client: object): void {
+    const now = Date.now();
     const bytes = Buffer.from(digest, 'hex');
     const k = bytes.readUInt32LE(0);
     let stream = this.bySocket.get(client);
@@ -155,7 +200,9 @@ export class ChunkReadahead {
         step = other.step;
       } else {
         // A new walk, or this client jumped: a stream of its own (one it shared goes on for the others).
-        stream = { store, paths: places.slice(0, MAX_PATHS), run: 0, window: 0, aheadOf: undefined, ahead: -1, aheadFirsts: 0, lastAt: now };
+        const paths = places.slice(0, MAX_PATHS);
+        const minRun = paths.some((p) => p.pos === 0) ? MIN_RUN_FROM_START : MIN_RUN;
+        stream = { store, paths, run: 0, minRun, window: 0, aheadOf: undefined, ahead: -1, aheadFirsts: 0, lastAt: now };
       }
       this.bySocket.set(client, stream);
     }
@@ -167,8 +214,8 @@ export class ChunkReadahead {
       stream.run++;
       const followed = stream.paths[0] as Place;
       followed.img.lastUsed = now;
-      if (stream.run >= MIN_RUN) {
-        stream.window = Math.min(this.maxWindow(followed.img), Math.max(2, stream.window * 2));
+      if (stream.run >= stream.minRun) {
+        stream.window = Math.min(this.maxWindow(followed.img), Math.max(START_WINDOW, stream.window * 2));
         this.readahead(stream, followed);
       }
     }

@@ -97,7 +97,8 @@ export interface Place {
 /** Per datastore: when its indexes were last listed, and the listing under way. */
 interface StoreState {
   listedAt: number;
-  refreshing: boolean;
+  /** The listing and loading under way. */
+  refreshing: Promise<void> | undefined;
   /** Indexes of it in the map. */
   mapped: number;
   /** Names listed but not mapped for lack of room, with their listed sizes (tried again at the next listing). */
@@ -164,18 +165,24 @@ export class IndexMap {
   ready(store: string): boolean {
     let st = this.stores.get(store);
     if (!st) {
-      st = { listedAt: 0, refreshing: false, mapped: 0, skipped: new Map() };
+      st = { listedAt: 0, refreshing: undefined, mapped: 0, skipped: new Map() };
       this.stores.set(store, st);
     }
     if (!st.refreshing && Date.now() - st.listedAt >= this.config().images.indexTtl) {
-      st.refreshing = true;
       const state = st;
-      void this.refresh(store, state).finally(() => {
-        state.refreshing = false;
-        state.listedAt = Date.now();
-      });
+      state.refreshing = this.refresh(store, state)
+        .catch((err: unknown) => log.warn('chunk readahead: mapping indexes failed', { store, err }))
+        .finally(() => {
+          state.refreshing = undefined;
+          state.listedAt = Date.now();
+        });
     }
     return st.mapped > 0;
+  }
+
+  /** The listing and loading of `store`'s indexes under way (started by {@link ready}), if any; never rejects. */
+  loading(store: string): Promise<void> | undefined {
+    return this.stores.get(store)?.refreshing;
   }
 
   /** Where `digest` (32 bytes, first 4 read as `key`) sits in the mapped indexes of `store`: at most one place per index (its first occurrence). */

@@ -28,10 +28,25 @@ function chunkHeaders(digest: string, cache: 'hit' | 'miss'): Record<string, str
 
 async function serveChunk(chunks: ChunkStore, req: IncomingMessage, res: ServerResponse, store: string, digest: string, readahead?: ChunkReadahead): Promise<void> {
   const low = req.headers['x-larder-priority'] === 'low';
-  // Before the open: the chunks after this one in the index the client walks start on their way while it waits.
-  if (readahead && !low) readahead.observe(store, digest, req.socket);
-  const chunk = await chunks.open(store, digest, low ? 'low' : 'normal');
-  await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
+  // Readahead learns of the request once the chunk's own fetch, if any, is on its way (it goes first at the fetchers).
+  // A miss: in the next turn of the event loop, so that the chunks after it in the index the client walks start on
+  // their way while it waits. A hit: after the answer is handed to the socket, so that readahead's bookkeeping (which
+  // may start many fetches at once) never delays it.
+  let observed = !readahead || low;
+  const observe = () => {
+    if (observed) return;
+    observed = true;
+    readahead?.observe(store, digest, req.socket);
+  };
+  const early = observed ? undefined : setImmediate(observe);
+  try {
+    const chunk = await chunks.open(store, digest, low ? 'low' : 'normal');
+    if (chunk.hit) clearImmediate(early);
+    await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
+  } finally {
+    clearImmediate(early);
+    observe();
+  }
 }
 
 /** `GET|HEAD /v1/stores/{store}/chunks/{digest}` and casync's `GET /casync/{store}/{4 hex}/{digest}.cacnk`. */
