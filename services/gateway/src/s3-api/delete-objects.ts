@@ -5,7 +5,7 @@ import { S3ApiError } from './s3-errors.js';
 import { checkKey } from './s3-request.js';
 import { sendXml } from './s3-response.js';
 import { MAX_XML_BYTES, readBody } from './request-body.js';
-import { readResponse, upstreamError } from './upstream.js';
+import { upstreamXml } from './upstream.js';
 import { child, childText, parseXml, xmlDocument, XmlSyntaxError, type XmlElement, type XmlTree } from './xml.js';
 
 /** S3's limit on the keys of one DeleteObjects. */
@@ -71,15 +71,7 @@ export async function deleteObjects(ctx: BucketContext): Promise<void> {
       headers: { 'content-md5': createHash('md5').update(body).digest('base64'), 'content-type': 'application/xml' },
       body,
     });
-    if ((up.statusCode ?? 0) !== 200) throw await upstreamError(up, 'NoSuchBucket');
-    let result: XmlElement;
-    try {
-      result = parseXml((await readResponse(up, 16 * 1024 * 1024)).toString('utf8'));
-    } catch (err) {
-      if (!(err instanceof XmlSyntaxError)) throw err;
-      throw new S3ApiError('InternalError', 'S3 answered the delete with malformed XML', 502, { cause: err });
-    }
-    if (result.name === 'Error') throw new S3ApiError(childText(result, 'Code') ?? 'InternalError', childText(result, 'Message') ?? 'S3 failed', 500);
+    const result = await upstreamXml(up, 'NoSuchBucket', 'the delete');
     // Quiet upstream: only failures come back; every other key was deleted.
     const byKey = new Map(toDelete.map((o) => [o.key, o]));
     for (const e of result.children.filter((c) => c.name === 'Error')) {

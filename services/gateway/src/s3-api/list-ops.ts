@@ -1,8 +1,8 @@
 import { S3ApiError } from './s3-errors.js';
 import type { BucketContext } from './s3-context.js';
 import { sendXmlText } from './s3-response.js';
-import { readResponse, upstreamError } from './upstream.js';
-import { childText, parseXml, serializeXml, XmlSyntaxError, type XmlElement } from './xml.js';
+import { upstreamXml } from './upstream.js';
+import { childText, serializeXml, type XmlElement } from './xml.js';
 
 /** S3's `encoding-type=url` form: percent-encoded, `/` kept, space as `+` (as S3 writes it; clients decode with unquote_plus). */
 export function urlEncodeKey(s: string): string {
@@ -55,14 +55,7 @@ export async function listObjects(ctx: BucketContext): Promise<void> {
   }
   if (after) query.push(['marker', after]);
   const up = await ctx.upstream.request(ctx.ds, { method: 'GET', query });
-  if ((up.statusCode ?? 0) !== 200) throw await upstreamError(up, 'NoSuchBucket');
-  let doc: XmlElement;
-  try {
-    doc = parseXml((await readResponse(up)).toString('utf8'));
-  } catch (err) {
-    if (!(err instanceof XmlSyntaxError)) throw err;
-    throw new S3ApiError('InternalError', 'S3 answered the listing with malformed XML', 502, { cause: err });
-  }
+  const doc = await upstreamXml(up, 'NoSuchBucket', 'the listing');
   if (doc.name !== 'ListBucketResult') throw new S3ApiError('InternalError', `S3 answered the listing with <${doc.name}>`, 502);
   const upEncoded = childText(doc, 'EncodingType') === 'url';
   const out = (k: string) => (encodingType === 'url' ? urlEncodeKey(k) : k);

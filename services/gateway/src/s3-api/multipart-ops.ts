@@ -5,8 +5,8 @@ import { sendXmlText } from './s3-response.js';
 import { writeHeaders } from './forward-headers.js';
 import { copyObject, putObject } from './object-ops.js';
 import { readXmlBody } from './delete-objects.js';
-import { readResponse, upstreamError } from './upstream.js';
-import { childText, parseXml, serializeXml, xmlDocument, XmlSyntaxError, type XmlElement } from './xml.js';
+import { upstreamError, upstreamXml } from './upstream.js';
+import { childText, serializeXml, xmlDocument, type XmlElement } from './xml.js';
 
 /** S3's part numbers. */
 const MAX_PART = 10_000;
@@ -19,15 +19,7 @@ function uploadId(ctx: BucketContext): string {
 
 /** S3's XML answer, parsed, with its Bucket and Key (anywhere in it) rewritten to the client's; an `<Error>` sent with 200 is thrown. */
 async function clientView(ctx: BucketContext, up: IncomingMessage, notFound: 'NoSuchUpload' | 'NoSuchBucket' | 'NoSuchKey' = 'NoSuchUpload'): Promise<XmlElement> {
-  if ((up.statusCode ?? 0) !== 200) throw await upstreamError(up, notFound);
-  let doc: XmlElement;
-  try {
-    doc = parseXml((await readResponse(up, 16 * 1024 * 1024)).toString('utf8'));
-  } catch (err) {
-    if (!(err instanceof XmlSyntaxError)) throw err;
-    throw new S3ApiError('InternalError', 'S3 answered with malformed XML', 502, { cause: err });
-  }
-  if (doc.name === 'Error') throw new S3ApiError(childText(doc, 'Code') ?? 'InternalError', childText(doc, 'Message') ?? 'S3 failed', 500);
+  const doc = await upstreamXml(up, notFound, 'a multipart request');
   const walk = (el: XmlElement) => {
     if (el.name === 'Bucket') el.text = ctx.bucket;
     else if (el.name === 'Location') el.text = '';

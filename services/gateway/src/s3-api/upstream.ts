@@ -4,10 +4,10 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { ResolvedDatastore } from '@larder/config';
 import { encodeKey, parseEndpoint, SigV4Signer, UNSIGNED_PAYLOAD, type S3Endpoint } from '@larder/s3';
-import { parseXml, childText, XmlSyntaxError } from './xml.js';
+import { parseXml, childText, XmlSyntaxError, type XmlElement } from './xml.js';
 import { S3ApiError } from './s3-errors.js';
 
-/** One request to a datastore's real S3, in the datastore's bucket; `key` is the upstream key (prefix applied). */
+/** One request to a datastore's real S3, in the datastore's bucket; `key` is the upstream key (the client's key). */
 export interface UpstreamRequest {
   method: string;
   /** Undefined: a bucket request (listing, multi-object delete). */
@@ -168,4 +168,21 @@ export async function upstreamError(res: IncomingMessage, notFound: 'NoSuchKey' 
     { 400: 'InvalidRequest', 403: 'AccessDenied', 404: notFound, 405: 'MethodNotAllowed', 412: 'PreconditionFailed', 416: 'InvalidRange', 503: 'SlowDown' }[status] ??
     (status >= 500 ? 'ServiceUnavailable' : 'InvalidRequest');
   return new S3ApiError(code, message ?? `S3 answered ${status}`, status);
+}
+
+/**
+ * The XML document of an upstream answer that must be 200 (else its error, `notFound` for a 404), parsed; an `<Error>`
+ * sent with 200 (S3 does, for a failed multi-object delete or copy) and a malformed document (`what` names it) are thrown.
+ */
+export async function upstreamXml(res: IncomingMessage, notFound: 'NoSuchKey' | 'NoSuchBucket' | 'NoSuchUpload', what: string): Promise<XmlElement> {
+  if ((res.statusCode ?? 0) !== 200) throw await upstreamError(res, notFound);
+  let doc: XmlElement;
+  try {
+    doc = parseXml((await readResponse(res, 16 * 1024 * 1024)).toString('utf8'));
+  } catch (err) {
+    if (!(err instanceof XmlSyntaxError)) throw err;
+    throw new S3ApiError('InternalError', `S3 answered ${what} with malformed XML`, 502, { cause: err });
+  }
+  if (doc.name === 'Error') throw new S3ApiError(childText(doc, 'Code') ?? 'InternalError', childText(doc, 'Message') ?? 'S3 failed', 500);
+  return doc;
 }
