@@ -10,7 +10,7 @@ interface S3CostStatus {
 
 /** An amount with enough digits for a few requests to show: 0.000012 USD, 1.23 USD. */
 function money(amount: number, currency: string): string {
-  return `${amount >= 1 ? amount.toFixed(2) : amount === 0 ? '0' : amount.toPrecision(2)} ${currency}`;
+  return `${amount >= 1 ? amount.toFixed(2) : amount.toLocaleString('en-US', { maximumSignificantDigits: 2, useGrouping: false })} ${currency}`;
 }
 
 /** `larder status` lines for S3 requests and bytes per datastore and operation, their estimated cost and what the cache saved. */
