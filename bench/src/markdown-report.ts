@@ -1,6 +1,7 @@
 import type { RunReport, ScenarioReport } from './run-report.js';
 import { formatValue } from './svg-chart.js';
 import type { ResultRow } from './types.js';
+import { s3CostTable } from './s3-cost-table.js';
 import { formatBytes } from './units.js';
 
 /** Escape a table cell (pipes and newlines). */
@@ -36,6 +37,8 @@ export function scenarioSection(s: ScenarioReport, chartFile: string | undefined
   if (s.status !== 'ok') parts.push(`**${s.status.toUpperCase()}**: ${s.error ?? ''}`, '');
   if (chartFile) parts.push(`![${s.name}](${chartFile})`, '');
   if (s.rows.length) parts.push(rowsTable(s.rows), '');
+  const cost = s3CostTable(s.rows);
+  if (cost) parts.push(cost, '');
   if (s.ratios.length) {
     parts.push('| Case | Ratio | Of | Value |', '| --- | --- | --- | ---: |');
     for (const r of s.ratios) parts.push(`| ${cell(r.case)} | ${cell(r.label)} | ${cell(r.metric)} | ${formatValue(r.value)}× |`);

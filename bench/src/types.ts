@@ -28,6 +28,19 @@ export interface ResultRow {
   figures: Figure[];
   /** How it was measured (command line, sample size, ...). */
   note?: string;
+  /** The S3 requests this row's run made and the data it moved (restored or backed up): the report's S3 cost table. */
+  s3?: S3Usage;
+}
+
+/** S3 requests of one run by operation, bytes downloaded from S3, and the image bytes the run restored or backed up. */
+export interface S3Usage {
+  gets: number;
+  heads: number;
+  puts: number;
+  lists: number;
+  deletes: number;
+  bytesDownloaded: number;
+  dataBytes: number;
 }
 
 /** A ratio of two rows' figures measured in the same run. */

@@ -2,6 +2,7 @@ import { nbdkitCurl, s3Limit, s3QueueDepth1, s3Unshaped } from '../baselines.js'
 import { LOCAL_LINK } from '../link.js';
 import { nbdCopyToNull } from '../nbd-copy.js';
 import { LARDER_NOT_WIRED, withLarder } from '../larder-run.js';
+import { larderS3Counts, larderS3Usage } from '../larder-s3-usage.js';
 import { fig, OutcomeBuilder } from '../outcome.js';
 import type { Scenario } from '../types.js';
 import { formatBytes, MiB, scrubPorts } from '../units.js';
@@ -43,6 +44,8 @@ export const coldRestore: Scenario = {
           fig('GET p50', qd1.p50Ms, 'ms', 'lower'),
         ],
         note: `${qd1.objects} of ${image.chunks.length} chunks in ${(qd1.ms / 1000).toFixed(1)} s, plain keep-alive HTTP GETs one at a time`,
+        // One GET per chunk object (and per retry), for the bytes of the chunks it read.
+        s3: { gets: qd1.objects + qd1.retries, heads: 0, puts: 0, lists: 0, deletes: 0, bytesDownloaded: qd1.bytes, dataBytes: qd1.bytes },
       });
       const limit = await s3Limit(ctx, format);
       const limitRow = out.row({
@@ -72,7 +75,9 @@ export const coldRestore: Scenario = {
       out.ratio(c, '(d) S3 limit / S3 without the link', 'throughput', limitRow, aloneRow);
       const larder = await withLarder(ctx, async (stack) => {
         ctx.log(`larder: cold read of the ${format} image`);
-        return nbdCopyToNull(stack.nbdUri(image));
+        const before = await larderS3Counts(stack, stack.storeName(image));
+        const copy = await nbdCopyToNull(stack.nbdUri(image));
+        return { ...copy, s3: larderS3Usage(before, await larderS3Counts(stack, stack.storeName(image)), image.sizeBytes) };
       });
       if (larder) {
         const larderRow = out.row({
@@ -81,6 +86,7 @@ export const coldRestore: Scenario = {
           link,
           figures: [fig('throughput', larder.mibPerSec, 'MiB/s', 'higher'), fig('est. time for image', larder.ms / 1000, 's', 'lower')],
           note: `\`${scrubPorts(larder.command)}\``,
+          s3: larder.s3,
         });
         out.ratio(c, '(a) Larder / (b) S3 QD1', 'throughput', larderRow, qd1Row);
         out.ratio(c, '(a) Larder / (c) nbdkit curl', 'throughput', larderRow, curlRow);

@@ -90,6 +90,8 @@ function backupRow(out: OutcomeBuilder, system: string, link: string, src: PbsBa
       `link up ${formatBytes(t.wireBytesUp)} / down ${formatBytes(t.wireBytesDown)} (headers included); ` +
       `CPU: client ${(m.cpu.clientMs / 1000).toFixed(1)} s, S3 + link ${(m.cpu.s3Ms / 1000).toFixed(1)} s` +
       (m.cpu.gatewayMs === undefined ? '' : `, Larder gateway ${(m.cpu.gatewayMs / 1000).toFixed(1)} s`),
+    // Counted at the S3 server; downloads are the link's bytes towards the client (headers included: an upper bound).
+    s3: { gets: t.gets, heads: t.heads, puts: t.puts, lists: t.lists, deletes: t.deletes, bytesDownloaded: t.wireBytesDown, dataBytes: src.sizeBytes },
   });
 }
 

@@ -38,4 +38,13 @@ describe('parseConfigText', () => {
     expect(() => parseConfigText('a: [')).toThrow(/not valid YAML/);
     expect(() => parseConfigText('datastores: { d: { layout: pbs, bucket: abc, prefix: "../x" } }')).toThrow(/datastores\.d\.prefix/);
   });
+
+  it('defaults S3 prices to AWS S3 Standard us-east-1 and refuses a bad price with its path', () => {
+    expect(parseConfigText('').prices).toEqual({ getPer1000: 0.0004, putPer1000: 0.005, deletePer1000: 0, egressPerGiB: 0.09, currency: 'USD' });
+    expect(parseConfigText('prices: { egressPerGiB: 0, currency: EUR }').prices).toMatchObject({ getPer1000: 0.0004, egressPerGiB: 0, currency: 'EUR' });
+    expect(() => parseConfigText('prices: { getPer1000: -1 }')).toThrow(/prices\.getPer1000.*cannot be negative/);
+    expect(() => parseConfigText('prices: { putPer1000: cheap }')).toThrow(/prices\.putPer1000.*must be a number/);
+    expect(() => parseConfigText('prices: { currency: dollars }')).toThrow(/prices\.currency/);
+    expect(() => parseConfigText('prices: { getPer100: 1 }')).toThrow(/getPer100|Unrecognized/);
+  });
 });

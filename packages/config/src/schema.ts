@@ -34,6 +34,9 @@ const fraction = z.union([z.string(), z.number()]).transform((v, ctx) => {
 /** Names used in NATS subjects, Redis keys and paths: no dots, slashes or spaces. */
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'use letters, digits, - and _ (at most 63, starting with a letter or digit)');
 
+/** A price per unit: a finite, non-negative number. */
+const price = z.number({ message: 'a price must be a number' }).finite().nonnegative({ message: 'a price cannot be negative' });
+
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const bucketName = z.string().regex(BUCKET_NAME, 'not a valid S3 bucket name');
 
@@ -161,6 +164,23 @@ export const configSchema = z
       })
       .strict()
       .default({ decodedCacheSize: 256 * 2 ** 20, readahead: 16, indexTtl: 60_000, indexMapSize: 64 * 2 ** 20 }),
+    /**
+     * S3 list prices the status estimates cost and savings from (defaults: AWS S3 Standard, us-east-1). GET-class: GET,
+     * HEAD; PUT-class: PUT, POST (copy, multipart), LIST; DELETE: its own price (free on AWS); egress: bytes downloaded.
+     */
+    prices: z
+      .object({
+        getPer1000: price.default(0.0004),
+        putPer1000: price.default(0.005),
+        deletePer1000: price.default(0),
+        egressPerGiB: price.default(0.09),
+        currency: z
+          .string()
+          .regex(/^[A-Z]{3}$/, 'a three-letter currency code, e.g. USD')
+          .default('USD'),
+      })
+      .strict()
+      .default({ getPer1000: 0.0004, putPer1000: 0.005, deletePer1000: 0, egressPerGiB: 0.09, currency: 'USD' }),
     telemetry: z.object({ otlpEndpoint: z.string().url().optional() }).strict().default({}),
     datastores: z.record(name, datastoreSchema).default({}),
   })

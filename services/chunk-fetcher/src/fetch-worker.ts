@@ -4,7 +4,7 @@ import { resolveDatastore, type Config, type ResolvedDatastore } from '@larder/c
 import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { decodeAndVerifyChunk, isHexDigest } from '@larder/formats';
-import { s3RequestField, type ChunkIndex, type FlightLocks, type KnownChunks, type S3RequestOutcome } from '@larder/redis';
+import { s3RequestField, s3StoreFields, type ChunkIndex, type FlightLocks, type KnownChunks, type S3RequestOutcome } from '@larder/redis';
 import { S3Error, chunkObjectKey, classifyS3Error, objectGetterFor, type S3ErrorKind } from '@larder/s3';
 import { createLogger, tracer } from '@larder/telemetry';
 import { ChunkWriter, chunkKey, type Volume } from '@larder/volume';
@@ -41,6 +41,9 @@ class S3Gets {
   count = 0;
   ms = 0;
 
+  /** `store`: the datastore the GETs are counted for. */
+  constructor(private readonly store: string) {}
+
   add(outcome: S3RequestOutcome): void {
     this.count++;
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
@@ -51,10 +54,13 @@ class S3Gets {
     this.add(err instanceof S3Error ? OUTCOME_OF[err.kind] : OUTCOME_OF[classifyS3Error(err).kind]);
   }
 
-  /** The `s3.get.<outcome>` stats counters. */
-  counters(): Record<string, number> {
+  /** The `s3.get.<outcome>` stats counters, and the datastore's GETs and `bytes` downloaded (in the same stats write). */
+  counters(bytes = 0): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [outcome, n] of this.outcomes) out[s3RequestField('get', outcome)] = n;
+    const fields = s3StoreFields(this.store, 'get');
+    out[fields.requests] = this.count;
+    if (bytes > 0) out[fields.bytes] = bytes;
     return out;
   }
 }
@@ -129,7 +135,7 @@ export class FetchWorker {
     const { config, nc } = this.deps;
     const done = subjects(config().namespace).chunkDone(ds.name, digest);
     try {
-      const gets = new S3Gets();
+      const gets = new S3Gets(ds.name);
       let bytes: Buffer | undefined = await this.get(ds, digest, gets);
       try {
         const t1 = performance.now();
@@ -144,7 +150,7 @@ export class FetchWorker {
           failed = await this.verify(ds, digest, bytes);
         }
         if (failed) {
-          await this.countFailedFetch({ verifyFailures: 1, s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters() });
+          await this.countFailedFetch({ verifyFailures: 1, s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters(bytes.byteLength) });
           log.error('chunk failed verification, not cached', { store: ds.name, digest, err: failed });
           throw failed;
         }
@@ -201,7 +207,7 @@ export class FetchWorker {
 
   /** Write a verified body to the volume and admit it (which releases the lock); `t1`: when its verification began. */
   private async writeAdmit(ds: ResolvedDatastore, digest: string, key: string, lock: HeldLock, bytes: Buffer, gets: S3Gets, t1: number): Promise<FetchReply> {
-    const fetched = { s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters() };
+    const fetched = { s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters(bytes.byteLength) };
     try {
       await this.write(ds, digest, bytes);
     } catch (err) {
@@ -231,7 +237,7 @@ export class FetchWorker {
   private async admit(key: string, lock: HeldLock, size: number, gets: S3Gets): Promise<FetchReply> {
     const { config, index, nc } = this.deps;
     const cfg = config();
-    const admitted = await index.admitFetched(key, size, { token: lock.token, s3Gets: gets.count, s3Bytes: size, counters: gets.counters() });
+    const admitted = await index.admitFetched(key, size, { token: lock.token, s3Gets: gets.count, s3Bytes: size, counters: gets.counters(size) });
     lock.released = admitted.lockReleased;
     if (admitted.usedBytes > cfg.capacity) nc.publish(subjects(cfg.namespace).indexPressure, encodeJson({ usedBytes: admitted.usedBytes }));
     return { source: 's3', size };

@@ -68,7 +68,7 @@ export class ChunkStore {
     if (fd !== undefined) {
       const checked = await this.check(store, digest, key, fd);
       if (checked) {
-        this.deps.touches.hit(key);
+        this.deps.touches.hit(key, checked.size ?? fileSize(fd));
         return { fd, hit: true, ...checked };
       }
       // Corrupt, and quarantined: a miss.
@@ -137,7 +137,7 @@ export class ChunkStore {
     if (fd === undefined) return undefined;
     const checked = await this.check(store, digest, key, fd);
     if (!checked) return undefined;
-    this.deps.touches.hit(key);
+    this.deps.touches.hit(key, checked.size ?? fileSize(fd));
     return { fd, hit: true, ...checked };
   }
 
@@ -248,5 +248,14 @@ function closeQuietly(fd: number): void {
     closeSync(fd);
   } catch {
     // already closed
+  }
+}
+
+/** A chunk file's size for the stats; 0 when it cannot be read (the hit is still counted). */
+function fileSize(fd: number): number {
+  try {
+    return fstatSync(fd).size;
+  } catch {
+    return 0;
   }
 }

@@ -24,6 +24,7 @@ import { startS3Server, type S3Server } from './s3-api/s3-server.js';
 import type { Authenticator } from './s3-api/s3-auth.js';
 import type { ChunkObjects } from './s3-api/chunk-objects.js';
 import { ChunkObjectStore } from './s3-api/chunk-object-store.js';
+import { S3UsageCounter } from './s3-usage.js';
 
 const log = createLogger('gateway');
 const tr = tracer('larder.gateway');
@@ -72,6 +73,7 @@ export interface Gateway {
 /** Start the HTTP gateway: chunks (hit from the volume, miss through the fetchers), casync store, health and status. */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
+  const s3Usage = new S3UsageCounter(deps.index, deps.config().gateway.touchFlushInterval);
   const fetcher = new FetchClient(deps.nc, () => {
     const c = deps.config();
     return { namespace: c.namespace, timeoutMs: c.gateway.requestTimeout, livenessMs: c.gateway.fetchLivenessTimeout };
@@ -106,6 +108,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     ...statusRoutes({
       ...deps,
       touches,
+      s3Usage,
       decodedCache,
       chunkFiles,
       chunkReadahead,
@@ -156,6 +159,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         config: deps.config,
         listen: s3Listen,
         authenticate: deps.s3Authenticate,
+        usage: s3Usage,
         chunkObjects: (deps.chunkObjects ?? defaultChunkObjects)({ chunks, readahead: chunkReadahead, config: deps.config, nc: deps.nc, index: deps.index, volume: deps.volume }),
       });
     } catch (err) {
@@ -188,6 +192,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       fetcher.close();
       catalog.close();
       await touches.stop();
+      await s3Usage.stop();
     },
   };
 }

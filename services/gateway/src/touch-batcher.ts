@@ -10,6 +10,8 @@ const log = createLogger('gateway');
 export class TouchBatcher {
   private keys = new Set<string>();
   private hits = 0;
+  /** Bytes of the chunk files the hits found (what the cache spared S3 downloading). */
+  private hitBytes = 0;
   private misses = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastWarning = 0;
@@ -22,9 +24,10 @@ export class TouchBatcher {
     this.timer.unref();
   }
 
-  /** Record a hit on a chunk. */
-  hit(key: string): void {
+  /** Record a hit on a chunk of `bytes` bytes. */
+  hit(key: string, bytes = 0): void {
     this.hits++;
+    this.hitBytes += bytes;
     this.keys.add(key);
     if (this.keys.size >= 5000) void this.flush();
   }
@@ -44,9 +47,10 @@ export class TouchBatcher {
   /** Write what has been collected. Failures are logged (at most every 10 s) and recency dropped: it is advisory. */
   async flush(): Promise<void> {
     const keys = [...this.keys];
-    const stats = { hits: this.hits, misses: this.misses };
+    const stats = { hits: this.hits, hitBytes: this.hitBytes, misses: this.misses };
     this.keys = new Set();
     this.hits = 0;
+    this.hitBytes = 0;
     this.misses = 0;
     let counted = false;
     try {
@@ -61,6 +65,7 @@ export class TouchBatcher {
     } finally {
       if (!counted) {
         this.hits += stats.hits;
+        this.hitBytes += stats.hitBytes;
         this.misses += stats.misses;
       }
     }

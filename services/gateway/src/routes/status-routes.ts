@@ -1,8 +1,10 @@
 import { Svcm, decodeJson, subjects, type NatsConnection } from '@larder/bus';
 import type { Config } from '@larder/config';
-import { s3RequestCounts, type ChunkIndex } from '@larder/redis';
+import { s3RequestCounts, s3StoreCounts, type ChunkIndex } from '@larder/redis';
 import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
+import type { S3UsageCounter } from '../s3-usage.js';
+import { s3CostStatus } from '../s3-cost.js';
 import type { OpenChunkFiles } from '../images/open-chunk-files.js';
 import type { DecodedChunkCache } from '../images/decoded-cache.js';
 import type { ChunkReadahead } from '../chunk-readahead/index.js';
@@ -30,13 +32,14 @@ export function statusRoutes(deps: {
   nc: NatsConnection;
   index: ChunkIndex;
   touches: TouchBatcher;
+  s3Usage?: S3UsageCounter;
   decodedCache: DecodedChunkCache;
   chunkFiles?: OpenChunkFiles;
   configStatus?: () => object;
   images?: () => Promise<object>;
   chunkReadahead?: ChunkReadahead;
   /** The S3 endpoint's counters (null: none runs). */
-  s3Endpoint?: () => object | null;
+  s3Endpoint?: () => (object & { chunks?: { putsKnown?: number } }) | null;
 }): Route[] {
   return [
     {
@@ -49,7 +52,7 @@ export function statusRoutes(deps: {
       pattern: /^\/v1\/status$/,
       handler: async (_req, res) => {
         const cfg = deps.config();
-        await deps.touches.flush();
+        await Promise.all([deps.touches.flush(), deps.s3Usage?.flush()]);
         // Redis down: answer with what the volume, the fetchers and the config say; its numbers are null.
         let redisError: string | undefined;
         const fromRedis = <T>(p: Promise<T>) =>
@@ -68,6 +71,7 @@ export function statusRoutes(deps: {
           deps.images?.() ?? null,
         ]);
         const stat = (name: string) => (stats ? (stats[name] ?? 0) : null);
+        const s3Endpoint = deps.s3Endpoint?.() ?? null;
         sendJson(res, 200, {
           namespace: cfg.namespace,
           redis: { online: redisError === undefined, ...(redisError === undefined ? {} : { error: redisError }) },
@@ -78,10 +82,15 @@ export function statusRoutes(deps: {
           usedBytes: totals?.usedBytes ?? null,
           chunkCount: totals?.chunkCount ?? null,
           hits: stat('hits'),
+          hitBytes: stat('hitBytes'),
           misses: stat('misses'),
           s3Gets: stat('s3Gets'),
           s3Bytes: stat('s3Bytes'),
           s3Requests: stats ? s3RequestCounts(stats) : null,
+          // Every process of the node counts its S3 requests per datastore in the stats; the cost is estimated from `prices`.
+          s3Cost: stats
+            ? s3CostStatus(cfg.prices, s3StoreCounts(stats), { hits: stats.hits ?? 0, hitBytes: stats.hitBytes ?? 0, putsNotSent: s3Endpoint?.chunks?.putsKnown ?? 0 })
+            : null,
           verifyFailures: stat('verifyFailures'),
           quarantined: stat('quarantined'),
           scrub: index?.scrub ?? null,
@@ -101,7 +110,7 @@ export function statusRoutes(deps: {
           // S3 as the image catalog sees it, and the images served from their last good index while it is unreachable.
           images,
           chunkReadahead: deps.chunkReadahead?.stats() ?? null,
-          s3Endpoint: deps.s3Endpoint?.() ?? null,
+          s3Endpoint,
           config: deps.configStatus?.() ?? null,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });

@@ -11,6 +11,7 @@ import { requestId, sendS3Error, toS3Error } from './s3-response.js';
 import { bucketOperation, isWrite, objectOperation } from './s3-routes.js';
 import { S3EndpointStats } from './s3-stats.js';
 import { UpstreamPool } from './upstream.js';
+import type { S3UsageCounter } from '../s3-usage.js';
 import { listBuckets } from './bucket-ops.js';
 import type { BucketContext } from './s3-context.js';
 
@@ -27,6 +28,8 @@ export interface S3ServerDeps {
   authenticate?: Authenticator;
   /** Chunk keys through the cache; without it they are passed through to S3 like any other key. */
   chunkObjects?: ChunkObjects;
+  /** Where the requests sent to the datastores' S3 are counted; none: not counted. */
+  usage?: S3UsageCounter;
 }
 
 /** A running S3 endpoint. */
@@ -49,7 +52,7 @@ export async function startS3Server(deps: S3ServerDeps): Promise<S3Server> {
     throw new Error(`gateway.s3Listen ${deps.listen} is not a loopback address and no accessKeys are configured: add an access key, or listen on 127.0.0.1`);
   }
   const authenticate = deps.authenticate ?? sigV4Authenticator;
-  const upstream = new UpstreamPool();
+  const upstream = new UpstreamPool(deps.usage);
   const stats = new S3EndpointStats();
   const sockets = new Set<Socket>();
 

@@ -6,6 +6,7 @@ import type { ResolvedDatastore } from '@larder/config';
 import { encodeKey, parseEndpoint, SigV4Signer, UNSIGNED_PAYLOAD, type S3Endpoint } from '@larder/s3';
 import { parseXml, childText, XmlSyntaxError, type XmlElement } from './xml.js';
 import { S3ApiError } from './s3-errors.js';
+import { s3BodyBytes, s3OperationOf, type S3UsageCounter } from '../s3-usage.js';
 
 /** One request to a datastore's real S3, in the datastore's bucket; `key` is the upstream key (the client's key). */
 export interface UpstreamRequest {
@@ -53,6 +54,9 @@ const IDLE_TIMEOUT_MS = 60_000;
  */
 export class UpstreamPool {
   private readonly targets = new Map<string, Target>();
+
+  /** `usage`: where each request that S3 answered is counted, by datastore and operation. */
+  constructor(private readonly usage?: S3UsageCounter) {}
 
   private target(conn: Connection): Target {
     const id = JSON.stringify([conn.endpoint, conn.region, conn.pathStyle, conn.accessKeyId, conn.secretAccessKey]);
@@ -104,9 +108,16 @@ export class UpstreamPool {
       headers['content-length'] = '0';
     }
     const signed = t.signer.sign({ method: r.method, host, path, query, headers, payloadHash });
+    const operation = s3OperationOf(r.method, r.key !== undefined);
+    const sent = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
     return new Promise<IncomingMessage>((resolve, reject) => {
       const request = t.ep.https ? https.request : http.request;
-      const req = request({ agent: t.agent, hostname: t.ep.hostname, port: t.ep.port, method: r.method, path: query ? `${path}?${query}` : path, headers: signed }, resolve);
+      const answered = (res: IncomingMessage) => {
+        // Answered, so billed (whatever the status); a request that never reached S3 is not counted.
+        this.usage?.add(ds.name, operation, s3BodyBytes(operation, sent, res));
+        resolve(res);
+      };
+      const req = request({ agent: t.agent, hostname: t.ep.hostname, port: t.ep.port, method: r.method, path: query ? `${path}?${query}` : path, headers: signed }, answered);
       req.on('error', reject);
       req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${IDLE_TIMEOUT_MS / 1000} s`)));
       req.on('socket', (socket) => {
