@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
+import { parseExposition, valueOf } from './metrics-text.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(() => stack?.cleanup());
+
+async function scrape() {
+  const res = await fetchBytes(`${stack.gateway()}/metrics`, { signal: AbortSignal.timeout(5000) });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return parseExposition(res.body.toString());
+}
+
+describe('/metrics on the gateway (the stack: every service in one process)', () => {
+  it('names every series with its type, the service label and the process metrics', async () => {
+    const { samples, types } = await scrape();
+    expect(Object.fromEntries([...types].filter(([n]) => n.startsWith('larder_')))).toMatchObject({
+      larder_gateway_requests_total: 'counter',
+      larder_gateway_served_bytes_total: 'counter',
+      larder_gateway_request_duration_seconds: 'histogram',
+      larder_s3_requests_total: 'counter',
+      larder_s3_request_duration_seconds: 'histogram',
+      larder_s3_received_bytes_total: 'counter',
+      larder_fetcher_verification_failures_total: 'counter',
+      larder_fetcher_retries_total: 'counter',
+      larder_fetcher_queue_depth: 'gauge',
+      larder_fetcher_in_flight: 'gauge',
+      larder_fetcher_slots: 'gauge',
+      larder_cache_evictions_total: 'counter',
+      larder_cache_evicted_bytes_total: 'counter',
+      larder_cache_capacity_bytes: 'gauge',
+      larder_cache_used_bytes: 'gauge',
+      larder_cache_chunks: 'gauge',
+      larder_decoded_cache_bytes: 'gauge',
+      larder_open_chunk_files: 'gauge',
+      larder_config_generation: 'gauge',
+      larder_s3_endpoint_requests_total: 'counter',
+    });
+    expect(types.get('process_cpu_seconds_total')).toBe('counter');
+    expect(types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
+    expect(samples.every((s) => s.labels.service === 'stack')).toBe(true);
+    expect(valueOf(samples, 'larder_cache_capacity_bytes')).toBe(2 ** 30);
+    expect(valueOf(samples, 'larder_fetcher_slots')).toBe(stack.config.fetcher.concurrency);
+  });
+
+  it('counts a cold read (miss, S3 GET, bytes from S3) and a warm one (hit), with their bytes and latency', async () => {
+    const before = (await scrape()).samples;
+    const { digest, bytes } = await stack.putChunk('demo', randomBytes(40_000));
+    const url = `${stack.gateway()}/v1/stores/demo/chunks/${digest}`;
+    expect((await fetchBytes(url)).body.equals(bytes)).toBe(true);
+    expect((await fetchBytes(url)).body.equals(bytes)).toBe(true);
+    expect((await fetchBytes(`${stack.gateway()}/v1/stores/demo/chunks/${'0'.repeat(64)}`)).status).toBe(404);
+    const after = (await scrape()).samples;
+    const delta = (name: string, labels: Record<string, string> = {}) => valueOf(after, name, labels) - valueOf(before, name, labels);
+
+    expect(delta('larder_gateway_requests_total', { route: 'chunk', result: 'miss' })).toBe(1);
+    expect(delta('larder_gateway_requests_total', { route: 'chunk', result: 'hit' })).toBe(1);
+    expect(delta('larder_gateway_requests_total', { route: 'chunk', result: 'error' })).toBe(1);
+    expect(delta('larder_gateway_served_bytes_total', { route: 'chunk' })).toBe(2 * bytes.length);
+    expect(delta('larder_gateway_request_duration_seconds_count', { route: 'chunk', result: 'miss' })).toBe(1);
+    expect(delta('larder_gateway_request_duration_seconds_bucket', { route: 'chunk', result: 'hit', le: '+Inf' })).toBe(1);
+    // One GET of the stored chunk and one 404 of the missing one.
+    expect(delta('larder_s3_requests_total', { operation: 'GetObject', status: 'ok' })).toBe(1);
+    expect(delta('larder_s3_requests_total', { operation: 'GetObject', status: 'not_found' })).toBe(1);
+    expect(delta('larder_s3_request_duration_seconds_count', { operation: 'GetObject' })).toBe(2);
+    expect(delta('larder_s3_received_bytes_total')).toBeGreaterThan(0);
+    // Gauges read from this stack's Redis index at scrape time.
+    expect(valueOf(after, 'larder_cache_chunks')).toBe(1);
+    expect(valueOf(after, 'larder_cache_used_bytes')).toBeGreaterThan(0);
+  });
+});
