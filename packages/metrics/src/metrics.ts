@@ -33,12 +33,18 @@ export interface RequestSeries {
   observe(seconds: number, bytes: number): void;
 }
 
-/** The series of one gateway route, one per result, created once. */
+/**
+ * The series of one gateway route, one per result, created once and exported at 0 from the start: `rate()` and
+ * `increase()` see the first request as an increase (a series that appears at 1 has no earlier sample to rise from).
+ */
 export function gatewayRouteSeries(route: GatewayRoute): Record<RequestResult, RequestSeries> {
   const bytes = gatewayBytes.labels(route);
+  bytes.inc(0);
   const one = (result: RequestResult): RequestSeries => {
     const count = gatewayRequests.labels(route, result);
     const latency = gatewayLatency.labels(route, result);
+    count.inc(0);
+    gatewayLatency.zero({ route, result });
     return {
       observe(seconds, n) {
         count.inc();
@@ -81,9 +87,11 @@ export const fetcherSlots = new SummedGauge('larder_fetcher_slots', 'Semaphore s
 export type S3Status = 'ok' | 'not_found' | 'denied' | 'timeout' | 'error';
 const S3_STATUSES: readonly S3Status[] = ['ok', 'not_found', 'denied', 'timeout', 'error'];
 
-/** The pre-labelled series of one S3 operation: a counter per status and the latency histogram. */
+/** The pre-labelled series of one S3 operation (exported at 0 from the start): a counter per status and the latency histogram. */
 export function s3OperationSeries(operation: string): { status: Record<S3Status, { inc(): void }>; latency: { observe(seconds: number): void } } {
-  const status = Object.fromEntries(S3_STATUSES.map((s) => [s, s3Requests.labels(operation, s)])) as Record<S3Status, { inc(): void }>;
+  const status = Object.fromEntries(S3_STATUSES.map((s) => [s, s3Requests.labels(operation, s)])) as Record<S3Status, { inc(n?: number): void }>;
+  for (const s of S3_STATUSES) status[s].inc(0);
+  s3Latency.zero({ operation });
   return { status, latency: s3Latency.labels(operation) };
 }
 
