@@ -23,7 +23,7 @@ const gatewayLatency = new Histogram({
 });
 
 /** Gateway routes with metrics. */
-export type GatewayRoute = 'chunk' | 'casync' | 'image' | 's3';
+export type GatewayRoute = 'chunk' | 'casync' | 'image' | 'nbd' | 's3';
 /** A request's result: a cache hit or miss (chunk reads), ok (other reads), or error. */
 export type RequestResult = 'hit' | 'miss' | 'ok' | 'error';
 
@@ -31,6 +31,19 @@ export type RequestResult = 'hit' | 'miss' | 'ok' | 'error';
 export interface RequestSeries {
   /** Count one request that took `seconds` and served `bytes`. */
   observe(seconds: number, bytes: number): void;
+}
+
+/** Run `fn` (a read of `bytes` bytes) and count it in `series`: ok with its bytes, or error, with its latency. */
+export async function timedRead<T>(series: Record<RequestResult, RequestSeries>, bytes: number, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    const v = await fn();
+    series.ok.observe((performance.now() - t0) / 1000, bytes);
+    return v;
+  } catch (err) {
+    series.error.observe((performance.now() - t0) / 1000, 0);
+    throw err;
+  }
 }
 
 /**

@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { importRawImage } from '@larder/datastore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
 import { parseExposition, valueOf } from './metrics-text.js';
@@ -73,4 +78,27 @@ describe('/metrics on the gateway (the stack: every service in one process)', ()
     expect(valueOf(after, 'larder_cache_chunks')).toBe(1);
     expect(valueOf(after, 'larder_cache_used_bytes')).toBeGreaterThan(0);
   });
+
+  it('counts image reads over HTTP and over NBD (route image and nbd: requests, bytes, latency)', async () => {
+    const image = randomBytes(6 * 2 ** 20 + 1234);
+    const raw = path.join(stack.dir, 'metrics.raw');
+    await writeFile(raw, image);
+    await importRawImage({ ds: stack.ds('demo'), file: raw, name: 'metrics.img' });
+    const before = (await scrape()).samples;
+    const http = await fetchBytes(`${stack.gateway()}/v1/stores/demo/images/metrics.img.fidx`, { signal: AbortSignal.timeout(30_000) });
+    expect(http.body.equals(image)).toBe(true);
+    const out = path.join(stack.dir, 'metrics.nbd.out');
+    await promisify(execFile)('nbdcopy', [`nbd://127.0.0.1:${stack.gateways[0]?.nbdPort}/demo/metrics.img.fidx`, out], { timeout: 30_000 });
+    expect((await readFile(out)).subarray(0, image.length).equals(image)).toBe(true);
+    const after = (await scrape()).samples;
+    const delta = (name: string, labels: Record<string, string> = {}) => valueOf(after, name, labels) - valueOf(before, name, labels);
+
+    expect(delta('larder_gateway_requests_total', { route: 'image', result: 'ok' })).toBe(1);
+    expect(delta('larder_gateway_served_bytes_total', { route: 'image' })).toBe(image.length);
+    // NBD: one series entry per read request of the client; together they cover the image.
+    expect(delta('larder_gateway_requests_total', { route: 'nbd', result: 'ok' })).toBeGreaterThan(0);
+    expect(delta('larder_gateway_served_bytes_total', { route: 'nbd' })).toBeGreaterThanOrEqual(image.length);
+    expect(delta('larder_gateway_request_duration_seconds_count', { route: 'nbd', result: 'ok' })).toBe(delta('larder_gateway_requests_total', { route: 'nbd', result: 'ok' }));
+    expect(delta('larder_gateway_requests_total', { route: 'nbd', result: 'error' })).toBe(0);
+  }, 60_000);
 });
