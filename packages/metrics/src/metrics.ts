@@ -167,3 +167,40 @@ export class S3EndpointMetrics {
     }
   }
 }
+
+// The S3 endpoint's requests to the real S3 (writes through, listings, multipart, HEADs).
+const upstreamRequests = new Counter({
+  name: 'larder_s3_upstream_requests_total',
+  help: 'Requests of the gateway’s S3 endpoint to the real S3, by HTTP method and status class (2xx, 3xx, 4xx, 5xx, unavailable).',
+  labelNames: ['method', 'status'],
+  registers,
+});
+const upstreamLatency = new Histogram({
+  name: 'larder_s3_upstream_request_duration_seconds',
+  help: 'Latency of the S3 endpoint’s upstream requests to the response headers, by HTTP method.',
+  labelNames: ['method'],
+  buckets: LATENCY_BUCKETS,
+  registers,
+});
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Series of the upstream requests, labelled children created once per method (a handful). */
+export class S3UpstreamMetrics {
+  private readonly byMethod = new Map<string, { classes: { inc(): void }[]; unavailable: { inc(): void }; latency: { observe(seconds: number): void } }>();
+
+  /** Count one request; `status` undefined: S3 was not reached (after the retry). */
+  observe(method: string, status: number | undefined, seconds: number): void {
+    let s = this.byMethod.get(method);
+    if (!s) {
+      s = {
+        classes: STATUS_CLASSES.map((c) => upstreamRequests.labels(method, c)),
+        unavailable: upstreamRequests.labels(method, 'unavailable'),
+        latency: upstreamLatency.labels(method),
+      };
+      this.byMethod.set(method, s);
+    }
+    const cls = status === undefined ? undefined : s.classes[Math.floor(status / 100) - 1];
+    (cls ?? s.unavailable).inc();
+    s.latency.observe(seconds);
+  }
+}
