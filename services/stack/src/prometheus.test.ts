@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,4 +95,20 @@ describe.skipIf(!prometheusBin)('a real Prometheus scraping the stack', () => {
     const p99 = await value('histogram_quantile(0.99, sum by (le) (rate(larder_gateway_request_duration_seconds_bucket{result="miss"}[1m])))');
     expect(p99).toBeGreaterThan(0);
   }, 60_000);
+
+  it('every query of the Grafana dashboard is valid PromQL and answers (Grafana variables filled in)', async () => {
+    const file = new URL('../../../infra/grafana/larder-dashboard.json', import.meta.url);
+    const dashboard = JSON.parse(await readFile(file, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+    expect(exprs.length).toBeGreaterThan(10);
+    const failed: string[] = [];
+    for (const { panel, expr } of exprs) {
+      const q = expr.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$price_per_1k_gets', '0.0004');
+      await query(q).catch((err: Error) => failed.push(`${panel}: ${err.message}`));
+    }
+    expect(failed).toEqual([]);
+    // The cost estimate counts the GETs above: 3 at $0.0004 per 1,000.
+    const cost = exprs.find((e) => e.panel.startsWith('Estimated S3 GET cost in'))?.expr ?? '';
+    expect((await query(cost.replaceAll('$__range', '5m').replaceAll('$price_per_1k_gets', '0.0004')))[0]?.value).toBeGreaterThan(0);
+  });
 });
