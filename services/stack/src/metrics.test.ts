@@ -101,4 +101,29 @@ describe('/metrics on the gateway (the stack: every service in one process)', ()
     expect(delta('larder_gateway_request_duration_seconds_count', { route: 'nbd', result: 'ok' })).toBe(delta('larder_gateway_requests_total', { route: 'nbd', result: 'ok' }));
     expect(delta('larder_gateway_requests_total', { route: 'nbd', result: 'error' })).toBe(0);
   }, 60_000);
+
+  it('counts verification failures of bodies from S3, retried GETs and failed reads', async () => {
+    const before = (await scrape()).samples;
+    const corrupt = await stack.putChunk('demo', randomBytes(10_000));
+    stack.s3?.setFault({ corrupt: { times: 1, key: corrupt.digest } });
+    expect((await fetchBytes(`${stack.gateway()}/v1/stores/demo/chunks/${corrupt.digest}`)).body.equals(corrupt.bytes)).toBe(true);
+    const failing = await stack.putChunk('demo', randomBytes(10_000));
+    stack.s3?.setFault({ status: 503 });
+    try {
+      expect((await fetchBytes(`${stack.gateway()}/v1/stores/demo/chunks/${failing.digest}`, { signal: AbortSignal.timeout(15_000) })).status).toBeGreaterThanOrEqual(500);
+    } finally {
+      stack.s3?.setFault(undefined);
+    }
+    const after = (await scrape()).samples;
+    const delta = (name: string, labels: Record<string, string> = {}) => valueOf(after, name, labels) - valueOf(before, name, labels);
+
+    expect(delta('larder_fetcher_verification_failures_total')).toBe(1);
+    // The corrupt body and its fetch again, both answered ok by S3.
+    expect(delta('larder_s3_requests_total', { operation: 'GetObject', status: 'ok' })).toBe(2);
+    // fetcher.retries is 2: three failed attempts, two of them retries.
+    expect(delta('larder_s3_requests_total', { operation: 'GetObject', status: 'error' })).toBe(3);
+    expect(delta('larder_fetcher_retries_total')).toBe(2);
+    expect(delta('larder_gateway_requests_total', { route: 'chunk', result: 'miss' })).toBe(1);
+    expect(delta('larder_gateway_requests_total', { route: 'chunk', result: 'error' })).toBe(1);
+  }, 60_000);
 });
