@@ -16,6 +16,7 @@ export const RESTART_PATHS: readonly string[] = [
   'index.evictInterval',
   'index.reconcileInterval',
   'telemetry.otlpEndpoint',
+  'metrics',
 ];
 
 /** Whether a change at `path` needs a restart to take effect. */

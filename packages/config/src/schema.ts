@@ -182,6 +182,15 @@ export const configSchema = z
       .strict()
       .default({ getPer1000: 0.0004, putPer1000: 0.005, deletePer1000: 0, egressPerGiB: 0.09, currency: 'USD' }),
     telemetry: z.object({ otlpEndpoint: z.string().url().optional() }).strict().default({}),
+    /** Where each service run as its own process serves `/metrics` (`false`: not at all); the gateway serves it on its own port. */
+    metrics: z
+      .object({
+        fetcherListen: z.union([listen, z.literal(false)]).default('127.0.0.1:9466'),
+        indexListen: z.union([listen, z.literal(false)]).default('127.0.0.1:9467'),
+        configListen: z.union([listen, z.literal(false)]).default('127.0.0.1:9468'),
+      })
+      .strict()
+      .default({ fetcherListen: '127.0.0.1:9466', indexListen: '127.0.0.1:9467', configListen: '127.0.0.1:9468' }),
     datastores: z.record(name, datastoreSchema).default({}),
   })
   .strict()

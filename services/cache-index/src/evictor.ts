@@ -3,6 +3,7 @@ import type { ChunkIndex } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
 import { parseChunkKey, type Volume } from '@larder/volume';
 import { effectiveCapacity } from './capacity.js';
+import { evictedBytes as evictedBytesTotal, evictions } from '@larder/metrics';
 
 const log = createLogger('cache-index');
 
@@ -154,6 +155,8 @@ export class Evictor {
       this.deps.evicted?.(victims.map((v) => v.key));
       evictedChunks += victims.length;
       evictedBytes += bytes;
+      evictions.inc(victims.length);
+      evictedBytesTotal.inc(bytes);
       totals = await index.totals();
     }
     if (evictedChunks > 0) log.info('evicted', { chunks: evictedChunks, bytes: evictedBytes, usedBytes: totals.usedBytes, capacity: cap.effective, roomBytes });

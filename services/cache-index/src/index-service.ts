@@ -7,6 +7,7 @@ import { Evictor, type EvictionReport } from './evictor.js';
 import { IndexWatch, volumeId, type IndexHealth, type RebuildReport } from './index-watch.js';
 import { reconcile, type ReconcileReport } from './reconciler.js';
 import { Scrubber, type ScrubReport, type ScrubStatus } from './scrubber.js';
+import { capacityBytes, chunkCount, usedBytes } from '@larder/metrics';
 
 const log = createLogger('cache-index');
 
@@ -43,6 +44,12 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
   const cfg = deps.config();
   const subj = subjects(cfg.namespace);
   // Every gateway closes the evicted files it holds open, so that their space comes back.
+  // Read from the Redis index at scrape time (a Redis that does not answer leaves the gauge at 0).
+  const unregister = [
+    capacityBytes.add(() => deps.config().capacity),
+    usedBytes.add(async () => (await deps.index.totals()).usedBytes),
+    chunkCount.add(async () => (await deps.index.totals()).chunkCount),
+  ];
   const evictor = new Evictor({ ...deps, evicted: (keys) => deps.nc.publish(subj.indexEvicted, encodeJson({ keys } satisfies EvictedEvent)) });
   // Rebuilds and reconciles run one at a time.
   let maintenance: Promise<unknown> = Promise.resolve();
@@ -152,6 +159,7 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
     scrubStatus: () => scrubber.status,
     stop: async () => {
       stopped = true;
+      for (const fn of unregister) fn();
       await scrubber.stop();
       watch.stop();
       clearTimeout(sweepTimer);

@@ -10,6 +10,7 @@ import { createLogger, tracer } from '@larder/telemetry';
 import { ChunkWriter, chunkKey, type Volume } from '@larder/volume';
 import { BodyPool } from './body-pool.js';
 import { fetchFailure } from './fetch-failure.js';
+import { fetcherRetries, s3OperationSeries, s3ReceivedBytes, verificationFailures } from '@larder/metrics';
 
 const log = createLogger('chunk-fetcher');
 const LOCK_TTL_MS = 3000;
@@ -35,6 +36,9 @@ interface HeldLock {
 /** The S3 outcome a stats field counts for each kind of S3 failure. */
 const OUTCOME_OF: Record<S3ErrorKind, S3RequestOutcome> = { 'not-found': 'not_found', denied: 'denied', timeout: 'timeout', unavailable: 'error', failed: 'error' };
 
+/** The fetchers' S3 GET series, labelled once. */
+const getMetrics = s3OperationSeries('GetObject');
+
 /** The S3 GETs of one fetch (retries included) by outcome, and how long they took: each is billed, so each is counted. */
 class S3Gets {
   private readonly outcomes = new Map<S3RequestOutcome, number>();
@@ -46,6 +50,7 @@ class S3Gets {
 
   add(outcome: S3RequestOutcome): void {
     this.count++;
+    getMetrics.status[outcome].inc();
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
   }
 
@@ -143,6 +148,7 @@ export class FetchWorker {
         if (failed) {
           // Corruption in transit is real: one more GET, on a new connection, before the object is called bad.
           log.warn('chunk from S3 failed verification, fetching it once more on a new connection', { store: ds.name, digest, err: failed });
+          verificationFailures.inc();
           await this.countFailedFetch({ verifyFailures: 1 });
           this.bodies.give(bytes);
           bytes = undefined;
@@ -150,6 +156,7 @@ export class FetchWorker {
           failed = await this.verify(ds, digest, bytes);
         }
         if (failed) {
+          verificationFailures.inc();
           await this.countFailedFetch({ verifyFailures: 1, s3Gets: gets.count, s3Bytes: bytes.byteLength, ...gets.counters(bytes.byteLength) });
           log.error('chunk failed verification, not cached', { store: ds.name, digest, err: failed });
           throw failed;
@@ -188,12 +195,14 @@ export class FetchWorker {
           { timeoutMs: cfg.fetcher.timeout, retries: cfg.fetcher.retries, backoffMs: cfg.fetcher.backoff },
           (attempt, err) => {
             gets.failed(err);
+            fetcherRetries.inc();
             log.warn('S3 GET failed, retrying', { key: objectKey, attempt, err });
           },
           (length) => this.bodies.take(length),
         ),
       );
       gets.add('ok');
+      s3ReceivedBytes.inc(bytes.byteLength);
       return bytes;
     } catch (err) {
       gets.failed(err);
@@ -202,6 +211,7 @@ export class FetchWorker {
       throw err;
     } finally {
       gets.ms = performance.now() - t0;
+      getMetrics.latency.observe(gets.ms / 1000);
     }
   }
 

@@ -24,6 +24,7 @@ import type { Volume } from '@larder/volume';
 import { fetchFailure } from './fetch-failure.js';
 import { FetchWorker } from './fetch-worker.js';
 import { Semaphore } from './semaphore.js';
+import { fetcherInFlight, fetcherQueued, fetcherSlots } from '@larder/metrics';
 
 const log = createLogger('chunk-fetcher');
 const tr = tracer('larder.chunk-fetcher');
@@ -114,6 +115,7 @@ export async function startChunkFetcher(deps: {
   const limit = new Semaphore(limits());
   const counters = { fetched: 0, failed: 0 };
   const stats = () => ({ inflight: limit.inUse, queued: limit.queued, ...counters });
+  const unregister = [fetcherInFlight.add(() => limit.inUse), fetcherQueued.add(() => limit.queued), fetcherSlots.add(() => deps.config().fetcher.concurrency)];
   const beats = new ProgressBeats();
   // A request re-sent by a gateway (its fetcher seemed lost, or NATS reconnected) may come back here: it joins the one
   // under way, queued or running, instead of taking another slot. Per priority, so a client read never waits behind warming.
@@ -179,6 +181,7 @@ export async function startChunkFetcher(deps: {
     id: service.info().id,
     stats,
     stop: async () => {
+      for (const fn of unregister) fn();
       await service.stop();
     },
   };

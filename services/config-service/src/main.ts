@@ -26,5 +26,5 @@ await runMain(
       throw err;
     }
   },
-  { configService: false, loadConfig: () => loadConfigOrLastGood(file) },
+  { configService: false, loadConfig: () => loadConfigOrLastGood(file), metricsListen: (c) => c.metrics.configListen },
 );

@@ -6,6 +6,7 @@ import { FetchClient, decodeJson, subjects, type EvictedEvent, type NatsConnecti
 import { parseListen, type Config } from '@larder/config';
 import { KnownChunks, type ChunkIndex, type Redis } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
+import { configGeneration, decodedCacheBudgetBytes, decodedCacheBytes, openChunkFiles, renderMetrics } from '@larder/metrics';
 import { SavedIndexes, type Volume } from '@larder/volume';
 import { ChunkStore } from './chunk-store.js';
 import { matchRoute, sendError, type Route } from './http-kit.js';
@@ -102,7 +103,15 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     return new ImageReader(await catalog.open(store, name), { chunks: imageChunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
   };
   const chunkReadahead = new ChunkReadahead(new IndexMap(deps.config, catalog), (store, digest) => chunks.prefetch(store, digest), deps.config);
+  // Gauges read at scrape time; removed when this gateway stops.
+  const unregister = [
+    decodedCacheBytes.add(() => decodedCache.usedBytes),
+    decodedCacheBudgetBytes.add(() => deps.config().images.decodedCacheSize),
+    openChunkFiles.add(() => chunkFiles.openCount),
+    configGeneration.add(() => (deps.configStatus?.() as { generation?: number } | undefined)?.generation),
+  ];
   const routes: Route[] = [
+    metricsRoute,
     ...chunkRoutes(deps.config, chunks, chunkReadahead),
     ...imageRoutes({ catalog, reader }),
     ...statusRoutes({
@@ -188,6 +197,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();
       await closed;
       evictedSub.unsubscribe();
+      for (const fn of unregister) fn();
       chunkFiles.close();
       fetcher.close();
       catalog.close();
@@ -196,6 +206,17 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     },
   };
 }
+
+/** `GET /metrics`: every metric of this process (all services, in the stack) in Prometheus's text format. */
+const metricsRoute: Route = {
+  methods: ['GET', 'HEAD'],
+  pattern: /^\/metrics$/,
+  handler: async (req, res) => {
+    const { body, contentType } = await renderMetrics();
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  },
+};
 
 async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method ?? 'GET';

@@ -8,23 +8,30 @@ const ONE_READ = 256 * 1024;
 /**
  * Answer with a whole open file as the body; the descriptor is closed in every case. HEAD sends headers only.
  * A small file costs one synchronous read (its size is what the read returned); a larger one is streamed on
- * from where that first read stopped.
+ * from where that first read stopped. Resolves to the body's size (0 for HEAD), for the metrics.
  */
-export async function serveFile(req: IncomingMessage, res: ServerResponse, fd: number, headers: Record<string, string | number>): Promise<void> {
+export async function serveFile(req: IncomingMessage, res: ServerResponse, fd: number, headers: Record<string, string | number>): Promise<number> {
   let streaming = false;
   try {
     const first = Buffer.allocUnsafe(ONE_READ);
     const bytesRead = readSync(fd, first, 0, ONE_READ, 0);
     const size = bytesRead < ONE_READ ? bytesRead : fstatSync(fd).size;
     res.writeHead(200, { ...headers, 'content-length': size });
-    if (req.method === 'HEAD') return void res.end();
-    if (size === bytesRead) return void res.end(first.subarray(0, bytesRead));
+    if (req.method === 'HEAD') {
+      res.end();
+      return 0;
+    }
+    if (size === bytesRead) {
+      res.end(first.subarray(0, bytesRead));
+      return size;
+    }
     res.write(first);
     // The stream owns the descriptor from here and closes it when it ends or is destroyed.
     streaming = true;
     await pipeline(createReadStream('', { fd, start: ONE_READ, highWaterMark: 1024 * 1024 }), res).catch(() => {
       // The client went away mid-body: nothing to answer.
     });
+    return size;
   } finally {
     if (!streaming) closeSync(fd);
   }

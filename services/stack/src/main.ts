@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   await seedDemo(stack.config);
   const url = stack.gateways[0]?.url;
   process.stdout.write(
-    `\nLarder is running.\n  gateway:   ${url}\n  status:    ${url}/v1/status\n${s3EndpointLines(stack.gateways[0]?.s3Url, stack.config)}  S3:        ${stack.config.s3.endpoint}${stack.s3 ? ' (embedded)' : ''}\n  datastores: ${Object.keys(stack.config.datastores).join(', ') || '(none)'}\nCtrl-C stops it.\n`,
+    `\nLarder is running.\n  gateway:   ${url}\n  status:    ${url}/v1/status\n  metrics:   ${url}/metrics\n${s3EndpointLines(stack.gateways[0]?.s3Url, stack.config)}  S3:        ${stack.config.s3.endpoint}${stack.s3 ? ' (embedded)' : ''}\n  datastores: ${Object.keys(stack.config.datastores).join(', ') || '(none)'}\nCtrl-C stops it.\n`,
   );
   let stopping = false;
   const stop = async (signal: string) => {

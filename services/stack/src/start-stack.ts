@@ -6,6 +6,7 @@ import { destroyObjectGetters, destroyS3Clients, ensureBucket, s3ClientFor } fro
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
 import { connectNodeDeps, type NodeDeps } from '@larder/service-kit';
 import { parseListen } from '@larder/config';
+import { initMetrics } from '@larder/metrics';
 import type { ConfigCache } from '@larder/config-cache';
 import type { ConfigService } from '@larder/config-service';
 import { startStackConfig } from './stack-config.js';
@@ -48,6 +49,8 @@ export interface Stack {
 
 /** Start every service of a node in this process; stops what started if a later part fails. */
 export async function startStack(input: Config, opts: StackOptions = {}): Promise<Stack> {
+  // One process runs every service: one registry, served on the gateway's port, labelled service="stack".
+  initMetrics('stack');
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});

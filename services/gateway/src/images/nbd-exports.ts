@@ -1,6 +1,7 @@
 import type { NbdExport, NbdExportProvider } from '@larder/nbd';
 import type { Config } from '@larder/config';
 import { StatusError, statusOf } from '@larder/errors';
+import { gatewayRouteSeries, timedRead } from '@larder/metrics';
 import { createLogger } from '@larder/telemetry';
 import type { ImageCatalog } from './image-catalog.js';
 import { newCursor, type ImageReader } from './image-reader.js';
@@ -9,6 +10,7 @@ const log = createLogger('gateway');
 
 /** NBD exports: one per image, named `{store}/{image}`; each connection gets its own readahead cursor. */
 export function imageExports(deps: { config: () => Config; catalog: ImageCatalog; reader: (store: string, name: string) => Promise<ImageReader> }): NbdExportProvider {
+  const series = gatewayRouteSeries('nbd');
   return {
     async list() {
       const out: { name: string; description?: string }[] = [];
@@ -38,9 +40,9 @@ export function imageExports(deps: { config: () => Config; catalog: ImageCatalog
         size: reader.size,
         description: `${reader.image.index.format} image ${reader.image.name} in datastore ${reader.image.store}`,
         // A failed read's StatusError becomes its NBD errno in the NBD server (nbdErrnoOf: 416 EINVAL, else EIO).
-        read: (offset, length) => reader.read(offset, length, cursor),
+        read: (offset, length) => timedRead(series, length, () => reader.read(offset, length, cursor)),
         // Preferred by the server: fills its reused reply buffer, no allocation or copy of our own.
-        readInto: (offset, length, target) => reader.readInto(offset, length, target, cursor),
+        readInto: (offset, length, target) => timedRead(series, length, () => reader.readInto(offset, length, target, cursor)),
       };
     },
   };

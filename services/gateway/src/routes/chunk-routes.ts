@@ -4,6 +4,7 @@ import { isHexDigest } from '@larder/formats';
 import type { ChunkStore } from '../chunk-store.js';
 import type { ChunkReadahead } from '../chunk-readahead/index.js';
 import { StatusError } from '@larder/errors';
+import { gatewayRouteSeries, type RequestSeries, type RequestResult } from '@larder/metrics';
 import { decodeSegment, type Route } from '../http-kit.js';
 import { serveFile } from '../serve-file.js';
 
@@ -26,7 +27,16 @@ function chunkHeaders(digest: string, cache: 'hit' | 'miss'): Record<string, str
   };
 }
 
-async function serveChunk(chunks: ChunkStore, req: IncomingMessage, res: ServerResponse, store: string, digest: string, readahead?: ChunkReadahead): Promise<void> {
+async function serveChunk(
+  chunks: ChunkStore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  store: string,
+  digest: string,
+  series: Record<RequestResult, RequestSeries>,
+  readahead?: ChunkReadahead,
+): Promise<void> {
+  const t0 = performance.now();
   const low = req.headers['x-larder-priority'] === 'low';
   // Readahead learns of the request once the chunk's own fetch, if any, is on its way (it goes first at the fetchers).
   // A miss: in the next turn of the event loop, so that the chunks after it in the index the client walks start on
@@ -42,7 +52,11 @@ async function serveChunk(chunks: ChunkStore, req: IncomingMessage, res: ServerR
   try {
     const chunk = await chunks.open(store, digest, low ? 'low' : 'normal');
     if (chunk.hit) clearImmediate(early);
-    await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
+    const bytes = await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
+    (chunk.hit ? series.hit : series.miss).observe((performance.now() - t0) / 1000, bytes);
+  } catch (err) {
+    series.error.observe((performance.now() - t0) / 1000, 0);
+    throw err;
   } finally {
     clearImmediate(early);
     observe();
@@ -51,13 +65,15 @@ async function serveChunk(chunks: ChunkStore, req: IncomingMessage, res: ServerR
 
 /** `GET|HEAD /v1/stores/{store}/chunks/{digest}` and casync's `GET /casync/{store}/{4 hex}/{digest}.cacnk`. */
 export function chunkRoutes(config: () => Config, chunks: ChunkStore, readahead?: ChunkReadahead): Route[] {
+  const chunkSeries = gatewayRouteSeries('chunk');
+  const casyncSeries = gatewayRouteSeries('casync');
   return [
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/v1\/stores\/([^/]+)\/chunks\/([^/]+)$/,
       handler: async (req, res, [s, d]) => {
         const { store, digest } = checkChunkPath(config(), s as string, d as string);
-        await serveChunk(chunks, req, res, store, digest, readahead);
+        await serveChunk(chunks, req, res, store, digest, chunkSeries, readahead);
       },
     },
     {
@@ -67,7 +83,7 @@ export function chunkRoutes(config: () => Config, chunks: ChunkStore, readahead?
         const { ds, store, digest } = checkChunkPath(config(), s as string, d as string);
         if (ds.layout !== 'casync') throw new StatusError(404, `datastore ${store} has the ${ds.layout} layout, not casync`);
         if (shard !== digest.slice(0, 4)) throw new StatusError(404, `chunk ${digest} is not stored under ${shard}/`);
-        await serveChunk(chunks, req, res, store, digest, readahead);
+        await serveChunk(chunks, req, res, store, digest, casyncSeries, readahead);
       },
     },
   ];

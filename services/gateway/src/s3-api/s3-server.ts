@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { datastoreForClientBucket, parseListen, type Config } from '@larder/config';
 import { createLogger, tracer } from '@larder/telemetry';
+import { S3EndpointMetrics } from '@larder/metrics';
 import type { ChunkObjects } from './chunk-objects.js';
 import { accessKeyOf, authError, authorize, sigV4Authenticator, type Authenticator } from './s3-auth.js';
 import { S3ApiError } from './s3-errors.js';
@@ -54,6 +55,7 @@ export async function startS3Server(deps: S3ServerDeps): Promise<S3Server> {
   const authenticate = deps.authenticate ?? sigV4Authenticator;
   const upstream = new UpstreamPool(deps.usage);
   const stats = new S3EndpointStats();
+  const metrics = new S3EndpointMetrics();
   const sockets = new Set<Socket>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -63,6 +65,7 @@ export async function startS3Server(deps: S3ServerDeps): Promise<S3Server> {
     const resource = (req.url ?? '/').split('?')[0] ?? '/';
     await tr.startActiveSpan(`s3 ${method}`, { kind: SpanKind.SERVER, attributes: { 'http.method': method } }, async (span) => {
       let operation = 'Unknown';
+      const t0 = performance.now();
       try {
         const config = deps.config();
         let verified;
@@ -115,6 +118,7 @@ export async function startS3Server(deps: S3ServerDeps): Promise<S3Server> {
         }
         sendS3Error(req, res, e, resource, id);
       } finally {
+        metrics.observe(operation, res.statusCode < 400, (performance.now() - t0) / 1000, stats.bytesOut);
         span.setAttribute('http.status_code', res.statusCode);
         span.end();
       }

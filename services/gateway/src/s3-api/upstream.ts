@@ -3,6 +3,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { ResolvedDatastore } from '@larder/config';
+import { S3UpstreamMetrics } from '@larder/metrics';
 import { encodeKey, parseEndpoint, SigV4Signer, UNSIGNED_PAYLOAD, type S3Endpoint } from '@larder/s3';
 import { parseXml, childText, XmlSyntaxError, type XmlElement } from './xml.js';
 import { S3ApiError } from './s3-errors.js';
@@ -54,6 +55,7 @@ const IDLE_TIMEOUT_MS = 60_000;
  */
 export class UpstreamPool {
   private readonly targets = new Map<string, Target>();
+  private readonly metrics = new S3UpstreamMetrics();
 
   /** `usage`: where each request that S3 answered is counted, by datastore and operation. */
   constructor(private readonly usage?: S3UsageCounter) {}
@@ -81,11 +83,15 @@ export class UpstreamPool {
    */
   async request(ds: ResolvedDatastore, r: UpstreamRequest): Promise<IncomingMessage> {
     const retriable = r.body === undefined || Buffer.isBuffer(r.body);
+    const t0 = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once(ds, r);
+        const res = await this.once(ds, r);
+        this.metrics.observe(r.method, res.statusCode, (performance.now() - t0) / 1000);
+        return res;
       } catch (err) {
         if (!retriable || attempt >= 1 || err instanceof S3ApiError) {
+          this.metrics.observe(r.method, undefined, (performance.now() - t0) / 1000);
           throw err instanceof S3ApiError ? err : new S3ApiError('ServiceUnavailable', `S3 unavailable: ${(err as Error).message}`, 503, { cause: err });
         }
       }

@@ -1,0 +1,6 @@
+export { registry, initMetrics, renderMetrics } from './registry.js';
+export { SummedGauge } from './summed-gauge.js';
+export type { GaugeSource } from './summed-gauge.js';
+export { serveMetrics } from './serve-metrics.js';
+export type { MetricsServer } from './serve-metrics.js';
+export * from './metrics.js';
