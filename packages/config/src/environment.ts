@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.js';
 import { parseDuration } from './units.js';
 
 /** Default time without a broadcast after which a config cache asks for the current generation, and the config-service re-reads its file. */
@@ -23,13 +24,18 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, string[]]> = [
   ['LARDER_OTLP_ENDPOINT', ['telemetry', 'otlpEndpoint']],
 ];
 
+/** Environment variables whose value is JSON (a list or mapping, not a string), and the config path each sets. */
+// Secrets such as S3 access keys belong in the environment (a container's secret), not in the file served over NATS.
+export const ENV_JSON_OVERRIDES: ReadonlyArray<readonly [string, string[]]> = [['LARDER_ACCESS_KEYS', ['accessKeys']]];
+
 /** One config value set from the environment. */
 export interface EnvOverride {
   /** The variable it comes from. */
   variable: string;
   /** The config path it sets. */
   path: readonly string[];
-  value: string;
+  /** A string, or the parsed value of an ENV_JSON_OVERRIDES variable. */
+  value: unknown;
 }
 
 /** Every environment variable Larder reads, as read at one moment (the only module that reads `process.env`). */
@@ -59,6 +65,11 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     applied.add(key);
     overrides.push({ variable, path, value });
   }
+  for (const [variable, path] of ENV_JSON_OVERRIDES) {
+    const value = env[variable];
+    if (value === undefined || value === '') continue;
+    overrides.push({ variable, path, value: parseJsonVariable(variable, value) });
+  }
   const ttl = env.LARDER_CONFIG_TTL ? parseDuration(env.LARDER_CONFIG_TTL) : undefined;
   return {
     configFile: env.LARDER_CONFIG || undefined,
@@ -68,4 +79,13 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     gatewayUrl: env.LARDER_GATEWAY_URL,
     editor: env.VISUAL || env.EDITOR || 'vi',
   };
+}
+
+function parseJsonVariable(variable: string, value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    // Neither the value nor JSON.parse's message (which quotes it) is shown: it holds secrets.
+    throw new ConfigError(variable, [{ path: '', message: 'not valid JSON (expected e.g. [{"accessKeyId": "...", "secretAccessKey": "..."}])' }]);
+  }
 }

@@ -7,7 +7,7 @@ export { parseConfig, parseConfigText, parseConfigDocument, parseYamlMapping, pa
 export type { ParsedConfigText } from './parse-config.js';
 export { loadConfig, configPath, configFromMapping, readConfigFile, readConfigFileLenient, resolvePaths } from './load-config.js';
 export { applyEnvOverrides } from './env-overrides.js';
-export { readEnvironment, ENV_OVERRIDES, DEFAULT_CONFIG_TTL_MS } from './environment.js';
+export { readEnvironment, ENV_OVERRIDES, ENV_JSON_OVERRIDES, DEFAULT_CONFIG_TTL_MS } from './environment.js';
 export type { Environment, EnvOverride } from './environment.js';
 export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3, datastoreForClientBucket, datastoresForClientBucket, datastoreForClientKey } from './datastores.js';
 export { parseSize, parseDuration, formatSize, parseListen } from './units.js';

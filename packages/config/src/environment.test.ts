@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configFromMapping, readEnvironment } from './index.js';
+
+const KEYS = JSON.stringify([{ accessKeyId: 'backup-host', secretAccessKey: 'a-long-secret', access: 'read-write' }]);
+
+describe('LARDER_ACCESS_KEYS', () => {
+  it('sets accessKeys from JSON, replacing those of the file', () => {
+    const file = { accessKeys: [{ accessKeyId: 'from-file', secretAccessKey: 'file-secret' }] };
+    const config = configFromMapping(file, { source: 'larder.yaml', baseDir: '/tmp', env: { LARDER_ACCESS_KEYS: KEYS } });
+    expect(config.accessKeys).toEqual([{ accessKeyId: 'backup-host', secretAccessKey: 'a-long-secret', buckets: ['*'], access: 'read-write' }]);
+  });
+
+  it('leaves the file alone when unset or empty', () => {
+    const file = { accessKeys: [{ accessKeyId: 'from-file', secretAccessKey: 'file-secret' }] };
+    const config = configFromMapping(file, { source: 'larder.yaml', baseDir: '/tmp', env: { LARDER_ACCESS_KEYS: '' } });
+    expect(config.accessKeys.map((k) => k.accessKeyId)).toEqual(['from-file']);
+  });
+
+  it('refuses text that is not JSON, naming the variable but not its value', () => {
+    const read = () => readEnvironment({ LARDER_ACCESS_KEYS: '[{accessKeyId: x, secretAccessKey: hunter2hunter2' });
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(/LARDER_ACCESS_KEYS: not valid JSON/);
+    expect(read).not.toThrow(/hunter2/);
+  });
+
+  it('is validated like the file: a bad key is a config error', () => {
+    const env = { LARDER_ACCESS_KEYS: JSON.stringify([{ accessKeyId: 'k', secretAccessKey: 'short' }]) };
+    expect(() => configFromMapping({}, { source: 'larder.yaml', baseDir: '/tmp', env })).toThrow(/accessKeys\.0\.accessKeyId/);
+  });
+
+  it('works beside the string overrides, e.g. the S3 listener', () => {
+    const env = { LARDER_ACCESS_KEYS: KEYS, LARDER_GATEWAY_S3_LISTEN: '0.0.0.0:8781' };
+    const config = configFromMapping({}, { source: 'larder.yaml', baseDir: '/tmp', env });
+    expect(config.gateway.s3Listen).toBe('0.0.0.0:8781');
+    expect(config.accessKeys).toHaveLength(1);
+  });
+});

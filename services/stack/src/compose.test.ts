@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { configFromMapping, readConfigFile } from '@larder/config';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+// What `docker-compose config` makes of infra/docker-compose.yml (no Docker engine needed): the deployment as
+// the README describes it. Skipped only where docker-compose is not installed (scripts/setup installs it).
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const composeFile = path.join(root, 'infra/docker-compose.yml');
+const run = promisify(execFile);
+
+interface Service {
+  image?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: { published: number | string; target: number }[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  deploy?: { replicas?: number };
+}
+
+/** docker-compose config with `envFile` and nothing of this process's LARDER_ variables (they would interpolate). */
+async function composeConfig(envFile: string) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LARDER_') && k !== 'UV_THREADPOOL_SIZE'));
+  return run('docker-compose', ['-f', composeFile, '--env-file', envFile, 'config'], { env, cwd: root, timeout: 30_000 });
+}
+
+const installed = await run('docker-compose', ['version'], { timeout: 30_000 }).then(
+  () => true,
+  () => false,
+);
+
+describe.skipIf(!installed)('infra/docker-compose.yml', () => {
+  let services: Record<string, Service>;
+  let volumes: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const { stdout } = await composeConfig(path.join(root, 'infra/.env.example'));
+    ({ services, volumes } = parse(stdout) as { services: Record<string, Service>; volumes: Record<string, unknown> });
+  });
+
+  it('runs every service in its own container, with Redis, NATS, MinIO and the bucket job', () => {
+    expect(Object.keys(services).sort()).toEqual(['cache-index', 'chunk-fetcher', 'config-service', 'gateway', 'minio', 'minio-init', 'nats', 'redis']);
+    for (const name of ['cache-index', 'chunk-fetcher', 'config-service', 'gateway']) {
+      expect(services[name]?.image).toBe('larder:dev');
+      expect(services[name]?.command).toEqual(['node', `services/${name}/dist/main.js`]);
+    }
+    expect(services.nats?.command).toContain('-js');
+    expect(services['minio-init']?.command?.join(' ')).toMatch(/mc mb --ignore-existing node\/larder-demo node\/larder-cas/);
+    expect(services.gateway?.depends_on?.['minio-init']?.condition).toBe('service_completed_successfully');
+  });
+
+  it('publishes the gateway: HTTP, the S3 endpoint on all interfaces with its keys, NBD', () => {
+    const gw = services.gateway;
+    expect(gw?.ports?.map((p) => [Number(p.published), p.target])).toEqual([
+      [8780, 8780],
+      [8781, 8781],
+      [10809, 10809],
+    ]);
+    expect(gw?.environment?.LARDER_GATEWAY_S3_LISTEN).toBe('0.0.0.0:8781');
+    const keys = JSON.parse(gw?.environment?.LARDER_ACCESS_KEYS ?? '') as { accessKeyId: string }[];
+    expect(keys.map((k) => k.accessKeyId)).toEqual(['backup-host']);
+  });
+
+  it('shares one chunk volume at one path between gateway, fetchers and cache-index, and keeps Redis and NATS data', () => {
+    for (const name of ['gateway', 'chunk-fetcher', 'cache-index']) {
+      expect(services[name]?.volumes).toContain('chunks:/var/lib/larder:rw');
+      expect(services[name]?.environment?.LARDER_VOLUME_PATH).toBe('/var/lib/larder');
+    }
+    expect(services['config-service']?.volumes).toEqual(['config:/etc/larder:rw']);
+    expect(services.redis?.volumes).toEqual(['redis-data:/data:rw']);
+    expect(services.redis?.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(services.nats?.volumes).toEqual(['nats-data:/data:rw']);
+    expect(Object.keys(volumes).sort()).toEqual(['chunks', 'config', 'nats-data', 'redis-data', 's3data']);
+  });
+
+  it("gives the gateway a config it starts with: infra/larder.yaml under the container's environment", () => {
+    const raw = readConfigFile(path.join(root, 'infra/larder.yaml'), true);
+    const config = configFromMapping(raw, { source: 'larder.yaml', baseDir: '/etc/larder', env: services.gateway?.environment ?? {} });
+    expect(config.gateway.s3Listen).toBe('0.0.0.0:8781');
+    expect(config.accessKeys.map((k) => k.access)).toEqual(['read-write']);
+    expect(config.volume.path).toBe('/var/lib/larder');
+    expect(config.redis.url).toBe('redis://redis:6379');
+    expect(Object.values(config.datastores).map((d) => d.bucket)).toEqual(['larder-demo', 'larder-cas']);
+  });
+
+  it('sizes the thread pool of the gateway and the fetchers, which scale', () => {
+    expect(services.gateway?.environment?.UV_THREADPOOL_SIZE).toBe('16');
+    expect(services['chunk-fetcher']?.environment?.UV_THREADPOOL_SIZE).toBe('16');
+    expect(services['chunk-fetcher']?.deploy?.replicas).toBe(2);
+    expect(services['chunk-fetcher']?.ports).toBeUndefined(); // a published port would stop --scale
+  });
+
+  it('has health checks that the services depend on', () => {
+    for (const name of ['redis', 'nats', 'minio', 'config-service', 'gateway']) expect(services[name]?.healthcheck?.test.length).toBeGreaterThan(1);
+    expect(services.gateway?.healthcheck?.test.join(' ')).toMatch(/\/healthz/);
+    expect(services['cache-index']?.depends_on?.['config-service']?.condition).toBe('service_healthy');
+  });
+
+  it('takes secrets only from the environment: without them it refuses', async () => {
+    const empty = path.join(mkdtempSync(path.join(tmpdir(), 'larder-compose-')), '.env');
+    writeFileSync(empty, '');
+    await expect(composeConfig(empty)).rejects.toThrow(/set it in infra\/\.env/);
+  });
+});
