@@ -25,6 +25,7 @@ import type { Authenticator } from './s3-api/s3-auth.js';
 import type { ChunkObjects } from './s3-api/chunk-objects.js';
 import { ChunkObjectStore } from './s3-api/chunk-object-store.js';
 import { S3UsageCounter } from './s3-usage.js';
+import { RecentErrors } from './recent-errors.js';
 
 const log = createLogger('gateway');
 const tr = tracer('larder.gateway');
@@ -102,6 +103,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     return new ImageReader(await catalog.open(store, name), { chunks: imageChunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
   };
   const chunkReadahead = new ChunkReadahead(new IndexMap(deps.config, catalog), (store, digest) => chunks.prefetch(store, digest), deps.config);
+  const recentErrors = new RecentErrors();
+  // Declared before the routes: /v1/status may be asked as soon as the HTTP server listens.
+  let nbd: NbdServer | undefined;
   const routes: Route[] = [
     ...chunkRoutes(deps.config, chunks, chunkReadahead),
     ...imageRoutes({ catalog, reader }),
@@ -114,6 +118,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       chunkReadahead,
       images: () => catalog.status(),
       s3Endpoint: () => (s3 ? { ...s3.stats.snapshot(), chunks: chunkObjects?.status() } : null),
+      nbd: () => (nbd ? { clients: nbd.connections } : null),
+      recentErrors: () => recentErrors.list(),
     }),
   ];
   const sockets = new Set<Socket>();
@@ -121,7 +127,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   /** The S3 endpoint's chunk objects, when they are the cache's (not a test's stand-in). */
   let chunkObjects: ChunkObjectStore | undefined;
 
-  const server = http.createServer((req, res) => void handle(routes, req, res));
+  const server = http.createServer((req, res) => void handle(routes, req, res, recentErrors));
   server.keepAliveTimeout = 65_000;
   server.on('connection', (s) => {
     sockets.add(s);
@@ -134,7 +140,6 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     server.listen(listen.port, listen.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  let nbd: NbdServer | undefined;
   let nbdPort: number | undefined;
   const nbdAddr = deps.nbdListen === false ? undefined : parseListen(deps.nbdListen ?? deps.config().gateway.nbdListen);
   if (nbdAddr) {
@@ -197,7 +202,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   };
 }
 
-async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse, recentErrors: RecentErrors): Promise<void> {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const parent = propagation.extract(context.active(), req.headers);
@@ -215,6 +220,8 @@ async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         if (status === 500) log.error('request failed', { path, err });
       }
+      // Failed handlers only: unknown paths (scanners, typos) would push real failures out.
+      recentErrors.add({ method, path, status, message: (err as Error)?.message ?? String(err) });
       sendError(res, err);
     } finally {
       span.setAttribute('http.status_code', res.statusCode);
