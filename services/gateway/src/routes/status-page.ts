@@ -40,7 +40,8 @@ export const STATUS_PAGE = String.raw`<!doctype html>
   .ok { color: var(--hit); }
   .warn { color: var(--bad); font-weight: 600; }
   #errors td { border-top: 1px solid var(--line); }
-  #errors td.msg { word-break: break-word; }
+  #errors td { white-space: nowrap; }
+  #errors td.path, #errors td.msg { white-space: normal; overflow-wrap: anywhere; }
 </style>
 </head>
 <body>
@@ -53,9 +54,9 @@ export const STATUS_PAGE = String.raw`<!doctype html>
   <section class="card"><h2>S3</h2><div class="big"><span id="s3-gets">–</span> <span class="sub">GETs</span></div><div class="sub" id="s3-detail"></div></section>
   <section class="card"><h2>Saved by the cache</h2><div class="big" id="saved">–</div><div class="sub" id="saved-detail"></div></section>
   <section class="card"><h2>Fetchers</h2><div class="big"><span id="fetchers-online">–</span> <span class="sub">online</span></div><div class="sub" id="fetchers-detail"></div></section>
-  <section class="card wide"><h2>Hit ratio, last 5 minutes</h2><svg id="chart-ratio" viewBox="0 0 300 110" preserveAspectRatio="none"></svg>
+  <section class="card wide"><h2>Hit ratio, up to the last 5 minutes</h2><svg id="chart-ratio" viewBox="0 0 300 110" preserveAspectRatio="none"></svg>
     <div class="legend"><b style="background:var(--hit)"></b>hits / lookups per 2 s <span id="ratio-now"></span></div></section>
-  <section class="card wide"><h2>Throughput, last 5 minutes</h2><svg id="chart-rate" viewBox="0 0 300 110" preserveAspectRatio="none"></svg>
+  <section class="card wide"><h2>Throughput, up to the last 5 minutes</h2><svg id="chart-rate" viewBox="0 0 300 110" preserveAspectRatio="none"></svg>
     <div class="legend"><b style="background:var(--hit)"></b>from the cache <b style="background:var(--s3)"></b>from S3 <span id="rate-max"></span></div></section>
   <section class="card"><h2>Services</h2><table id="services"></table></section>
   <section class="card"><h2>Config</h2><table id="config"></table></section>
@@ -111,8 +112,10 @@ export const STATUS_PAGE = String.raw`<!doctype html>
   function line(svg, values, max, cls) {
     var n = values.length;
     if (n < 2) return;
+    // The chart spans at least a minute and grows to KEEP samples, so that a fresh page is not one thin edge.
+    var span = Math.max(30, n);
     var d = values.map(function (v, i) {
-      var x = 300 - (n - 1 - i) * (300 / (KEEP - 1));
+      var x = 300 - (n - 1 - i) * (300 / (span - 1));
       var y = v === null ? null : 105 - (100 * v) / (max || 1);
       return y === null ? null : x.toFixed(1) + ',' + y.toFixed(1);
     }).filter(function (p) { return p !== null; }).join(' ');
@@ -209,7 +212,7 @@ export const STATUS_PAGE = String.raw`<!doctype html>
       // null: no image index read yet.
       ['S3 for indexes', im.s3Reachable === null || im.s3Reachable === undefined ? 'not asked yet' : yesNo(im.s3Reachable, 'reachable', 'UNREACHABLE')],
       ['from last good index', (im.servedFromLastGood || []).join(', ') || 'none'],
-      ['last S3 error', im.lastS3Error ? { text: String(im.lastS3Error), cls: 'warn' } : 'none'],
+      ['last S3 error', im.lastS3Error ? { text: String(im.lastS3Error.message || im.lastS3Error), cls: 'warn' } : 'none'],
     ]);
     var ep = s.s3Endpoint;
     table('s3-endpoint', ep ? [
@@ -234,8 +237,7 @@ export const STATUS_PAGE = String.raw`<!doctype html>
       [String(e.time).replace('T', ' ').slice(0, 19), String(e.status), e.method + ' ' + e.path, e.message].forEach(function (v, i) {
         var td = document.createElement('td');
         td.textContent = v;
-        if (i === 1) td.className = 'warn';
-        if (i === 3) td.className = 'msg';
+        td.className = ['', 'warn', 'path', 'msg'][i];
         tr.appendChild(td);
       });
       et.appendChild(tr);
