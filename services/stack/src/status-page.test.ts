@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { formatSize } from '@larder/config';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ interface Status {
   chunkCount: number;
   s3Gets: number;
   hits: number;
+  nbd: { clients: number } | null;
   recentErrors: { status: number; method: string; path: string; message: string }[];
 }
 
@@ -95,6 +97,20 @@ describe.skipIf(!haveChromium)('status page in Chromium', () => {
     expect(await page.textContent('#errors')).toContain(s.recentErrors[0]?.message ?? '?');
     expect(await page.locator('#errors i').count()).toBe(0);
     if (process.env.STATUS_PAGE_SCREENSHOT) await page.screenshot({ path: process.env.STATUS_PAGE_SCREENSHOT, fullPage: true });
+  });
+
+  it('counts an NBD client while it is connected', async () => {
+    const nbdCell = page.locator('#images tr:has-text("NBD clients") td');
+    await expect.poll(() => nbdCell.textContent(), { timeout: 10_000, interval: 100 }).toBe('0');
+    const sock = connect({ host: '127.0.0.1', port: stack.gateways[0]?.nbdPort ?? 0 });
+    try {
+      await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+      await expect.poll(() => nbdCell.textContent(), { timeout: 10_000, interval: 100 }).toBe('1');
+      expect((await status()).nbd).toEqual({ clients: 1 });
+    } finally {
+      sock.destroy();
+    }
+    await expect.poll(() => nbdCell.textContent(), { timeout: 10_000, interval: 100 }).toBe('0');
   });
 
   it('answers HEAD / without a body and keeps /healthz and /v1/status apart', async () => {
