@@ -26,6 +26,7 @@ import type { Authenticator } from './s3-api/s3-auth.js';
 import type { ChunkObjects } from './s3-api/chunk-objects.js';
 import { ChunkObjectStore } from './s3-api/chunk-object-store.js';
 import { S3UsageCounter } from './s3-usage.js';
+import { RecentErrors } from './recent-errors.js';
 
 const log = createLogger('gateway');
 const tr = tracer('larder.gateway');
@@ -110,6 +111,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     openChunkFiles.add(() => chunkFiles.openCount),
     configGeneration.add(() => (deps.configStatus?.() as { generation?: number } | undefined)?.generation),
   ];
+  const recentErrors = new RecentErrors();
+  // Declared before the routes: /v1/status may be asked as soon as the HTTP server listens.
+  let nbd: NbdServer | undefined;
   const routes: Route[] = [
     metricsRoute,
     ...chunkRoutes(deps.config, chunks, chunkReadahead),
@@ -123,6 +127,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       chunkReadahead,
       images: () => catalog.status(),
       s3Endpoint: () => (s3 ? { ...s3.stats.snapshot(), chunks: chunkObjects?.status() } : null),
+      nbd: () => (nbd ? { clients: nbd.connections } : null),
+      recentErrors: () => recentErrors.list(),
     }),
   ];
   const sockets = new Set<Socket>();
@@ -130,7 +136,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   /** The S3 endpoint's chunk objects, when they are the cache's (not a test's stand-in). */
   let chunkObjects: ChunkObjectStore | undefined;
 
-  const server = http.createServer((req, res) => void handle(routes, req, res));
+  const server = http.createServer((req, res) => void handle(routes, req, res, recentErrors));
   server.keepAliveTimeout = 65_000;
   server.on('connection', (s) => {
     sockets.add(s);
@@ -143,7 +149,6 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     server.listen(listen.port, listen.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  let nbd: NbdServer | undefined;
   let nbdPort: number | undefined;
   const nbdAddr = deps.nbdListen === false ? undefined : parseListen(deps.nbdListen ?? deps.config().gateway.nbdListen);
   if (nbdAddr) {
@@ -218,7 +223,7 @@ const metricsRoute: Route = {
   },
 };
 
-async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse, recentErrors: RecentErrors): Promise<void> {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const parent = propagation.extract(context.active(), req.headers);
@@ -236,6 +241,8 @@ async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         if (status === 500) log.error('request failed', { path, err });
       }
+      // Failed handlers only: unknown paths (scanners, typos) would push real failures out.
+      recentErrors.add({ method, path, status, message: (err as Error)?.message ?? String(err) });
       sendError(res, err);
     } finally {
       span.setAttribute('http.status_code', res.statusCode);

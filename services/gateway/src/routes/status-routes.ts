@@ -8,6 +8,8 @@ import { s3CostStatus } from '../s3-cost.js';
 import type { OpenChunkFiles } from '../images/open-chunk-files.js';
 import type { DecodedChunkCache } from '../images/decoded-cache.js';
 import type { ChunkReadahead } from '../chunk-readahead/index.js';
+import type { RecentError } from '../recent-errors.js';
+import { STATUS_PAGE } from './status-page.js';
 
 /** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
 async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online: number; inflight: number; queued: number }> {
@@ -26,7 +28,7 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
   return out;
 }
 
-/** `GET /healthz` and `GET /v1/status`. */
+/** `GET /` (the status page), `GET /healthz` and `GET /v1/status`. */
 export function statusRoutes(deps: {
   config: () => Config;
   nc: NatsConnection;
@@ -40,8 +42,26 @@ export function statusRoutes(deps: {
   chunkReadahead?: ChunkReadahead;
   /** The S3 endpoint's counters (null: none runs). */
   s3Endpoint?: () => (object & { chunks?: { putsKnown?: number } }) | null;
+  /** The NBD server's clients (null: none runs). */
+  nbd?: () => { clients: number } | null;
+  /** The last failed requests of this process, newest first. */
+  recentErrors?: () => RecentError[];
 }): Route[] {
   return [
+    {
+      methods: ['GET', 'HEAD'],
+      pattern: /^\/$/,
+      handler: (req, res) => {
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-length': Buffer.byteLength(STATUS_PAGE),
+          'cache-control': 'no-cache',
+          // Everything is inline; nothing may load from elsewhere.
+          'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+        });
+        res.end(req.method === 'HEAD' ? undefined : STATUS_PAGE);
+      },
+    },
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/healthz$/,
@@ -111,7 +131,9 @@ export function statusRoutes(deps: {
           images,
           chunkReadahead: deps.chunkReadahead?.stats() ?? null,
           s3Endpoint,
+          nbd: deps.nbd?.() ?? null,
           config: deps.configStatus?.() ?? null,
+          recentErrors: deps.recentErrors?.() ?? [],
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });
       },
