@@ -1,4 +1,4 @@
-export { accessKeySchema, configSchema, datastoreSchema } from './schema.js';
+export { accessKeySchema, configSchema, datastoreSchema, isBucketName } from './schema.js';
 export type { ConfigInput } from './schema.js';
 export type { AccessKey, Config, DatastoreConfig, ResolvedDatastore } from './types.js';
 export { ConfigError } from './errors.js';

@@ -38,6 +38,12 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'use letters, 
 const price = z.number({ message: 'a price must be a number' }).finite().nonnegative({ message: 'a price cannot be negative' });
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Whether a name is a valid S3 bucket name (3–63 lower-case letters, digits, dots and hyphens). */
+export function isBucketName(name: string): boolean {
+  return BUCKET_NAME.test(name);
+}
+
 const bucketName = z.string().regex(BUCKET_NAME, 'not a valid S3 bucket name');
 
 /** The bucket name a datastore answers to on the S3 endpoint: its `clientBucket`, else its own name when that is a valid bucket name. */

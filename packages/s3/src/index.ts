@@ -1,5 +1,5 @@
 export { s3ClientFor, destroyS3Clients } from './client.js';
-export { chunkObjectKey, indexFolder, indexObjectKey, isSafeObjectName } from './keys.js';
+export { chunkObjectKey, chunkDigestOfKey, indexFolder, indexObjectKey, isSafeObjectName } from './keys.js';
 export { S3Error, classifyS3Error } from './errors.js';
 export type { S3ErrorKind } from './errors.js';
 export { withRetry, DEFAULT_RETRY } from './retry.js';

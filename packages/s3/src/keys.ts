@@ -11,6 +11,24 @@ export function chunkObjectKey(ds: Pick<ResolvedDatastore, 'layout' | 'prefix'>,
   return ds.layout === 'pbs' ? join(ds.prefix, `.chunks/${shard}/${digest}`) : join(ds.prefix, `${shard}/${digest}.cacnk`);
 }
 
+/** The layout's chunk object keys (prefix removed), each capturing its shard and digest. */
+const CHUNK_KEY: Record<ResolvedDatastore['layout'], RegExp> = {
+  pbs: /^\.chunks\/([0-9a-f]{4})\/([0-9a-f]{64})$/,
+  casync: /^([0-9a-f]{4})\/([0-9a-f]{64})\.cacnk$/,
+  restic: /^data\/([0-9a-f]{2})\/([0-9a-f]{64})$/,
+};
+
+/** The digest of a chunk object key ({@link chunkObjectKey}'s inverse), or undefined for any other key of the datastore. */
+export function chunkDigestOfKey(ds: Pick<ResolvedDatastore, 'layout' | 'prefix'>, key: string): string | undefined {
+  let rest = key;
+  if (ds.prefix) {
+    if (!key.startsWith(`${ds.prefix}/`)) return undefined;
+    rest = key.slice(ds.prefix.length + 1);
+  }
+  const m = CHUNK_KEY[ds.layout].exec(rest);
+  return m?.[1] && m[2]?.startsWith(m[1]) ? m[2] : undefined;
+}
+
 /** Folder (with trailing slash) under which a datastore keeps index files (images): `<prefix>/.cnt/`. */
 export function indexFolder(ds: Pick<ResolvedDatastore, 'prefix'>): string {
   return join(ds.prefix, '.cnt/');

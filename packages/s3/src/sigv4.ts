@@ -65,13 +65,15 @@ export function parseEndpoint(endpoint: string): S3Endpoint {
 }
 
 /**
- * Host header and encoded path of an object: path style (`host/bucket/key`), or virtual-hosted style
- * (`bucket.host/key`) unless path style is forced, the endpoint is an IP address or the bucket is no DNS label (as the SDK).
+ * Host header and encoded path of an object (or, with no key, of the bucket): path style (`host/bucket/key`), or
+ * virtual-hosted style (`bucket.host/key`) unless path style is forced, the endpoint is an IP address or the bucket is
+ * no DNS label (as the SDK).
  */
-export function objectTarget(ep: S3Endpoint, bucket: string, key: string, pathStyle: boolean): { host: string; path: string } {
+export function objectTarget(ep: S3Endpoint, bucket: string, key: string | undefined, pathStyle: boolean): { host: string; path: string } {
   const vhost = !pathStyle && !ep.isIp && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
-  if (vhost) return { host: `${bucket}.${ep.authority}`, path: `${ep.basePath}/${encodeKey(key)}` };
-  return { host: ep.authority, path: `${ep.basePath}/${encodeKey(bucket)}/${encodeKey(key)}` };
+  const base = vhost ? ep.basePath : `${ep.basePath}/${encodeKey(bucket)}`;
+  const path = key === undefined ? base || '/' : `${base}/${encodeKey(key)}`;
+  return { host: vhost ? `${bucket}.${ep.authority}` : ep.authority, path };
 }
 
 /** `20130524T000000Z` for a date. */

@@ -4,6 +4,7 @@ export { SavedIndexes, SAVED_INDEX_LIMITS } from './saved-indexes.js';
 export type { SavedIndexLimits } from './saved-indexes.js';
 export {
   fileIdentity,
+  preadAll,
   quarantineChunk,
   sameFile,
   verifyChunkFile,

@@ -52,7 +52,8 @@ export async function verifyChunkFile(fd: number, digest: string, check: ChunkCh
   }
 }
 
-function preadAll(fd: number, buf: Buffer): Promise<void> {
+/** Fill `buf` from the start of the open file `fd` (positional reads: the fd's offset is untouched). */
+export function preadAll(fd: number, buf: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
       if (done === buf.length) return resolve();

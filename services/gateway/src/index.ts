@@ -6,5 +6,5 @@ export type { ChunkObjectStoreDeps, ChunkObjectStats } from './s3-api/chunk-obje
 export { startS3Server } from './s3-api/s3-server.js';
 export type { S3Server, S3ServerDeps } from './s3-api/s3-server.js';
 export type { Authenticator } from './s3-api/s3-auth.js';
-export type { ChunkObjects, ChunkObject, ChunkObjectInfo, ChunkUpload, ChunkPutResult } from './s3-api/chunk-objects.js';
+export type { ChunkObjects, ChunkObject, ChunkObjectInfo, ChunkUpload, ChunkPutOptions, ChunkPutResult } from './s3-api/chunk-objects.js';
 export { S3ApiError, S3_ERROR_STATUS } from './s3-api/s3-errors.js';

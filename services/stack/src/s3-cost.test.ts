@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
+import { endpointClient } from './s3-endpoint-testing.js';
 
 const KEY = { accessKeyId: 'cost-rw', secretAccessKey: 'cost-rw-secret' };
 let stack: TestStack;
@@ -9,15 +10,7 @@ let client: S3Client;
 
 beforeAll(async () => {
   stack = await startTestStack({ fetchers: 2, config: { accessKeys: [{ ...KEY, buckets: ['*'], access: 'read-write' }], prices: { egressPerGiB: 0.09, currency: 'USD' } } });
-  client = new S3Client({
-    endpoint: stack.gateways[0]?.s3Url ?? '',
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: KEY,
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  client = endpointClient(stack.gateways[0], KEY);
 });
 
 afterAll(async () => {

@@ -2,6 +2,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition, valueOf } from './metrics-text.js';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
+import { endpointClient } from './s3-endpoint-testing.js';
 
 const KEY = { accessKeyId: 'metrics-rw', secretAccessKey: 'metrics-rw-secret' };
 let stack: TestStack;
@@ -9,15 +10,7 @@ let client: S3Client;
 
 beforeAll(async () => {
   stack = await startTestStack({ config: { accessKeys: [{ ...KEY, buckets: ['*'], access: 'read-write' }] } });
-  client = new S3Client({
-    endpoint: stack.gateways[0]?.s3Url,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: KEY,
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  client = endpointClient(stack.gateways[0], KEY);
 });
 afterAll(async () => {
   client?.destroy();

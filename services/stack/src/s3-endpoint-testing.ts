@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { Gateway } from '@larder/gateway';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SigV4Signer } from '@larder/s3';
 import { startTestStack, type TestStack } from './test-stack.js';
 
@@ -26,6 +27,19 @@ export async function startS3TestStack(datastores: Record<string, unknown>, opts
       datastores,
       ...opts.config,
     },
+  });
+}
+
+/** An AWS SDK client of a gateway's S3 endpoint, signing with `key` (no retries; checksums only where S3 requires them). */
+export function endpointClient(g: Gateway | undefined, key: { accessKeyId: string; secretAccessKey: string } = TEST_KEY): S3Client {
+  return new S3Client({
+    endpoint: s3EndpointOf(g),
+    region: REGION,
+    forcePathStyle: true,
+    credentials: key,
+    maxAttempts: 1,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
 

@@ -91,6 +91,21 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => stack?.cleanup());
 
+/** One more gateway on the test stack's node (its own ports; no S3 endpoint). */
+function anotherGateway(): ReturnType<typeof startGateway> {
+  const deps = stack.deps;
+  return startGateway({
+    config: () => stack.config,
+    nc: deps.nc,
+    index: deps.index,
+    volume: deps.volume,
+    redis: deps.redis,
+    listen: '127.0.0.1:0',
+    nbdListen: '127.0.0.1:0',
+    s3Listen: false,
+  });
+}
+
 describe('NBD and HTTP name why an image cannot be opened', () => {
   it('unknown image: no such export; malformed index: says malformed', async () => {
     const unknown = await tool('nbdinfo', [nbdUri('nope.img')], { LIBNBD_DEBUG: '1' });
@@ -154,17 +169,7 @@ describe('S3 stopped', () => {
   });
 
   it('a gateway started while S3 is down serves cached images from the index copies on the volume', async () => {
-    const deps = stack.deps;
-    second = await startGateway({
-      config: () => stack.config,
-      nc: deps.nc,
-      index: deps.index,
-      volume: deps.volume,
-      redis: deps.redis,
-      listen: '127.0.0.1:0',
-      nbdListen: '127.0.0.1:0',
-      s3Listen: false,
-    });
+    second = await anotherGateway();
     await expectReadable('cached.img', second.url, second.nbdPort);
     expect((await range('partial.img', 0, 1000, second.url)).status).toBe(206);
     const status = await imagesStatus(second.url);
@@ -199,17 +204,7 @@ describe('S3 frozen (accepts requests, never answers)', () => {
     await expectReadable('cached.img');
 
     // A gateway started while S3 is frozen answers from the index copies on the volume while its S3 reads hang.
-    const deps = stack.deps;
-    const third = await startGateway({
-      config: () => stack.config,
-      nc: deps.nc,
-      index: deps.index,
-      volume: deps.volume,
-      redis: deps.redis,
-      listen: '127.0.0.1:0',
-      nbdListen: '127.0.0.1:0',
-      s3Listen: false,
-    });
+    const third = await anotherGateway();
     try {
       await expectReadable('cached.img', third.url, third.nbdPort);
       await until(async () => (await imagesStatus(third.url)).servedFromLastGood.includes('demo/cached.img.fidx'), 10_000, 'the S3 read to time out');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { fstatSync, read as readCb } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { SingleFlight } from '@larder/flight';
-import { fileIdentity, sameFile, type FileIdentity } from '@larder/volume';
+import { fileIdentity, preadAll, sameFile, type FileIdentity } from '@larder/volume';
 
 /** A chunk file's size, the quoted ETag S3 gives its object, and when the file was written. */
 export interface ChunkEtag {
@@ -35,7 +35,11 @@ export class ChunkEtags {
     const known = this.etags.get(key);
     if (known && sameFile(known.identity, identity)) return { size: identity.size, etag: known.etag, lastModified: new Date(identity.mtimeMs) };
     const id = `${key}@${identity.dev}:${identity.ino}:${identity.size}:${identity.mtimeMs}:${identity.ctimeMs}`;
-    const etag = await this.hashing.run(id, async () => md5Etag(await readWhole(fd, identity.size)));
+    const etag = await this.hashing.run(id, async () => {
+      const bytes = Buffer.allocUnsafe(identity.size);
+      await preadAll(fd, bytes);
+      return md5Etag(bytes);
+    });
     this.add(key, identity, etag);
     return { size: identity.size, etag, lastModified: new Date(identity.mtimeMs) };
   }
@@ -50,19 +54,4 @@ export class ChunkEtags {
   delete(key: string): void {
     this.etags.delete(key);
   }
-}
-
-function readWhole(fd: number, size: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(size);
-  return new Promise((resolve, reject) => {
-    const step = (done: number): void => {
-      if (done === size) return resolve(buf);
-      readCb(fd, buf, done, size - done, done, (err, n) => {
-        if (err) reject(err);
-        else if (n === 0) reject(new Error(`short read: ${done} of ${size} bytes`));
-        else step(done + n);
-      });
-    };
-    step(0);
-  });
 }

@@ -7,11 +7,12 @@ import { SingleFlight } from '@larder/flight';
 import { decodeAndVerifyChunk, isFormatError } from '@larder/formats';
 import type { ChunkIndex, KnownChunks } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
+import { chunkDigestOfKey } from '@larder/s3';
 import { ChunkWriter, chunkKey, fileIdentity, type Volume } from '@larder/volume';
 import type { ChunkReadahead } from '../chunk-readahead/index.js';
 import type { ChunkStore } from '../chunk-store.js';
 import { ChunkEtags, md5Etag } from './chunk-etags.js';
-import type { ChunkObject, ChunkObjectInfo, ChunkObjects, ChunkPutResult, ChunkUpload } from './chunk-objects.js';
+import type { ChunkObject, ChunkObjectInfo, ChunkObjects, ChunkPutOptions, ChunkPutResult, ChunkUpload } from './chunk-objects.js';
 import { S3ApiError } from './s3-errors.js';
 
 const log = createLogger('gateway');
@@ -21,10 +22,6 @@ const PUT_CACHE_WAIT_MS = 2000;
 
 /** An ETag that is an MD5 (S3's for a single-part PUT). */
 const MD5_ETAG = /^"[0-9a-fA-F]{32}"$/;
-const PBS_CHUNK_KEY = /^\.chunks\/([0-9a-f]{4})\/([0-9a-f]{64})$/;
-const CASYNC_CHUNK_KEY = /^([0-9a-f]{4})\/([0-9a-f]{64})\.cacnk$/;
-/** A restic pack file: `data/<2 hex>/<sha256 of the object>`. */
-const RESTIC_PACK_KEY = /^data\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 /** What the chunk objects of the S3 endpoint need: the gateway's config, chunk store and readahead, the node's record of known chunks, volume, index and bus. */
 export interface ChunkObjectStoreDeps {
@@ -100,8 +97,7 @@ export class ChunkObjectStore implements ChunkObjects {
   }
 
   digestOf(ds: ResolvedDatastore, key: string): string | undefined {
-    const m = (ds.layout === 'pbs' ? PBS_CHUNK_KEY : ds.layout === 'restic' ? RESTIC_PACK_KEY : CASYNC_CHUNK_KEY).exec(key);
-    return m && m[2]!.startsWith(m[1]!) ? m[2] : undefined;
+    return chunkDigestOfKey({ layout: ds.layout, prefix: '' }, key);
   }
 
   async open(ds: ResolvedDatastore, digest: string, socket: Socket): Promise<ChunkObject> {
@@ -136,13 +132,13 @@ export class ChunkObjectStore implements ChunkObjects {
     }
   }
 
-  async put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: { ifNoneMatch: boolean }): Promise<ChunkPutResult> {
+  async put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: ChunkPutOptions): Promise<ChunkPutResult> {
     this.verify(ds, digest, body);
     const key = chunkKey(ds.name, digest);
     let joined = true;
     const { outcome, etag } = await this.uploads.run(key, () => {
       joined = false;
-      return this.upload(ds, digest, body, upload, opts.ifNoneMatch);
+      return this.upload(ds, digest, body, upload, opts);
     });
     // A PUT that joined another's upload of the chunk finds the object there (made by that PUT) when it asked for If-None-Match.
     const existed = outcome !== 'uploaded' || joined;
@@ -210,9 +206,9 @@ export class ChunkObjectStore implements ChunkObjects {
    * Send a verified body to S3 unless known to be there, then record it; its ETag is S3's when S3 gave an MD5 one (it
    * checked the body), else computed. Caching it follows in the background: the client's answer waits for S3 alone.
    */
-  private async upload(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, ifNoneMatch: boolean): Promise<{ outcome: UploadOutcome; etag: string }> {
+  private async upload(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: ChunkPutOptions): Promise<{ outcome: UploadOutcome; etag: string }> {
     const { known, config } = this.deps;
-    const [isKnown] = await known.known(ds.name, [digest], config().gateway.knownChunkTtl);
+    const [isKnown] = opts.unknown ? [false] : await known.known(ds.name, [digest], config().gateway.knownChunkTtl);
     let outcome: UploadOutcome;
     let etag: string | undefined;
     if (isKnown) {
@@ -220,7 +216,7 @@ export class ChunkObjectStore implements ChunkObjects {
       this.counters.putsKnown++;
       this.counters.bytesNotUploaded += body.byteLength;
     } else {
-      const answer = await upload(body, { ifNoneMatch });
+      const answer = await upload(body, { ifNoneMatch: opts.ifNoneMatch });
       outcome = answer.preconditionFailed ? 'existing' : 'uploaded';
       if (answer.preconditionFailed) this.counters.putsExisting++;
       else this.counters.putsUploaded++;

@@ -31,7 +31,7 @@ export interface ChunkObjects {
    * (a full volume or Redis down is logged and counted, never the client's failure). Concurrent PUTs of one chunk in a
    * process share one upload (a PUT with `ifNoneMatch` that joined another's upload is answered PreconditionFailed).
    */
-  put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: { ifNoneMatch: boolean }): Promise<ChunkPutResult>;
+  put(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: ChunkPutOptions): Promise<ChunkPutResult>;
 
   /**
    * Whether the existence record says S3 holds the chunk (within `gateway.knownChunkTtl`): a conditional PUT of it
@@ -64,6 +64,12 @@ export interface ChunkObjectInfo {
 
 /** The upstream PutObject of a chunk body, given by the S3 endpoint (it knows the client's headers); `ifNoneMatch` adds `If-None-Match: *`. */
 export type ChunkUpload = (body: Buffer, opts: { ifNoneMatch: boolean }) => Promise<{ etag?: string; preconditionFailed?: boolean }>;
+
+/** A chunk PUT's options: the client's `If-None-Match: *`, and whether {@link ChunkObjects.knownPut} just found no record (not asked again). */
+export interface ChunkPutOptions {
+  ifNoneMatch: boolean;
+  unknown?: boolean;
+}
 
 /** How a chunk PUT went. */
 export interface ChunkPutResult {

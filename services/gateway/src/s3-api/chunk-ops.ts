@@ -68,7 +68,8 @@ async function headChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef
 export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: ChunkRef): Promise<void> {
   const ifNoneMatch = header(ctx.req, 'if-none-match')?.trim() === '*';
   const length = Number(header(ctx.req, 'content-length') ?? NaN);
-  if (ifNoneMatch && Number.isSafeInteger(length) && length <= MAX_CHUNK_BODY && (await chunks.knownPut(ref.ds, ref.digest, length))) {
+  const asked = ifNoneMatch && Number.isSafeInteger(length) && length <= MAX_CHUNK_BODY;
+  if (asked && (await chunks.knownPut(ref.ds, ref.digest, length))) {
     // A backup of data S3 already holds (PBS sends every chunk this way): the precondition fails whatever the body, so
     // its bytes are read off the connection and dropped — not hashed, decoded or kept.
     await drain(ctx.req, (n) => (ctx.stats.bytesIn += n));
@@ -99,7 +100,7 @@ export async function putChunk(ctx: ObjectContext, chunks: ChunkObjects, ref: Ch
       const etag = responseHeaders(up).etag;
       return { etag: typeof etag === 'string' ? etag : undefined };
     },
-    { ifNoneMatch },
+    { ifNoneMatch, unknown: asked },
   );
   if (result.preconditionFailed) throw new S3ApiError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
   ctx.res.writeHead(200, { etag: result.etag, 'content-length': 0 });

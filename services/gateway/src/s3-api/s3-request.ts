@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { isBucketName } from '@larder/config';
 import { S3ApiError } from './s3-errors.js';
 
 /** An S3 request as addressed: which bucket and key (undefined for service and bucket requests) and its query. */
@@ -71,7 +72,7 @@ export function parseS3Address(req: Pick<IncomingMessage, 'url' | 'headers'>, is
   const slash = path.indexOf('/');
   const rawBucket = slash < 0 ? path : path.slice(0, slash);
   // Bucket names are plain: an encoded character (a slash above all) is refused, never decoded.
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(rawBucket)) {
+  if (!isBucketName(rawBucket)) {
     throw new S3ApiError('InvalidBucketName', `not a valid bucket name: ${rawBucket.slice(0, 80)}`);
   }
   const rawKey = slash < 0 ? '' : path.slice(slash + 1);

@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { ResolvedDatastore } from '@larder/config';
 import { S3UpstreamMetrics } from '@larder/metrics';
-import { encodeKey, parseEndpoint, SigV4Signer, UNSIGNED_PAYLOAD, type S3Endpoint } from '@larder/s3';
+import { objectTarget, parseEndpoint, SigV4Signer, UNSIGNED_PAYLOAD, type S3Endpoint } from '@larder/s3';
 import { parseXml, childText, XmlSyntaxError, type XmlElement } from './xml.js';
 import { S3ApiError } from './s3-errors.js';
 import { s3BodyBytes, s3OperationOf, type S3UsageCounter } from '../s3-usage.js';
@@ -100,10 +100,7 @@ export class UpstreamPool {
 
   private once(ds: ResolvedDatastore, r: UpstreamRequest): Promise<IncomingMessage> {
     const t = this.target(ds);
-    const vhost = !t.ep.isIp && !ds.pathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(ds.bucket);
-    const host = vhost ? `${ds.bucket}.${t.ep.authority}` : t.ep.authority;
-    const base = vhost ? t.ep.basePath : `${t.ep.basePath}/${encodeKey(ds.bucket)}`;
-    const path = r.key === undefined ? base || '/' : `${base}/${encodeKey(r.key)}`;
+    const { host, path } = objectTarget(t.ep, ds.bucket, r.key, ds.pathStyle);
     const query = canonicalQuery(r.query ?? []);
     const headers: Record<string, string> = { ...r.headers };
     let payloadHash = UNSIGNED_PAYLOAD;
