@@ -1,38 +1,24 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, type Config } from '@larder/config';
-import { connectNodeDeps, type NodeDeps } from '@larder/service-kit';
+import type { Config } from '@larder/config';
+import type { NodeDeps } from '@larder/service-kit';
 import { startCacheIndex, type CacheIndexService } from './index-service.js';
 import { Evictor } from './evictor.js';
+import { openTestNode, type TestNode } from './test-node.js';
 
 // The shared Redis and NATS, each test in its own namespace (nothing is flushed).
 const digest = (i: number) => i.toString(16).padStart(2, '0').repeat(32);
-let dir: string;
 let config: Config;
 let deps: NodeDeps;
+let node: TestNode;
 let svc: CacheIndexService | undefined;
 
 beforeAll(async () => {
-  const ns = `t${randomBytes(5).toString('hex')}`;
-  dir = await mkdtemp(path.join(os.tmpdir(), `larder-${ns}-`));
-  config = parseConfig({
-    namespace: ns,
-    capacity: 3000,
-    volume: { path: path.join(dir, 'volume'), fsync: false },
-    redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-    nats: { servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
-    index: { evictInterval: '1h', reconcileInterval: '1h' },
-  });
-  deps = await connectNodeDeps(config, 'cache-index-test');
+  node = await openTestNode('cache-index-test');
+  ({ config, deps } = node);
 });
 afterAll(async () => {
   await svc?.stop();
-  await deps?.index.clear();
-  await deps?.close();
-  await rm(dir, { recursive: true, force: true });
+  await node?.close();
 });
 
 describe('the cache-index and a lost or foreign index', () => {
