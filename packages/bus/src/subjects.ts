@@ -17,10 +17,16 @@ export interface Subjects {
   readonly configSet: string;
   readonly configHistory: string;
   readonly configGeneration: string;
+  /** Request/reply to the GC worker: run (`GcRunRequest`), status (`GcStatus`), cancel; events: progress of a run (`GcReport`). */
+  readonly gcRun: string;
+  readonly gcStatus: string;
+  readonly gcCancel: string;
+  readonly gcProgress: string;
   /** Service names for the NATS services API ($SRV.PING.<name>). */
   readonly fetcherService: string;
   readonly indexService: string;
   readonly configService: string;
+  readonly gcService: string;
 }
 
 /** Build the subjects of a namespace. */
@@ -37,9 +43,14 @@ export function subjects(namespace: string): Subjects {
     configSet: `${p}.config.set`,
     configHistory: `${p}.config.history`,
     configGeneration: `${p}.config.generation`,
+    gcRun: `${p}.gc.run`,
+    gcStatus: `${p}.gc.status`,
+    gcCancel: `${p}.gc.cancel`,
+    gcProgress: `${p}.gc.progress`,
     fetcherService: `${namespace}-chunk-fetcher`,
     indexService: `${namespace}-cache-index`,
     configService: `${namespace}-config-service`,
+    gcService: `${namespace}-gc-worker`,
   };
 }
 

@@ -33,6 +33,9 @@ export function resolveDatastore(config: Config, name: string): ResolvedDatastor
     pathStyle: ds.pathStyle ?? config.s3.pathStyle,
     accessKeyId: ds.accessKeyId ?? config.s3.accessKeyId ?? 'S3RVER',
     secretAccessKey: ds.secretAccessKey ?? config.s3.secretAccessKey ?? 'S3RVER',
+    owned: ds.owned,
+    gcEvery: ds.gcEvery,
+    budget: ds.budget,
   };
   if (!stores) resolved.set(config, (stores = new Map<string, ResolvedDatastore>()));
   stores.set(name, out);

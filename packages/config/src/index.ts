@@ -1,6 +1,6 @@
-export { accessKeySchema, configSchema, datastoreSchema, isBucketName } from './schema.js';
+export { accessKeySchema, budgetSchema, configSchema, datastoreSchema, isBucketName, tokenSchema } from './schema.js';
 export type { ConfigInput } from './schema.js';
-export type { AccessKey, Config, DatastoreConfig, ResolvedDatastore } from './types.js';
+export type { AccessKey, Budget, Config, Token, DatastoreConfig, ResolvedDatastore } from './types.js';
 export { ConfigError } from './errors.js';
 export type { ConfigIssue } from './errors.js';
 export { parseConfig, parseConfigText, parseConfigDocument, parseYamlMapping, parseLenientMapping } from './parse-config.js';

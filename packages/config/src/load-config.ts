@@ -37,6 +37,7 @@ export function resolvePaths(config: Config, baseDir: string): Config {
     ...config,
     volume: { ...config.volume, path: path.resolve(baseDir, config.volume.path) },
     s3: { ...config.s3, embedded: { ...config.s3.embedded, directory: path.resolve(baseDir, config.s3.embedded.directory) } },
+    gc: { ...config.gc, workDir: path.resolve(baseDir, config.gc.workDir) },
   };
 }
 

@@ -72,9 +72,59 @@ export const datastoreSchema = z
       .transform((p) => p.replace(/^\/+|\/+$/g, '')),
     /** The bucket name this datastore answers to on the gateway's S3 endpoint; default: the datastore's name when it is a valid bucket name. */
     clientBucket: bucketName.optional(),
+    /** Larder owns this datastore's S3 objects (it is written only through Larder): its GC deletes unreferenced chunks from S3. Never for a PBS datastore that runs its own GC. */
+    owned: z.boolean().default(false),
+    /** Run GC on this datastore this often (`24h`); absent: only when asked (`larder gc run`). */
+    gcEvery: duration.pipe(z.number().min(60_000, { message: 'must be at least 1m' })).optional(),
+    /** The request budget (a name in `budgets`) its S3 requests count against; datastores naming the same budget share it. */
+    budget: name.optional(),
     ...s3Connection,
   })
   .strict();
+
+/** A request budget for S3: requests per second by operation class and requests in flight, shared by every process of the node. */
+export const budgetSchema = z
+  .object({
+    /** GET and HEAD requests per second (absent: unlimited). */
+    getPerSecond: z.number().positive().optional(),
+    /** PUT, POST, COPY and DELETE requests per second. */
+    putPerSecond: z.number().positive().optional(),
+    /** LIST requests per second. */
+    listPerSecond: z.number().positive().optional(),
+    /** Requests in flight at once, all classes. */
+    concurrency: z.number().int().min(1).optional(),
+    /** HTTP statuses that mean "slow down" (the rate shrinks, AIMD); some providers answer 403 to a rate limit. */
+    throttleStatuses: z.array(z.number().int().min(400).max(599)).default([429, 503]),
+  })
+  .strict();
+
+/** A bearer token of the gateway's HTTP routes, the CLI and config changes; give `token` or its `sha256` (hashed at rest). */
+export const tokenSchema = z
+  .object({
+    /** Who holds it, for logs and status (never the secret). */
+    name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'use 1 to 64 letters, digits, _ . @ -'),
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Lower-case hex SHA-256 of the token. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'the hex SHA-256 of the token (64 lower-case hex digits)')
+      .optional(),
+    /** read: chunks, images, indexes, NBD exports, status; admin: also config changes, warm, GC and writes. */
+    scope: z.enum(['read', 'admin']).default('read'),
+    /** Datastore names it may use, or `*`. */
+    datastores: z.array(z.string().min(1)).min(1).default(['*']),
+  })
+  .strict()
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), { message: 'give exactly one of token and sha256' });
+
+/** Files of a TLS identity (PEM). */
+const tlsFiles = {
+  /** CA bundle to verify the peer with. */
+  caFile: z.string().optional(),
+  /** Own certificate and key (a client certificate for Redis/NATS, the server's for NBD). */
+  certFile: z.string().optional(),
+  keyFile: z.string().optional(),
+};
 
 /** An access key of the gateway's S3 endpoint: clients sign with it (SigV4); `buckets` are client-facing bucket names, or `*`. */
 export const accessKeySchema = z
@@ -101,11 +151,28 @@ export const configSchema = z
       .strict()
       .default({ path: '.larder/volume', reserve: 0.05, fsync: true, scrubRate: 4 * 2 ** 20 }),
     redis: z
-      .object({ url: z.string().default('redis://127.0.0.1:6379') })
+      .object({
+        url: z.string().default('redis://127.0.0.1:6379'),
+        /** ACL user and password (or put them in the URL, or LARDER_REDIS_PASSWORD). */
+        username: z.string().optional(),
+        password: z.string().optional(),
+        /** TLS (also implied by a `rediss://` URL). */
+        tls: z
+          .object({ ...tlsFiles, servername: z.string().optional() })
+          .strict()
+          .optional(),
+      })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379' }),
     nats: z
-      .object({ servers: z.union([z.string(), z.array(z.string()).min(1)]).default('nats://127.0.0.1:4222') })
+      .object({
+        servers: z.union([z.string(), z.array(z.string()).min(1)]).default('nats://127.0.0.1:4222'),
+        /** User and password, or a token (or LARDER_NATS_PASSWORD / LARDER_NATS_TOKEN). */
+        user: z.string().optional(),
+        pass: z.string().optional(),
+        token: z.string().optional(),
+        tls: z.object(tlsFiles).strict().optional(),
+      })
       .strict()
       .default({ servers: 'nats://127.0.0.1:4222' }),
     gateway: z
@@ -119,6 +186,20 @@ export const configSchema = z
         touchFlushInterval: duration.default(1000),
         /** The S3-compatible endpoint (SigV4 with `accessKeys`); `false` serves none. */
         s3Listen: z.union([listen, z.literal(false)]).default('127.0.0.1:8781'),
+        /** Allow `listen`, `nbdListen` or `s3Listen` on a non-loopback address without tokens / access keys (everything open to the network). */
+        allowOpen: z.boolean().default(false),
+        /** NBD over TLS (NBD_OPT_STARTTLS): a certificate and key, or a PSK file (`identity:hexkey` lines, as nbdkit and QEMU use). */
+        nbdTls: z
+          .object({
+            ...tlsFiles,
+            pskFile: z.string().optional(),
+            /** Refuse clients that do not start TLS. */
+            require: z.boolean().default(true),
+          })
+          .strict()
+          .optional(),
+        /** Which NBD clients may open which datastores' exports: a TLS identity (PSK identity or certificate CN) and its datastores (or `*`). Empty: every client that got through TLS. */
+        nbdAccess: z.array(z.object({ identity: z.string().min(1), datastores: z.array(z.string().min(1)).min(1) }).strict()).default([]),
         /** How long a record that a chunk is in S3 (fetched, written or seen by Larder) is believed before a PUT of it is sent to S3 again. */
         knownChunkTtl: duration.default(7 * 24 * 3600_000),
       })
@@ -131,7 +212,11 @@ export const configSchema = z
         touchFlushInterval: 1000,
         s3Listen: '127.0.0.1:8781',
         knownChunkTtl: 7 * 24 * 3600_000,
+        allowOpen: false,
+        nbdAccess: [],
       }),
+    /** Bearer tokens of the HTTP routes and config changes; none: the gateway listens on loopback only and config changes are open to anyone on NATS. */
+    tokens: z.array(tokenSchema).default([]),
     /** Keys that clients of the gateway's S3 endpoint sign with; none: every S3 request is refused. */
     accessKeys: z.array(accessKeySchema).default([]),
     s3: z
@@ -187,6 +272,18 @@ export const configSchema = z
       })
       .strict()
       .default({ getPer1000: 0.0004, putPer1000: 0.005, deletePer1000: 0, egressPerGiB: 0.09, currency: 'USD' }),
+    /** S3 request budgets datastores name in `budget`. */
+    budgets: z.record(name, budgetSchema).default({}),
+    /** The GC worker: mark every index, sweep unreferenced chunks from the cache and from owned datastores in S3. */
+    gc: z
+      .object({
+        /** An unreferenced chunk in S3 is deleted only when it and Larder's last touch of it are older than this (PBS: 24h5m). */
+        grace: duration.default(24 * 3600_000 + 5 * 60_000),
+        /** Where the mark phase keeps its sorted digest files. */
+        workDir: z.string().default('.larder/gc'),
+      })
+      .strict()
+      .default({ grace: 24 * 3600_000 + 5 * 60_000, workDir: '.larder/gc' }),
     telemetry: z.object({ otlpEndpoint: z.string().url().optional() }).strict().default({}),
     /** Where each service run as its own process serves `/metrics` (`false`: not at all); the gateway serves it on its own port. */
     metrics: z
@@ -194,13 +291,17 @@ export const configSchema = z
         fetcherListen: z.union([listen, z.literal(false)]).default('127.0.0.1:9466'),
         indexListen: z.union([listen, z.literal(false)]).default('127.0.0.1:9467'),
         configListen: z.union([listen, z.literal(false)]).default('127.0.0.1:9468'),
+        gcListen: z.union([listen, z.literal(false)]).default('127.0.0.1:9469'),
       })
       .strict()
-      .default({ fetcherListen: '127.0.0.1:9466', indexListen: '127.0.0.1:9467', configListen: '127.0.0.1:9468' }),
+      .default({ fetcherListen: '127.0.0.1:9466', indexListen: '127.0.0.1:9467', configListen: '127.0.0.1:9468', gcListen: '127.0.0.1:9469' }),
     datastores: z.record(name, datastoreSchema).default({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    for (const [dsName, ds] of Object.entries(cfg.datastores))
+      if (ds.budget !== undefined && !(ds.budget in cfg.budgets))
+        ctx.addIssue({ code: 'custom', path: ['datastores', dsName, 'budget'], message: `no budget named ${ds.budget} in budgets` });
     // A client bucket of the S3 endpoint is one upstream bucket: the datastores answering to it must agree on where that is.
     const first = new Map<string, [string, string]>();
     for (const [dsName, ds] of Object.entries(cfg.datastores)) {

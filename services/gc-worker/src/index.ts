@@ -1,0 +1,1 @@
+export type { GcEngine, GcEngineDeps, GcRunOptions } from './gc-types.js';
