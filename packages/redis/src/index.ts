@@ -5,6 +5,7 @@ export { ChunkIndex, IndexRebuild } from './chunk-index.js';
 export { FlightLocks } from './flight-locks.js';
 export { KnownChunks } from './known-chunks.js';
 export type { KnownChunksOptions } from './known-chunks.js';
+export type { TouchResult, WriterRegistration, WriterTouches, GcFence } from './chunk-touches-types.js';
 export { IndexError, IndexScriptCode, RedisUnavailableError, isConnectionFailure } from './errors.js';
 export { s3RequestCounts, s3RequestField, s3StoreCounts, s3StoreFields } from './stats-fields.js';
 export type { S3RequestOutcome, S3Operation, S3OperationCount } from './stats-fields.js';
