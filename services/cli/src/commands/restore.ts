@@ -49,6 +49,8 @@ export const restore: Command = {
         let pos = start;
         // Each attempt asks for what is still missing: a retry goes on from the byte the last one reached.
         await retry.run(async () => {
+          // The connection may fail after the last byte arrived: then nothing is missing (an empty range would be a 416).
+          if (pos === end) return;
           const from = pos;
           const abort = new AbortController();
           const stall = setTimeout(() => abort.abort(stalled(`bytes ${from}-${end - 1}`, STALL_MS)), STALL_MS);
