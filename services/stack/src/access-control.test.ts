@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { importRawImage } from '@larder/datastore';
 import { hashToken, type Config } from '@larder/config';
 import { startGateway } from '@larder/gateway';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchBytes, startTestStack, type TestStack } from './test-stack.js';
 
@@ -139,5 +141,36 @@ describe('gateway listen address', () => {
     const loopback = await open(noTokens, '127.0.0.1:0', false);
     expect((await fetchBytes(`${loopback.url}/v1/status`)).status).toBe(200);
     await loopback.stop();
+  });
+});
+
+// Debian's chromium, as in status-page.test.ts.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe.skipIf(!existsSync(CHROMIUM))('status page with tokens', () => {
+  it('asks for a token, asks again for a wrong one, keeps it in sessionStorage and sends it as Bearer', async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+    try {
+      const page = await browser.newPage();
+      const answers = ['a-wrong-token-for-the-page', READER];
+      const asked: string[] = [];
+      page.on('dialog', (d) => {
+        asked.push(d.message());
+        void d.accept(answers.shift() ?? '');
+      });
+      const sent: (string | undefined)[] = [];
+      page.on('request', (r) => {
+        if (r.url().endsWith('/v1/status')) sent.push(r.headers().authorization);
+      });
+      await page.goto(`${stack.gateway()}/`, { timeout: 15_000 });
+      await expect.poll(async () => Number((await page.getAttribute('body', 'data-updates')) ?? 0), { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(1);
+      expect(asked).toHaveLength(2);
+      expect(asked[0]).toMatch(/needs a token/);
+      expect(await page.evaluate("sessionStorage.getItem('larder-token')")).toBe(READER);
+      expect(sent.at(-1)).toBe(`Bearer ${READER}`);
+      expect(await page.textContent('#live')).toMatch(/^live/);
+    } finally {
+      await browser.close();
+    }
   });
 });
