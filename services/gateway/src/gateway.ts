@@ -149,7 +149,6 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const listen = parseListen(deps.listen ?? deps.config().gateway.listen);
   if (!listen) throw new Error(`gateway.listen is not host:port: ${deps.listen}`);
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`gateway cannot listen on ${listen.host}:${listen.port}: ${err.message}`, { cause: err })));
     server.listen(listen.port, listen.host, () => resolve());
