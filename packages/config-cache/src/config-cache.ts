@@ -168,7 +168,7 @@ export class ConfigCache {
     if (!nc || namespace === undefined) return;
     let reply;
     try {
-      reply = await requestConfig(nc, namespace, { known: this.gen, digest: this.dig }, this.opts.requestTimeoutMs);
+      reply = await requestConfig(nc, namespace, { known: this.gen, digest: this.dig }, this.opts.requestTimeoutMs, this.opts.token);
     } catch (err) {
       this.markOffline(err);
       return;
@@ -181,7 +181,7 @@ export class ConfigCache {
   private apply(snap: ConfigSnapshot): void {
     let next: Config;
     try {
-      next = configFromSnapshot(snap, { env: this.opts.env, transform: this.opts.transform });
+      next = configFromSnapshot(snap, { env: this.opts.env, transform: this.opts.transform, localSecrets: this.opts.localSecrets });
     } catch (err) {
       this.applyError = `generation ${snap.generation} refused, keeping generation ${this.gen}: ${message(err)}`;
       if (this.refusedGeneration !== snap.generation) {

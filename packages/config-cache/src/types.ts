@@ -81,6 +81,13 @@ export interface ConfigCacheOptions {
   transform?: (config: Config) => Config;
   /** Timeout of one request to the config-service (ms); default 2000. */
   requestTimeoutMs?: number;
+  /** A token sent with config requests (LARDER_TOKEN): an admin token for every datastore receives the config with its secrets. */
+  token?: string;
+  /**
+   * The process's own config mapping (its file), read at each new generation: the secrets the config-service
+   * serves redacted are taken from it (by path; list items by name) and from the environment overrides.
+   */
+  localSecrets?: () => Record<string, unknown>;
 }
 
 /** What a cache reports in logs and `/v1/status`. */

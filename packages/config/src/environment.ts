@@ -26,7 +26,10 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, string[]]> = [
 
 /** Environment variables whose value is JSON (a list or mapping, not a string), and the config path each sets. */
 // Secrets such as S3 access keys belong in the environment (a container's secret), not in the file served over NATS.
-export const ENV_JSON_OVERRIDES: ReadonlyArray<readonly [string, string[]]> = [['LARDER_ACCESS_KEYS', ['accessKeys']]];
+export const ENV_JSON_OVERRIDES: ReadonlyArray<readonly [string, string[]]> = [
+  ['LARDER_ACCESS_KEYS', ['accessKeys']],
+  ['LARDER_TOKENS', ['tokens']],
+];
 
 /** One config value set from the environment. */
 export interface EnvOverride {
@@ -52,6 +55,8 @@ export interface Environment {
   gatewayUrl: string | undefined;
   /** $VISUAL, else $EDITOR, else `vi`: the editor of `larder config edit`. */
   editor: string;
+  /** LARDER_TOKEN: the bearer token the CLI sends to the gateway and with config requests (and a service with its config requests). */
+  token: string | undefined;
 }
 
 /** Read the environment (`env`, default the process's). */
@@ -78,6 +83,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     logLevel: env.LARDER_LOG_LEVEL ?? 'info',
     gatewayUrl: env.LARDER_GATEWAY_URL,
     editor: env.VISUAL || env.EDITOR || 'vi',
+    token: env.LARDER_TOKEN || undefined,
   };
 }
 
@@ -86,6 +92,7 @@ function parseJsonVariable(variable: string, value: string): unknown {
     return JSON.parse(value) as unknown;
   } catch {
     // Neither the value nor JSON.parse's message (which quotes it) is shown: it holds secrets.
-    throw new ConfigError(variable, [{ path: '', message: 'not valid JSON (expected e.g. [{"accessKeyId": "...", "secretAccessKey": "..."}])' }]);
+    const example = variable === 'LARDER_TOKENS' ? '[{"name": "...", "sha256": "...", "scope": "read"}]' : '[{"accessKeyId": "...", "secretAccessKey": "..."}]';
+    throw new ConfigError(variable, [{ path: '', message: `not valid JSON (expected e.g. ${example})` }]);
   }
 }

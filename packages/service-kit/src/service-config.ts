@@ -1,5 +1,5 @@
 import { connectBus, type NatsConnection } from '@larder/bus';
-import { readEnvironment, type Config } from '@larder/config';
+import { configPath, readConfigFileLenient, readEnvironment, type Config } from '@larder/config';
 import { ConfigCache, type ConfigCacheStatus } from '@larder/config-cache';
 import { createLogger } from '@larder/telemetry';
 
@@ -27,6 +27,8 @@ export interface ServiceConfigOptions {
   ttlMs?: number;
   /** Applied to every config the config-service serves (the stack fills in the embedded S3 endpoint). */
   transform?: (config: Config) => Config;
+  /** The service's own config file, whose secrets fill in those the config-service serves redacted; default LARDER_CONFIG or ./larder.yaml. */
+  secretsFile?: string;
 }
 
 /**
@@ -42,7 +44,19 @@ export async function connectServiceConfig(initial: Config, name: string, opts: 
   const own = !opts.nc;
   const nc: NatsConnection = opts.nc ?? (await connectBus({ servers: initial.nats.servers, name: `${initial.namespace}-${name}-config` }));
   try {
-    const cache = await ConfigCache.start({ nc, namespace: initial.namespace, ttlMs: opts.ttlMs ?? readEnvironment().configTtlMs, initial, transform: opts.transform, log });
+    const environment = readEnvironment();
+    const secretsFile = opts.secretsFile ?? configPath(environment);
+    const cache = await ConfigCache.start({
+      nc,
+      namespace: initial.namespace,
+      ttlMs: opts.ttlMs ?? environment.configTtlMs,
+      initial,
+      transform: opts.transform,
+      log,
+      // Secrets are not served over NATS to callers without an admin token: the service's own file (and env) has them.
+      token: environment.token,
+      localSecrets: () => readConfigFileLenient(secretsFile),
+    });
     return {
       cache,
       config: () => cache.current(),

@@ -49,5 +49,9 @@ export function configServiceError(err: unknown, addr: BusAddress, changing: boo
       { cause: err },
     );
   }
+  if (err.status === 401 || err.status === 403) {
+    const why = err.status === 401 ? 'set LARDER_TOKEN to an admin token' : 'the token in LARDER_TOKEN is not an admin token for every datastore';
+    return new CliError(`${err.message} (${why})`, 1, { cause: err });
+  }
   return new CliError(err.message, 1, { cause: err });
 }

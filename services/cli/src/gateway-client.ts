@@ -13,9 +13,10 @@ export function gatewayUrl(config: Config): string {
  */
 export async function gatewayGet(config: Config, path: string, init?: RequestInit): Promise<Response> {
   const url = `${gatewayUrl(config)}${path}`;
+  const token = readEnvironment().token;
   let res: Response;
   try {
-    res = await fetch(url, init);
+    res = await fetch(url, token ? { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` } } : init);
   } catch (err) {
     if ((err as Error).name === 'TimeoutError') throw new CliError(`the gateway at ${gatewayUrl(config)} did not answer ${path}: ${networkMessage(err)}`, 1, { cause: err });
     throw new CliError(`cannot reach the gateway at ${gatewayUrl(config)} (is 'pnpm start' running?): ${networkMessage(err)}`, 1, { cause: err });
@@ -28,9 +29,17 @@ export async function gatewayGet(config: Config, path: string, init?: RequestIni
     } catch {
       // not JSON: keep the text
     }
-    throw new CliError(`${res.status} ${message.trim()}`, 1, { cause: new StatusError(res.status, message.trim()) });
+    const hint = accessHint(res.status, token !== undefined);
+    throw new CliError(`${res.status} ${message.trim()}${hint}`, 1, { cause: new StatusError(res.status, message.trim()) });
   }
   return res;
+}
+
+/** What to do about a refused token: the gateway's tokens are sent from LARDER_TOKEN. */
+export function accessHint(status: number, hasToken: boolean): string {
+  if (status === 401) return hasToken ? ' (the gateway does not know the token in LARDER_TOKEN)' : ' (the gateway needs a token: set LARDER_TOKEN)';
+  if (status === 403) return ' (the token in LARDER_TOKEN does not allow this: it needs another scope or datastore)';
+  return '';
 }
 
 /** An error's message with the first system error code under it: `fetch failed (ECONNREFUSED)`, `terminated (UND_ERR_SOCKET)`. */

@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig, parseConfigDocument, type ParsedConfigText } from '@larder/config';
+import { ConfigError, hasFullAdmin, parseConfig, parseConfigDocument, redactConfig, redactConfigText, restoreRedactedText, type ParsedConfigText } from '@larder/config';
 import {
   changedPaths,
   restartRequiredFor,
@@ -31,6 +31,8 @@ export interface ConfigOwnerDeps {
   announce(a: GenerationAnnouncement): void;
   /** How long a changed file must stay the same before it is read as a hand edit (ms). */
   settleMs: number;
+  /** Whether the file's tokens are the ones config changes are checked against (not LARDER_TOKENS): then a change may not drop the last admin token. */
+  fileTokensGuard: boolean;
 }
 
 /**
@@ -69,10 +71,17 @@ export class ConfigOwner {
     return this.diskError ? { ...snap, lastError: this.diskError } : snap;
   }
 
-  /** The answer to a get: short when the asker names the generation in force. */
-  get(req: ConfigGetRequest): ConfigGetReply {
+  /** The answer to a get: short when the asker names the generation in force; secrets redacted unless `secrets`. */
+  get(req: ConfigGetRequest, secrets = false): ConfigGetReply {
     const { generation, digest } = this.inForce;
-    return req.known === generation && req.digest === digest ? { generation, digest, unchanged: true } : this.snapshot();
+    if (req.known === generation && req.digest === digest) return { generation, digest, unchanged: true };
+    const snap = this.snapshot();
+    return secrets ? snap : { ...snap, text: redactConfigText(snap.text), raw: redactConfig(snap.raw) };
+  }
+
+  /** The tokens of the config in force (the file's). */
+  tokens() {
+    return this.inForce.config.tokens;
   }
 
   /** Broadcast the generation in force. */
@@ -85,9 +94,9 @@ export class ConfigOwner {
     return this.queue.run(() => this.checkFileNow()).then(() => {});
   }
 
-  /** Apply a change as the CLI asks it (after the operations queued before); throws ConfigChangeError. */
-  apply(change: ConfigChange): Promise<ConfigChangeResult> {
-    return this.queue.run(() => this.applyNow(change));
+  /** Apply a change as the CLI asks it (after the operations queued before), by the token named `who`; throws ConfigChangeError. */
+  apply(change: ConfigChange, who?: string): Promise<ConfigChangeResult> {
+    return this.queue.run(() => this.applyNow(change, who));
   }
 
   /** Settles when the operations queued so far are done. */
@@ -96,7 +105,7 @@ export class ConfigOwner {
   }
 
   /** Make `text` the new generation: history first, then the file (CLI only), then the state; then broadcast. */
-  private async commit(text: string, parsed: ParsedConfigText, src: GenerationSource): Promise<ConfigChangeResult> {
+  private async commit(text: string, parsed: ParsedConfigText, src: GenerationSource, who?: string): Promise<ConfigChangeResult> {
     const { file, history, log } = this.deps;
     const generation = this.inForce.generation + 1;
     const at = new Date().toISOString();
@@ -109,7 +118,7 @@ export class ConfigOwner {
     this.inForce = next;
     this.diskError = undefined;
     this.badDigest = undefined;
-    log.info('new config generation', { generation, source: src, changed: changed.length, restartRequired: entry.restartRequired });
+    log.info('new config generation', { generation, source: src, changed: changed.length, restartRequired: entry.restartRequired, ...(who ? { by: who } : {}) });
     this.announce();
     return { generation, digest: next.digest, unchanged: false, changed, restartRequired: entry.restartRequired };
   }
@@ -154,7 +163,7 @@ export class ConfigOwner {
     return text;
   }
 
-  private async applyNow(change: ConfigChange): Promise<ConfigChangeResult> {
+  private async applyNow(change: ConfigChange, who?: string): Promise<ConfigChangeResult> {
     const disk = await this.checkFileNow();
     let text: string;
     let raw: Record<string, unknown> | undefined;
@@ -182,6 +191,18 @@ export class ConfigOwner {
     } else {
       throw new ConfigChangeError(400, `unknown change ${JSON.stringify((change as { op?: unknown }).op)}`);
     }
+    // A config edited from its redacted text (`larder config edit`) keeps the secrets in force.
+    const restored = restoreRedactedText(text, this.inForce.raw);
+    if (restored.missing.length) {
+      throw new ConfigChangeError(
+        400,
+        `refused, nothing changed: ${restored.missing.join(', ')} ${restored.missing.length === 1 ? 'is' : 'are'} <redacted> and not in the config in force: write the secret itself`,
+      );
+    }
+    if (restored.text !== text) {
+      text = restored.text;
+      raw = undefined;
+    }
     let parsed: ParsedConfigText;
     try {
       parsed = raw ? { raw, config: parseConfig(raw, this.deps.file) } : parseConfigDocument(text, this.deps.file);
@@ -190,10 +211,16 @@ export class ConfigOwner {
       const note = this.diskError && change.op !== 'replace' ? ` (the file on disk has an edit that was refused before: ${this.diskError})` : '';
       throw new ConfigChangeError(400, `refused, nothing changed: ${err.message}${note}`, { cause: err });
     }
+    if (this.deps.fileTokensGuard && hasFullAdmin(this.inForce.config.tokens) && !hasFullAdmin(parsed.config.tokens)) {
+      throw new ConfigChangeError(
+        400,
+        "refused, nothing changed: the change would leave no admin token for every datastore (scope admin, datastores ['*']), and nobody could change the config over NATS any more; to turn access control off, edit the file by hand",
+      );
+    }
     const digest = digestOf(text);
     if (digest === this.inForce.digest) return { generation: this.inForce.generation, digest, unchanged: true, changed: [], restartRequired: [] };
     try {
-      return await this.commit(text, parsed, 'cli');
+      return await this.commit(text, parsed, 'cli', who);
     } catch (err) {
       throw new ConfigChangeError(500, `cannot apply the change: ${(err as Error).message}`, { cause: err });
     }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { encodeJson, subjects } from '@larder/bus';
 import { DEFAULT_CONFIG_TTL_MS } from '@larder/config';
 import { createLogger } from '@larder/telemetry';
+import { tokenSource } from './caller.js';
 import { ConfigOwner } from './config-owner.js';
 import { serveEndpoints } from './endpoints.js';
 import { HistoryStore, defaultHistoryDir } from './history-store.js';
@@ -20,11 +21,21 @@ export async function startConfigService(opts: ConfigServiceOptions): Promise<Co
   const file = await realpath(opts.file).catch(() => path.resolve(opts.file));
   const history = new HistoryStore(opts.historyDir ?? defaultHistoryDir(file), opts.historyLimit ?? 100);
   const subj = subjects(opts.namespace);
+  const tokensOf = tokenSource(opts.env);
+  const fileTokens = tokensOf([]).length === 0;
   const owner = new ConfigOwner(
-    { file, history, log, settleMs: Math.min(50, ttlMs / 4), announce: (a) => opts.nc.publish(subj.configGeneration, encodeJson(a)) },
+    {
+      file,
+      history,
+      log,
+      settleMs: Math.min(50, ttlMs / 4),
+      announce: (a) => opts.nc.publish(subj.configGeneration, encodeJson(a)),
+      fileTokensGuard: fileTokens,
+    },
     await startupState(file, history, log),
   );
-  const service = await serveEndpoints(opts.nc, opts.namespace, owner, history, log);
+  const service = await serveEndpoints(opts.nc, opts.namespace, owner, history, log, () => tokensOf(owner.tokens()));
+  if (tokensOf(owner.tokens()).length === 0) log.warn('no tokens configured: anyone on NATS may change the config (secrets are still served redacted)');
 
   // The TTL: re-read the file to catch hand edits.
   let stopped = false;

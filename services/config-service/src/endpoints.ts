@@ -1,14 +1,27 @@
 import { Svcm, decodeJson, encodeJson, subjects, type NatsConnection, type ServiceMsg } from '@larder/bus';
-import type { ConfigChange, ConfigGetRequest, ConfigHistoryReply, ConfigHistoryRequest } from '@larder/config-cache';
+import { TOKEN_HEADER, type ConfigChange, type ConfigGetRequest, type ConfigHistoryReply, type ConfigHistoryRequest } from '@larder/config-cache';
+import { redactConfigText, type Token } from '@larder/config';
 import { statusOf } from '@larder/errors';
 import type { Logger } from '@larder/telemetry';
+import { checkChanger, isAdmin } from './caller.js';
 import type { ConfigOwner } from './config-owner.js';
 import { ConfigChangeError } from './errors.js';
 import type { HistoryStore } from './history-store.js';
 
-/** The config-service's NATS endpoints (get, set, history); a refusal answers with its status as the error code. */
-export async function serveEndpoints(nc: NatsConnection, namespace: string, owner: ConfigOwner, history: HistoryStore, log: Logger): Promise<{ stop(): Promise<unknown> }> {
+/**
+ * The config-service's NATS endpoints (get, set, history); a refusal answers with its status as the error code.
+ * Secrets are served only to an admin caller (the Larder-Token header); changes need one when tokens are configured.
+ */
+export async function serveEndpoints(
+  nc: NatsConnection,
+  namespace: string,
+  owner: ConfigOwner,
+  history: HistoryStore,
+  log: Logger,
+  tokens: () => readonly Token[],
+): Promise<{ stop(): Promise<unknown> }> {
   const subj = subjects(namespace);
+  const tokenOf = (msg: ServiceMsg) => msg.headers?.get(TOKEN_HEADER) || undefined;
   const reply = (msg: ServiceMsg, body: unknown) => msg.respond(encodeJson(body));
   const fail = (msg: ServiceMsg, err: unknown) => {
     const code = statusOf(err);
@@ -27,7 +40,7 @@ export async function serveEndpoints(nc: NatsConnection, namespace: string, owne
     handler: (err, msg) => {
       if (err) return;
       try {
-        reply(msg, owner.get(body<ConfigGetRequest>(msg)));
+        reply(msg, owner.get(body<ConfigGetRequest>(msg), isAdmin(tokens(), tokenOf(msg))));
       } catch (e) {
         fail(msg, new ConfigChangeError(400, `bad get request: ${(e as Error).message}`));
       }
@@ -38,13 +51,21 @@ export async function serveEndpoints(nc: NatsConnection, namespace: string, owne
     handler: (err, msg) => {
       if (err) return;
       let change: ConfigChange;
+      let who: string | undefined;
+      try {
+        who = checkChanger(tokens(), tokenOf(msg));
+      } catch (e) {
+        log.warn('config change refused', { err: (e as Error).message });
+        fail(msg, e);
+        return;
+      }
       try {
         change = body<ConfigChange>(msg);
       } catch (e) {
         fail(msg, new ConfigChangeError(400, `bad set request: ${(e as Error).message}`));
         return;
       }
-      owner.apply(change).then(
+      owner.apply(change, who).then(
         (r) => reply(msg, r),
         (e: unknown) => fail(msg, e),
       );
@@ -63,7 +84,8 @@ export async function serveEndpoints(nc: NatsConnection, namespace: string, owne
           }
           const one = await history.get(req.generation);
           if (!one) throw new ConfigChangeError(404, `generation ${req.generation} is not kept`);
-          reply(msg, one satisfies ConfigHistoryReply);
+          const text = isAdmin(tokens(), tokenOf(msg)) ? one.text : redactConfigText(one.text);
+          reply(msg, { ...one, text } satisfies ConfigHistoryReply);
         } catch (e) {
           fail(msg, e);
         }

@@ -17,6 +17,8 @@ export interface ConfigServiceOptions {
   /** How many versions to keep; default 100. */
   historyLimit?: number;
   log?: Logger;
+  /** The environment LARDER_TOKENS is read from (default the process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The state the config-service keeps beside the history so generations survive a restart. */

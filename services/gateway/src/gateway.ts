@@ -10,6 +10,7 @@ import { configGeneration, decodedCacheBudgetBytes, decodedCacheBytes, openChunk
 import { SavedIndexes, type Volume } from '@larder/volume';
 import { ChunkStore } from './chunk-store.js';
 import { matchRoute, sendError, type Route } from './http-kit.js';
+import { AccessError, authorize, checkExposure, needsTokens } from './access.js';
 import { chunkRoutes } from './routes/chunk-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
 import { TouchBatcher } from './touch-batcher.js';
@@ -74,6 +75,10 @@ export interface Gateway {
 
 /** Start the HTTP gateway: chunks (hit from the volume, miss through the fetchers), casync store, health and status. */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
+  const nbdListen = deps.nbdListen === false ? false : (deps.nbdListen ?? deps.config().gateway.nbdListen);
+  const httpListen = deps.listen ?? deps.config().gateway.listen;
+  checkExposure(deps.config(), { http: httpListen, nbd: nbdListen }, log);
+  const exposed = needsTokens(deps.config(), httpListen);
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
   const s3Usage = new S3UsageCounter(deps.index, deps.config().gateway.touchFlushInterval);
   const fetcher = new FetchClient(deps.nc, () => {
@@ -136,7 +141,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   /** The S3 endpoint's chunk objects, when they are the cache's (not a test's stand-in). */
   let chunkObjects: ChunkObjectStore | undefined;
 
-  const server = http.createServer((req, res) => void handle(routes, req, res, recentErrors));
+  const server = http.createServer((req, res) => void handle(routes, deps.config, exposed, req, res, recentErrors));
   server.keepAliveTimeout = 65_000;
   server.on('connection', (s) => {
     sockets.add(s);
@@ -150,7 +155,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const port = (server.address() as AddressInfo).port;
   let nbdPort: number | undefined;
-  const nbdAddr = deps.nbdListen === false ? undefined : parseListen(deps.nbdListen ?? deps.config().gateway.nbdListen);
+  const nbdAddr = nbdListen === false ? undefined : parseListen(nbdListen);
   if (nbdAddr) {
     nbd = createNbdServer({ provider: imageExports({ config: deps.config, catalog, reader }), host: nbdAddr.host, port: nbdAddr.port, logger: log });
     try {
@@ -215,7 +220,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   };
 }
 
-/** `GET /metrics`: every metric of this process (all services, in the stack) in Prometheus's text format. */
+/** `GET /metrics`: every metric of this process (all services, in the stack) in Prometheus's text format; a read token when tokens are configured. */
 const metricsRoute: Route = {
   methods: ['GET', 'HEAD'],
   pattern: /^\/metrics$/,
@@ -226,7 +231,7 @@ const metricsRoute: Route = {
   },
 };
 
-async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse, recentErrors: RecentErrors): Promise<void> {
+async function handle(routes: Route[], config: () => Config, exposed: boolean, req: IncomingMessage, res: ServerResponse, recentErrors: RecentErrors): Promise<void> {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const parent = propagation.extract(context.active(), req.headers);
@@ -236,9 +241,16 @@ async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse
       if ('status' in found) {
         sendError(res, new StatusError(found.status, found.status === 405 ? `method ${method} not allowed on ${path}` : `no such endpoint: ${path}`));
       } else {
+        const token = authorize(config(), req, found.route, found.params, exposed);
+        if (token) span.setAttribute('enduser.id', token.name);
         await found.handler(req, res, found.params);
       }
     } catch (err) {
+      if (err instanceof AccessError) {
+        // Refused requests are not failures of the gateway: they stay out of the recent errors, like unknown paths.
+        sendError(res, err);
+        return;
+      }
       const status = statusOf(err);
       if (status >= 500) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });

@@ -9,6 +9,10 @@ export interface Route {
   methods: string[];
   pattern: RegExp;
   handler: Handler;
+  /** The token it needs when tokens are configured (default: read for GET and HEAD, admin otherwise); `open`: none. */
+  access?: 'open' | 'read' | 'admin';
+  /** The index of the param that names the datastore it touches, for tokens scoped to datastores. */
+  storeParam?: number;
 }
 
 /** Send a JSON body. */
@@ -25,11 +29,11 @@ export function sendError(res: ServerResponse, err: unknown): void {
     return;
   }
   const status = statusOf(err);
-  sendJson(res, status, { error: reasonOf(status), message: (err as Error)?.message ?? String(err) });
+  sendJson(res, status, { error: reasonOf(status), message: (err as Error)?.message ?? String(err) }, status === 401 ? { 'www-authenticate': 'Bearer realm="larder"' } : {});
 }
 
 /** Find the route for a request: its handler and params, or an error status (404, 405). */
-export function matchRoute(routes: Route[], method: string, path: string): { handler: Handler; params: string[] } | { status: number } {
+export function matchRoute(routes: Route[], method: string, path: string): { route: Route; handler: Handler; params: string[] } | { status: number } {
   let methodMismatch = false;
   for (const r of routes) {
     const m = r.pattern.exec(path);
@@ -38,7 +42,7 @@ export function matchRoute(routes: Route[], method: string, path: string): { han
       methodMismatch = true;
       continue;
     }
-    return { handler: r.handler, params: m.slice(1).map((p) => p ?? '') };
+    return { route: r, handler: r.handler, params: m.slice(1).map((p) => p ?? '') };
   }
   return { status: methodMismatch ? 405 : 404 };
 }

@@ -84,6 +84,9 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     const raw = readConfigFile(path.join(root, 'infra/larder.yaml'), true);
     const config = configFromMapping(raw, { source: 'larder.yaml', baseDir: '/etc/larder', env: services.gateway?.environment ?? {} });
     expect(config.gateway.s3Listen).toBe('0.0.0.0:8781');
+    // On 0.0.0.0 the gateway starts only with tokens (LARDER_TOKENS); the config-service checks changes against them.
+    expect(config.tokens.map((t) => t.scope)).toEqual(['admin', 'read']);
+    expect(services['config-service']?.environment?.LARDER_TOKENS).toBe(services.gateway?.environment?.LARDER_TOKENS);
     expect(config.accessKeys.map((k) => k.access)).toEqual(['read-write']);
     expect(config.volume.path).toBe('/var/lib/larder');
     expect(config.redis.url).toBe('redis://redis:6379');

@@ -51,7 +51,7 @@ export async function startStackConfig(cfg: Config, opts: { file?: string; ttlMs
     caches,
     service: () => svc,
     forService: async (name, serviceNc) => {
-      const sc = await connectServiceConfig(cfg, name, { configService: file !== undefined, nc: serviceNc, ttlMs, transform });
+      const sc = await connectServiceConfig(cfg, name, { configService: file !== undefined, nc: serviceNc, ttlMs, transform, secretsFile: file });
       caches[name] = sc.cache;
       if (endpoint && !bucketsWatched) {
         // A datastore added on the embedded S3 gets its bucket, as at start.

@@ -24,8 +24,8 @@ export interface TestStack extends Stack {
   putChunk(store: string, plain: Uint8Array): Promise<{ digest: string; key: string; bytes: Buffer }>;
   /** Write the stack's config (with the embedded S3 endpoint) to a YAML file for child processes; returns its path. */
   writeConfigFile(): Promise<string>;
-  /** Run the real `larder` CLI in a child process against this stack. */
-  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Run the real `larder` CLI in a child process against this stack (`env`: more variables, e.g. LARDER_TOKEN). */
+  cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Remove every trace of the stack: services, Redis keys, files. */
   cleanup(): Promise<void>;
 }
@@ -86,13 +86,13 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
       return { digest, key: `${d.bucket}/${key}`, bytes };
     },
     writeConfigFile,
-    cli: async (args: string[]) => {
+    cli: async (args: string[], env: Record<string, string> = {}) => {
       const file = await writeConfigFile();
       return new Promise((resolve) => {
         execFile(
           process.execPath,
           [cliMain, ...args],
-          { env: { ...process.env, LARDER_CONFIG: file, LARDER_GATEWAY_URL: stack.gateways[0]?.url }, maxBuffer: 64 * 2 ** 20 },
+          { env: { ...process.env, LARDER_CONFIG: file, LARDER_GATEWAY_URL: stack.gateways[0]?.url, ...env }, maxBuffer: 64 * 2 ** 20 },
           (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         );
       });

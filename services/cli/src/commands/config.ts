@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { parseConfig } from '@larder/config';
+import { parseRedactedConfig, readEnvironment } from '@larder/config';
 import { requestConfig, requestConfigChange, requestConfigHistory, type ConfigChange, type ConfigChangeResult, type ConfigSnapshot } from '@larder/config-cache';
 import { usage } from '../cli-error.js';
 import type { Command, CommandContext } from '../command.js';
@@ -47,7 +47,7 @@ async function snapshotOf(addr: BusAddress, run: (snap: ConfigSnapshot) => Promi
 async function change(ctx: CommandContext, addr: BusAddress, c: ConfigChange): Promise<void> {
   await withBus(addr, async (nc) => {
     try {
-      ctx.out.write(describeChange(await requestConfigChange(nc, addr.namespace, c)));
+      ctx.out.write(describeChange(await requestConfigChange(nc, addr.namespace, c, undefined, readEnvironment().token)));
     } catch (err) {
       throw configServiceError(err, addr, true);
     }
@@ -61,14 +61,14 @@ async function get(ctx: CommandContext, addr: BusAddress, rest: string[]): Promi
   await snapshotOf(addr, async (snap) => {
     if (snap.lastError) ctx.err.write(`warning: the file on disk is not in force: ${snap.lastError}\n`);
     if (!path) {
-      if (json) ctx.out.write(`${JSON.stringify({ generation: snap.generation, digest: snap.digest, file: snap.file, config: parseConfig(snap.raw) }, null, 2)}\n`);
+      if (json) ctx.out.write(`${JSON.stringify({ generation: snap.generation, digest: snap.digest, file: snap.file, config: parseRedactedConfig(snap.raw) }, null, 2)}\n`);
       else {
         ctx.err.write(`# ${snap.file}, generation ${snap.generation} (${snap.digest.slice(0, 12)})\n`);
         ctx.out.write(snap.text.endsWith('\n') || snap.text === '' ? snap.text : `${snap.text}\n`);
       }
       return;
     }
-    const effective = valueAt(parseConfig(snap.raw), path);
+    const effective = valueAt(parseRedactedConfig(snap.raw), path);
     if (!effective.found) throw usage(`no such setting: ${path}`);
     const written = valueAt(snap.raw, path);
     if (json) ctx.out.write(`${JSON.stringify(effective.value)}\n`);

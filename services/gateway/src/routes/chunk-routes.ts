@@ -71,6 +71,7 @@ export function chunkRoutes(config: () => Config, chunks: ChunkStore, readahead?
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/v1\/stores\/([^/]+)\/chunks\/([^/]+)$/,
+      storeParam: 0,
       handler: async (req, res, [s, d]) => {
         const { store, digest } = checkChunkPath(config(), s as string, d as string);
         await serveChunk(chunks, req, res, store, digest, chunkSeries, readahead);
@@ -79,6 +80,7 @@ export function chunkRoutes(config: () => Config, chunks: ChunkStore, readahead?
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/casync\/([^/]+)\/([^/]+)\/([^/]+)\.cacnk$/,
+      storeParam: 0,
       handler: async (req, res, [s, shard, d]) => {
         const { ds, store, digest } = checkChunkPath(config(), s as string, d as string);
         if (ds.layout !== 'casync') throw new StatusError(404, `datastore ${store} has the ${ds.layout} layout, not casync`);

@@ -43,6 +43,7 @@ export function imageRoutes(deps: { catalog: ImageCatalog; reader: (store: strin
   return [
     {
       methods: ['GET'],
+      storeParam: 0,
       pattern: /^\/v1\/stores\/([^/]+)\/images\/?$/,
       handler: async (_req, res, [s]) => {
         const store = decodeSegment(s as string);
@@ -51,6 +52,7 @@ export function imageRoutes(deps: { catalog: ImageCatalog; reader: (store: strin
     },
     {
       methods: ['GET'],
+      storeParam: 0,
       pattern: /^\/v1\/stores\/([^/]+)\/indexes\/(.+)$/,
       handler: async (_req, res, [s, n]) => {
         const image = await deps.catalog.open(decodeSegment(s as string), imageName(n as string));
@@ -60,6 +62,7 @@ export function imageRoutes(deps: { catalog: ImageCatalog; reader: (store: strin
     },
     {
       methods: ['GET', 'HEAD'],
+      storeParam: 0,
       pattern: /^\/v1\/stores\/([^/]+)\/images\/(.+)$/,
       handler: (req, res, [s, n]) => timed(series, () => serveImage(deps, req, res, s as string, n as string)),
     },

@@ -244,10 +244,30 @@ export const STATUS_PAGE = String.raw`<!doctype html>
     });
   }
 
+  // With tokens configured, /v1/status needs a read token: asked once, kept for this tab only (sessionStorage).
+  var TOKEN_KEY = 'larder-token';
+  function authHeaders() {
+    var t = sessionStorage.getItem(TOKEN_KEY);
+    return t ? { authorization: 'Bearer ' + t } : {};
+  }
+  function askToken(status) {
+    var t = window.prompt(status === 403 ? 'This token may not read the status; another token:' : 'The gateway needs a token (read scope):');
+    if (!t) throw new Error('HTTP ' + status + ': needs a token (reload the page to enter one)');
+    sessionStorage.setItem(TOKEN_KEY, t.trim());
+  }
   function poll() {
     var ctl = new AbortController();
     var timer = setTimeout(function () { ctl.abort(); }, 5000);
-    fetch('v1/status', { cache: 'no-store', signal: ctl.signal })
+    var stop = false;
+    fetch('v1/status', { cache: 'no-store', signal: ctl.signal, headers: authHeaders() })
+      .then(function (r) {
+        if (r.status === 401 || r.status === 403) {
+          sessionStorage.removeItem(TOKEN_KEY);
+          try { askToken(r.status); } catch (e) { stop = true; throw e; }
+          return fetch('v1/status', { cache: 'no-store', signal: ctl.signal, headers: authHeaders() });
+        }
+        return r;
+      })
       .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
       .then(function (s) {
         render(s);
@@ -261,7 +281,7 @@ export const STATUS_PAGE = String.raw`<!doctype html>
         live.className = 'down';
         live.textContent = 'gateway unreachable: ' + (err && err.message ? err.message : String(err));
       })
-      .then(function () { clearTimeout(timer); setTimeout(poll, POLL_MS); });
+      .then(function () { clearTimeout(timer); if (!stop) setTimeout(poll, POLL_MS); });
   }
   poll();
 })();

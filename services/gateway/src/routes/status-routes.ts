@@ -51,6 +51,8 @@ export function statusRoutes(deps: {
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/$/,
+      // The page holds no data; its script asks for a token and sends it with /v1/status.
+      access: 'open',
       handler: (req, res) => {
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
@@ -65,6 +67,8 @@ export function statusRoutes(deps: {
     {
       methods: ['GET', 'HEAD'],
       pattern: /^\/healthz$/,
+      // Health checks of orchestrators carry no token; the answer tells nothing.
+      access: 'open',
       handler: (_req, res) => sendJson(res, 200, { ok: true }),
     },
     {

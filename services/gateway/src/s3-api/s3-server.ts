@@ -49,8 +49,11 @@ function isLoopback(host: string): boolean {
 export async function startS3Server(deps: S3ServerDeps): Promise<S3Server> {
   const addr = parseListen(deps.listen);
   if (!addr) throw new Error(`gateway.s3Listen is not host:port: ${deps.listen}`);
-  if (!isLoopback(addr.host) && deps.config().accessKeys.length === 0) {
-    throw new Error(`gateway.s3Listen ${deps.listen} is not a loopback address and no accessKeys are configured: add an access key, or listen on 127.0.0.1`);
+  // With gateway.allowOpen it listens anyway: without keys it refuses every request.
+  if (!isLoopback(addr.host) && deps.config().accessKeys.length === 0 && !deps.config().gateway.allowOpen) {
+    throw new Error(
+      `gateway.s3Listen ${deps.listen} is not a loopback address and no accessKeys are configured: add an access key, or listen on 127.0.0.1 (or set gateway.allowOpen: true)`,
+    );
   }
   const authenticate = deps.authenticate ?? sigV4Authenticator;
   const upstream = new UpstreamPool(deps.usage);
