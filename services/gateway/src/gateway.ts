@@ -19,6 +19,7 @@ import { DecodedChunkCache } from './images/decoded-cache.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { ImageReader } from './images/image-reader.js';
 import { imageExports } from './images/nbd-exports.js';
+import { checkNbdExposure, loadNbdTls } from './images/nbd-access.js';
 import { imageRoutes } from './routes/image-routes.js';
 import { ChunkReadahead, IndexMap } from './chunk-readahead/index.js';
 import { startS3Server, type S3Server } from './s3-api/s3-server.js';
@@ -74,6 +75,11 @@ export interface Gateway {
 
 /** Start the HTTP gateway: chunks (hit from the volume, miss through the fetchers), casync store, health and status. */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
+  // NBD settings are checked (and its TLS files read) before anything starts, so that a refusal leaves nothing running.
+  const nbdAddr = deps.nbdListen === false ? undefined : parseListen(deps.nbdListen ?? deps.config().gateway.nbdListen);
+  const nbdTlsConfig = deps.config().gateway.nbdTls;
+  if (nbdAddr) checkNbdExposure(deps.config(), nbdAddr.host);
+  const nbdTls = nbdAddr && nbdTlsConfig ? await loadNbdTls(nbdTlsConfig) : undefined;
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
   const s3Usage = new S3UsageCounter(deps.index, deps.config().gateway.touchFlushInterval);
   const fetcher = new FetchClient(deps.nc, () => {
@@ -150,9 +156,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const port = (server.address() as AddressInfo).port;
   let nbdPort: number | undefined;
-  const nbdAddr = deps.nbdListen === false ? undefined : parseListen(deps.nbdListen ?? deps.config().gateway.nbdListen);
   if (nbdAddr) {
-    nbd = createNbdServer({ provider: imageExports({ config: deps.config, catalog, reader }), host: nbdAddr.host, port: nbdAddr.port, logger: log });
+    nbd = createNbdServer({ provider: imageExports({ config: deps.config, catalog, reader }), host: nbdAddr.host, port: nbdAddr.port, logger: log, tls: nbdTls });
     try {
       nbdPort = (await nbd.listen()).port;
     } catch (err) {
