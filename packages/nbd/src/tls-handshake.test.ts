@@ -30,7 +30,9 @@ const psk = new Map([['alice', aliceKey]]);
 const servers: NbdServer[] = [];
 const clients: RawClient[] = [];
 
-async function start(tls: NbdTlsOptions): Promise<{ port: number; seen: NbdClient[]; logger: ReturnType<typeof recordingLogger>; opened: string[] }> {
+async function start(
+  tls: NbdTlsOptions,
+): Promise<{ port: number; seen: NbdClient[]; logger: ReturnType<typeof recordingLogger>; opened: string[]; server: NbdServer; closed: string[] }> {
   const provider = createMemoryProvider(specs);
   const seen: NbdClient[] = [];
   const list = provider.list.bind(provider);
@@ -41,7 +43,7 @@ async function start(tls: NbdTlsOptions): Promise<{ port: number; seen: NbdClien
   const server = createNbdServer({ provider, port: 0, logger, handshakeTimeoutMs: 2000, tls });
   servers.push(server);
   const { port } = await server.listen();
-  return { port, seen, logger, opened: provider.opened };
+  return { port, seen, logger, opened: provider.opened, server, closed: provider.closed };
 }
 
 async function client(port: number): Promise<RawClient> {
@@ -102,7 +104,7 @@ describe('NBD_OPT_STARTTLS', () => {
   });
 
   it('upgrades to TLS (1.3 and 1.2 PSK), then negotiates over it: LIST, GO and reads; a second STARTTLS is NBD_REP_ERR_INVALID', async () => {
-    const { port, seen, logger } = await start({ psk });
+    const { port, seen, logger, server, closed } = await start({ psk });
     for (const tls12 of [false, true]) {
       const c = await client(port);
       c.sendOption(NBD_OPT_STARTTLS, Buffer.from('x'));
@@ -122,6 +124,9 @@ describe('NBD_OPT_STARTTLS', () => {
       expect(await c.expectEof()).toBe(true);
     }
     expect(seen.every((w) => w.tls && w.identity === 'alice')).toBe(true);
+    // Both connections ended, their exports closed: nothing of the TLS sockets is left behind.
+    await waitFor(() => server.connections === 0, 3000, 'connections to end');
+    expect(closed).toEqual(['demo/disk2', 'demo/disk2']);
     expect(logger.lines.filter((l) => l.msg === 'nbd: TLS started').map((l) => (l.meta as { protocol: string }).protocol)).toEqual(['TLSv1.3', 'TLSv1.2']);
   });
 
@@ -163,6 +168,25 @@ describe('NBD_OPT_STARTTLS', () => {
     expect(seen.at(-1)).toMatchObject({ tls: true, identity: 'alice' });
     c.request(NBD_CMD_READ, 1n, 0, 8);
     expect((await c.readSimpleReply()).error).toBe(0);
+  });
+});
+
+describe('NBD over TLS, server side', () => {
+  it('closes TLS connections in transmission on server close, and ones that hang in the TLS handshake on the handshake timeout', async () => {
+    const { port, server, closed, logger } = await start({ psk });
+    const attached = await client(port);
+    await upgrade(attached);
+    await attached.handshake('demo/disk1', { skipStart: true });
+    const silent = await client(port);
+    silent.sendOption(NBD_OPT_STARTTLS);
+    expect((await silent.readOptionReply()).type).toBe(NBD_REP_ACK);
+    // No ClientHello follows: the handshake timeout (2 s here) ends it.
+    expect(await silent.expectEof()).toBe(true);
+    expect(logger.lines.some((l) => l.msg === 'nbd: handshake timed out')).toBe(true);
+    await server.close();
+    expect(await attached.expectEof()).toBe(true);
+    expect(closed).toEqual(['demo/disk1']);
+    expect(server.connections).toBe(0);
   });
 });
 
