@@ -84,6 +84,10 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     const raw = readConfigFile(path.join(root, 'infra/larder.yaml'), true);
     const config = configFromMapping(raw, { source: 'larder.yaml', baseDir: '/etc/larder', env: services.gateway?.environment ?? {} });
     expect(config.gateway.s3Listen).toBe('0.0.0.0:8781');
+    // NBD on all interfaces: TLS with the PSK file mounted into the gateway.
+    expect(config.gateway.nbdListen).toBe('0.0.0.0:10809');
+    expect(config.gateway.nbdTls).toEqual({ pskFile: '/etc/larder-nbd/keys.psk', require: true });
+    expect(services.gateway?.volumes?.some((v) => v.endsWith(':/etc/larder-nbd/keys.psk:ro'))).toBe(true);
     expect(config.accessKeys.map((k) => k.access)).toEqual(['read-write']);
     expect(config.volume.path).toBe('/var/lib/larder');
     expect(config.redis.url).toBe('redis://redis:6379');
