@@ -90,6 +90,11 @@ describe.skipIf(!haveTools)('gateway NBD over TLS', () => {
     expect(copy.subarray(0, image.length).equals(image)).toBe(true);
   });
 
+  it('/v1/status says TLS is required', async () => {
+    const status = (await (await fetch(`${stack.gateway()}/v1/status`)).json()) as { nbd: { tls: string } };
+    expect(status.nbd.tls).toBe('required');
+  });
+
   it('alice (PSK) restores the image with nbdcopy', async () => {
     const out = path.join(stack.dir, 'nbdcopy.raw');
     const r = await tool('nbdcopy', [psk('alice'), out]);
