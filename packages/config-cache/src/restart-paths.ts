@@ -9,6 +9,7 @@ export const RESTART_PATHS: readonly string[] = [
   'nats.servers',
   'gateway.listen',
   'gateway.nbdListen',
+  'gateway.nbdTls',
   'gateway.s3Listen',
   'gateway.touchFlushInterval',
   'volume.path',

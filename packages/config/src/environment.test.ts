@@ -35,3 +35,14 @@ describe('LARDER_ACCESS_KEYS', () => {
     expect(config.accessKeys).toHaveLength(1);
   });
 });
+
+describe('paths relative to the config file', () => {
+  it('makes the NBD TLS files absolute and leaves absent ones absent', () => {
+    const config = configFromMapping(
+      { gateway: { nbdTls: { certFile: 'tls/cert.pem', keyFile: '/etc/larder/key.pem', pskFile: 'keys.psk' } } },
+      { source: 'larder.yaml', baseDir: '/srv/larder', env: false },
+    );
+    expect(config.gateway.nbdTls).toEqual({ certFile: '/srv/larder/tls/cert.pem', keyFile: '/etc/larder/key.pem', pskFile: '/srv/larder/keys.psk', require: true });
+    expect(configFromMapping({}, { source: 'larder.yaml', baseDir: '/srv/larder', env: false }).gateway.nbdTls).toBeUndefined();
+  });
+});

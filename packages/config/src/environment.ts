@@ -13,6 +13,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, string[]]> = [
   ['NATS_URL', ['nats', 'servers']],
   ['LARDER_GATEWAY_LISTEN', ['gateway', 'listen']],
   ['LARDER_NBD_LISTEN', ['gateway', 'nbdListen']],
+  ['LARDER_NBD_PSK_FILE', ['gateway', 'nbdTls', 'pskFile']],
   ['LARDER_GATEWAY_S3_LISTEN', ['gateway', 's3Listen']],
   ['LARDER_VOLUME_PATH', ['volume', 'path']],
   ['LARDER_S3_ENDPOINT', ['s3', 'endpoint']],

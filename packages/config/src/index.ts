@@ -10,7 +10,7 @@ export { applyEnvOverrides } from './env-overrides.js';
 export { readEnvironment, ENV_OVERRIDES, ENV_JSON_OVERRIDES, DEFAULT_CONFIG_TTL_MS } from './environment.js';
 export type { Environment, EnvOverride } from './environment.js';
 export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3, datastoreForClientBucket, datastoresForClientBucket, datastoreForClientKey } from './datastores.js';
-export { parseSize, parseDuration, formatSize, parseListen } from './units.js';
+export { parseSize, parseDuration, formatSize, parseListen, isLoopbackHost } from './units.js';
 export { REDACTED, redactConfig, redactConfigText, redactUrl, redactedSecrets, fillRedacted, restoreRedactedText, parseRedactedConfig } from './secrets.js';
 export { hashToken, findToken, tokenAllows, hasFullAdmin } from './tokens.js';
 export type { Need } from './tokens.js';

@@ -31,10 +31,22 @@ export function readConfigFileLenient(file: string): Record<string, unknown> {
   return parseLenientMapping(text);
 }
 
-/** Make the volume and embedded-S3 directories absolute, relative to the config file's folder. */
+/** The files of `gateway.nbdTls`, absolute. */
+function resolveNbdTls(tls: Config['gateway']['nbdTls'], baseDir: string): Config['gateway']['nbdTls'] {
+  if (!tls) return tls;
+  const out = { ...tls };
+  for (const key of ['caFile', 'certFile', 'keyFile', 'pskFile'] as const) {
+    const file = tls[key];
+    if (file !== undefined) out[key] = path.resolve(baseDir, file);
+  }
+  return out;
+}
+
+/** Make the volume and embedded-S3 directories and the NBD TLS files absolute, relative to the config file's folder. */
 export function resolvePaths(config: Config, baseDir: string): Config {
   return {
     ...config,
+    gateway: { ...config.gateway, nbdTls: resolveNbdTls(config.gateway.nbdTls, baseDir) },
     volume: { ...config.volume, path: path.resolve(baseDir, config.volume.path) },
     s3: { ...config.s3, embedded: { ...config.s3.embedded, directory: path.resolve(baseDir, config.s3.embedded.directory) } },
     gc: { ...config.gc, workDir: path.resolve(baseDir, config.gc.workDir) },

@@ -55,3 +55,8 @@ export function parseListen(value: string): { host: string; port: number } | und
   if (port > 65535) return undefined;
   return { host: (m[1] ?? m[2]) as string, port };
 }
+
+/** Whether a listen host is a loopback address (reachable from this machine only). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

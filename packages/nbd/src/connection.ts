@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import { ConnectionClosedError, describeError } from './errors.js';
+import { ConnectionClosedError, describeError, NbdProtocolError } from './errors.js';
 import { negotiate } from './handshake.js';
 import { SocketReader } from './socket-reader.js';
 import { SocketWriter } from './socket-writer.js';
+import { startTls } from './tls.js';
 import { serveTransmission } from './transmission.js';
 import type { NbdExport, ServerSettings } from './types.js';
 
@@ -14,18 +15,26 @@ export class NbdConnection {
   readonly peer: string;
   /** Resolves once the socket has fully closed. */
   readonly closed: Promise<void>;
-  private readonly reader: SocketReader;
-  private readonly writer: SocketWriter;
+  private reader: SocketReader;
+  private writer: SocketWriter;
+  /** The client's socket: the TCP one, then the TLS one over it after NBD_OPT_STARTTLS. */
+  private socket: Socket;
   private phase: 'handshake' | 'transmission' | 'ended' = 'handshake';
   private shuttingDown = false;
   private timedOut = false;
 
+  private readonly resolveClosed: () => void;
+
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly settings: ServerSettings,
   ) {
+    this.socket = socket;
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    let resolveClosed = (): void => {};
+    this.closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+    this.resolveClosed = resolveClosed;
+    socket.once('close', resolveClosed);
     // Errors (ECONNRESET, EPIPE...) also surface as a failed read or a close; never let one go unhandled.
     socket.on('error', () => {});
     socket.setNoDelay(true);
@@ -49,6 +58,7 @@ export class NbdConnection {
         writer: this.writer,
         settings: this.settings,
         peer: this.peer,
+        startTls: this.settings.tls ? (ack) => this.startTls(ack) : undefined,
       });
       clearTimeout(timer);
       if (!result) {
@@ -62,6 +72,8 @@ export class NbdConnection {
         export: exp.name,
         size: exp.size,
         structuredReplies: result.structuredReplies,
+        tls: result.client.tls,
+        identity: result.client.identity,
       });
       const end = await serveTransmission({
         reader: this.reader,
@@ -88,6 +100,25 @@ export class NbdConnection {
       }
       this.finish();
     }
+  }
+
+  /** NBD_OPT_STARTTLS: send its ACK, then carry on over TLS with a new reader and writer. */
+  private async startTls(ack: Uint8Array): Promise<{ reader: SocketReader; writer: SocketWriter; identity: string | undefined; protocol: string | null }> {
+    const tls = this.settings.tls;
+    if (!tls) throw new Error('nbd: startTls without TLS settings');
+    // A client that sent more before our ACK is not speaking the protocol (its TLS handshake would be cut).
+    if (this.reader.release() > 0) throw new NbdProtocolError('data after NBD_OPT_STARTTLS before its reply');
+    const raw = this.socket;
+    // The ACK and the handover in one tick: the client's ClientHello can only come after it has the ACK.
+    raw.write(ack);
+    const upgraded = startTls(raw, tls);
+    this.socket = upgraded.socket;
+    upgraded.socket.once('close', this.resolveClosed);
+    upgraded.socket.setNoDelay(true);
+    this.reader = new SocketReader(upgraded.socket);
+    this.writer = new SocketWriter(upgraded.socket);
+    const { identity, protocol } = await upgraded.ready;
+    return { reader: this.reader, writer: this.writer, identity, protocol };
   }
 
   /**

@@ -189,7 +189,7 @@ describe('handshake', () => {
       'bad/disk': new StatusError(422, 'image disk in bad has a malformed index: bad magic'),
     };
     const open = provider.open.bind(provider);
-    provider.open = (name) => (causes[name] ? Promise.reject(causes[name]) : open(name));
+    provider.open = (name, who) => (causes[name] ? Promise.reject(causes[name]) : open(name, who));
     const c = await client();
     await c.start();
     for (const [name, err] of Object.entries(causes)) {

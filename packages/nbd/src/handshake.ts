@@ -23,6 +23,7 @@ import {
   NBD_REP_ERR_PLATFORM,
   NBD_REP_ERR_POLICY,
   NBD_REP_ERR_SHUTDOWN,
+  NBD_REP_ERR_TLS_REQD,
   NBD_REP_ERR_TOO_BIG,
   NBD_REP_ERR_UNKNOWN,
   NBD_REP_ERR_UNSUP,
@@ -31,14 +32,16 @@ import {
 } from './constants.js';
 import { statusOf } from '@larder/errors';
 import { describeError, NbdProtocolError } from './errors.js';
+import { NbdTlsError } from './tls.js';
 import type { SocketReader } from './socket-reader.js';
 import type { SocketWriter } from './socket-writer.js';
-import type { NbdExport, ServerSettings } from './types.js';
+import type { NbdClient, NbdExport, ServerSettings } from './types.js';
 import { encodeExportNameReply, encodeGreeting, encodeInfoBlockSize, encodeInfoExport, encodeInfoString, encodeOptionReply, encodeServerEntry } from './wire.js';
 
 /** What negotiation settled on; the caller owns (and must close) `export`. */
 export interface HandshakeResult {
   readonly export: NbdExport;
+  readonly client: NbdClient;
   readonly structuredReplies: boolean;
   readonly transmissionFlags: number;
 }
@@ -48,6 +51,11 @@ export interface HandshakeContext {
   readonly writer: SocketWriter;
   readonly settings: ServerSettings;
   readonly peer: string;
+  /**
+   * Send `ack` (NBD_REP_ACK of NBD_OPT_STARTTLS) and upgrade the connection to TLS: resolves with the reader and writer
+   * over TLS and the client's identity; rejects (NbdTlsError) when the handshake fails. Given when settings.tls is.
+   */
+  readonly startTls?: (ack: Uint8Array) => Promise<{ reader: SocketReader; writer: SocketWriter; identity: string | undefined; protocol: string | null }>;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -116,8 +124,10 @@ function closeQuietly(exp: NbdExport | undefined, ctx: HandshakeContext): void {
  * sent NBD_OPT_ABORT. Rejects on protocol violations and disconnects (any export opened is closed).
  */
 export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult | undefined> {
-  const { reader, writer, settings } = ctx;
+  let { reader, writer } = ctx;
+  const { settings } = ctx;
   const { provider, logger } = settings;
+  let client: NbdClient = { peer: ctx.peer, tls: false };
   let structuredReplies = false;
   /** An export opened by NBD_OPT_INFO, kept for a following NBD_OPT_GO with the same name. */
   let held: { requested: string; exp: NbdExport } | undefined;
@@ -136,7 +146,7 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
     held = undefined;
     let exp: NbdExport | undefined;
     try {
-      exp = await provider.open(name);
+      exp = await provider.open(name, client);
     } catch (err) {
       const meta = { peer: ctx.peer, export: name, error: describeError(err) };
       // No such export is the client's mistake (info); anything else is worth a warning.
@@ -177,6 +187,13 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
       }
       const data = await reader.read(length);
 
+      if (settings.tls?.require && !client.tls && option !== NBD_OPT_STARTTLS && option !== NBD_OPT_ABORT) {
+        // NBD_OPT_EXPORT_NAME has no error reply: the protocol says to end the session.
+        if (option === NBD_OPT_EXPORT_NAME) throw new NbdTlsError('NBD_OPT_EXPORT_NAME before TLS, and TLS is required');
+        await replyError(option, NBD_REP_ERR_TLS_REQD, 'TLS is required: send NBD_OPT_STARTTLS first');
+        continue;
+      }
+
       switch (option) {
         case NBD_OPT_EXPORT_NAME: {
           const name = decodeName(data);
@@ -191,7 +208,7 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
             closeQuietly(exp, ctx);
             throw err;
           }
-          return { export: exp, structuredReplies, transmissionFlags };
+          return { export: exp, client, structuredReplies, transmissionFlags };
         }
 
         case NBD_OPT_INFO:
@@ -222,7 +239,7 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
             closeQuietly(exp, ctx);
             throw err;
           }
-          if (option === NBD_OPT_GO) return { export: exp, structuredReplies, transmissionFlags };
+          if (option === NBD_OPT_GO) return { export: exp, client, structuredReplies, transmissionFlags };
           held = { requested: request.name, exp };
           break;
         }
@@ -234,7 +251,7 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
           }
           let entries: { name: string; description?: string }[];
           try {
-            entries = await provider.list();
+            entries = await provider.list(client);
           } catch (err) {
             logger.warn('nbd: listing exports failed', { peer: ctx.peer, error: describeError(err) });
             await replyError(option, NBD_REP_ERR_PLATFORM, `cannot list exports: ${describeError(err)}`);
@@ -260,9 +277,29 @@ export async function negotiate(ctx: HandshakeContext): Promise<HandshakeResult 
           await reply(option, NBD_REP_ACK);
           break;
 
-        case NBD_OPT_STARTTLS:
-          await replyError(option, NBD_REP_ERR_POLICY, 'TLS is not supported by this server');
+        case NBD_OPT_STARTTLS: {
+          if (!ctx.startTls) {
+            await replyError(option, NBD_REP_ERR_POLICY, 'TLS is not configured on this server');
+            break;
+          }
+          if (client.tls) {
+            await replyError(option, NBD_REP_ERR_INVALID, 'TLS is already on');
+            break;
+          }
+          if (length !== 0) {
+            await replyError(option, NBD_REP_ERR_INVALID, 'NBD_OPT_STARTTLS takes no data');
+            break;
+          }
+          // Nothing agreed in plain text carries over into the TLS session.
+          structuredReplies = false;
+          closeQuietly(held?.exp, ctx);
+          held = undefined;
+          const upgraded = await ctx.startTls(encodeOptionReply(option, NBD_REP_ACK));
+          ({ reader, writer } = upgraded);
+          client = { peer: ctx.peer, tls: true, identity: upgraded.identity };
+          logger.info('nbd: TLS started', { peer: ctx.peer, identity: upgraded.identity, protocol: upgraded.protocol });
           break;
+        }
 
         default:
           // Includes NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT (no block status support).

@@ -43,7 +43,7 @@ describe.skipIf(!haveTools)('real clients', () => {
     const provider = createMemoryProvider(specs);
     const open = provider.open.bind(provider);
     // Exports the provider cannot open, each for its own reason.
-    provider.open = (name) => (name.startsWith('fail/') ? Promise.reject(new StatusError(Number(name.slice(5)), `cause ${name.slice(5)} of ${name}`)) : open(name));
+    provider.open = (name, who) => (name.startsWith('fail/') ? Promise.reject(new StatusError(Number(name.slice(5)), `cause ${name.slice(5)} of ${name}`)) : open(name, who));
     server = createNbdServer({ provider, port: 0, logger });
     const { port } = await server.listen();
     uri = `nbd://127.0.0.1:${port}`;

@@ -2,6 +2,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { NbdConnection } from './connection.js';
 import { describeError } from './errors.js';
 import { ReplyBufferPool } from './reply-buffers.js';
+import { resolveTls } from './tls.js';
 import type { NbdLogger, NbdServer, NbdServerOptions, ServerSettings } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -48,6 +49,7 @@ export function resolveSettings(opts: NbdServerOptions): ServerSettings {
     maxInflightBytes: Math.max(maxReadLength, 64 * MiB),
     logger: opts.logger ?? defaultLogger,
     replyBuffers: new ReplyBufferPool(),
+    tls: opts.tls ? resolveTls(opts.tls) : undefined,
   };
 }
 

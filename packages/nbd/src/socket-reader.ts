@@ -74,6 +74,23 @@ export class SocketReader {
     this.socket.resume();
   }
 
+  /**
+   * Hand the socket over (to TLS): stop listening to it, leaving its flow as it is. Returns how many received bytes
+   * nobody read (they are dropped); later reads fail.
+   */
+  release(): number {
+    const unread = this.buffered;
+    this.abort(new ConnectionClosedError('reader released', 0));
+    this.detached = true;
+    this.chunks = [];
+    this.buffered = 0;
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onEnd);
+    this.socket.off('error', this.onError);
+    return unread;
+  }
+
   private wait(n: number, eofOk: boolean): Promise<Buffer | null> {
     this.assertIdle();
     return new Promise<Buffer | null>((resolve, reject) => {

@@ -1,5 +1,6 @@
 // Test helper (not built): a minimal NBD client over node:net for byte-level protocol tests.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import {
   NBD_CMD_DISC,
   NBD_CMD_READ,
@@ -38,9 +39,9 @@ export interface SimpleReply {
 
 /** A raw NBD client: write arbitrary bytes, read exact replies. */
 export class RawClient {
-  readonly reader: SocketReader;
+  reader: SocketReader;
   readonly closed: Promise<void>;
-  private constructor(readonly socket: Socket) {
+  private constructor(public socket: Socket) {
     this.reader = new SocketReader(socket);
     this.closed = new Promise((r) => socket.once('close', () => r()));
     // Like real clients: once the server has ended its side, close ours.
@@ -57,6 +58,20 @@ export class RawClient {
       });
       s.once('error', reject);
     });
+  }
+
+  /** After NBD_REP_ACK of NBD_OPT_STARTTLS: run the TLS handshake as client over the same socket, then speak over TLS. */
+  async startTls(options: ConnectionOptions): Promise<TLSSocket> {
+    this.reader.release();
+    const secure = tlsConnect({ ...options, socket: this.socket });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    secure.on('error', () => {});
+    this.socket = secure;
+    this.reader = new SocketReader(secure);
+    return secure;
   }
 
   write(b: Uint8Array): void {
@@ -139,9 +154,9 @@ export class RawClient {
     return b;
   }
 
-  /** Full handshake with NBD_OPT_GO; returns size and transmission flags. */
-  async handshake(name: string, opts: { structured?: boolean } = {}): Promise<{ size: bigint; flags: number }> {
-    await this.start();
+  /** Full handshake with NBD_OPT_GO (`skipStart`: the greeting is done already); returns size and transmission flags. */
+  async handshake(name: string, opts: { structured?: boolean; skipStart?: boolean } = {}): Promise<{ size: bigint; flags: number }> {
+    if (!opts.skipStart) await this.start();
     if (opts.structured) {
       this.sendOption(NBD_OPT_STRUCTURED_REPLY);
       const r = await this.readOptionReply();

@@ -1,5 +1,6 @@
 // Public types of @larder/nbd.
 import type { ReplyBufferPool } from './reply-buffers.js';
+import type { ServerTls } from './tls.js';
 
 /** One block device served over NBD (read-only). */
 export interface NbdExport {
@@ -27,15 +28,26 @@ export interface NbdExport {
   close?(): void;
 }
 
-/** Source of exports: what NBD_OPT_LIST shows and what NBD_OPT_GO / EXPORT_NAME open. */
+/** Who is on the other end of a connection, as far as TLS tells (for per-export access). */
+export interface NbdClient {
+  /** Address and port. */
+  readonly peer: string;
+  /** Whether the session runs over TLS (after NBD_OPT_STARTTLS). */
+  readonly tls: boolean;
+  /** The PSK identity, or the CN of a verified client certificate; undefined without either. */
+  readonly identity?: string;
+}
+
+/** Source of exports: what NBD_OPT_LIST shows and what NBD_OPT_GO / EXPORT_NAME open, for `client`. */
 export interface NbdExportProvider {
-  list(): Promise<{ name: string; description?: string }[]>;
+  list(client: NbdClient): Promise<{ name: string; description?: string }[]>;
   /**
    * Undefined when no such export. May reject with a StatusError (`@larder/errors`) to say why it cannot open one: 404 no
    * such export, 422 it cannot be served as it is (malformed), 503/504 its source is unavailable; NBD_OPT_INFO / NBD_OPT_GO
-   * answer with the fitting NBD_REP_ERR_* (see `openErrorReply`) and the error's message.
+   * answer with the fitting NBD_REP_ERR_* (see `openErrorReply`) and the error's message; 403 for a client that may not
+   * use the export (NBD_REP_ERR_POLICY).
    */
-  open(name: string): Promise<NbdExport | undefined>;
+  open(name: string, client: NbdClient): Promise<NbdExport | undefined>;
 }
 
 /** Where log lines go. */
@@ -59,6 +71,21 @@ export interface NbdServerOptions {
   /** Default 10000. */
   handshakeTimeoutMs?: number;
   logger?: NbdLogger;
+  /** TLS through NBD_OPT_STARTTLS; none: NBD_OPT_STARTTLS is refused (NBD_REP_ERR_POLICY). */
+  tls?: NbdTlsOptions;
+}
+
+/** The server's TLS: a certificate and key, PSKs, or both. */
+export interface NbdTlsOptions {
+  /** Certificate chain and private key (PEM). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** CA certificates (PEM): given, clients without a PSK must present a certificate that chains to them (identity: its CN). */
+  ca?: string | Buffer;
+  /** Pre-shared keys by identity (see `parsePskFile`). */
+  psk?: ReadonlyMap<string, Buffer>;
+  /** Default true (the protocol's FORCEDTLS): every option but NBD_OPT_STARTTLS and NBD_OPT_ABORT gets NBD_REP_ERR_TLS_REQD before TLS. */
+  require?: boolean;
 }
 
 export interface NbdServer {
@@ -82,4 +109,6 @@ export interface ServerSettings {
   readonly logger: NbdLogger;
   /** Reply buffers reused across the server's connections (for exports with `readInto`). */
   readonly replyBuffers: ReplyBufferPool;
+  /** TLS, when the server offers it. */
+  readonly tls?: ServerTls;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { hashToken, parseConfig } from '@larder/config';
-import { AccessError, authorize, exposureProblems } from './access.js';
+import { AccessError, authorize, exposureProblem } from './access.js';
 import type { Route } from './http-kit.js';
 
 const ADMIN = 'admin-token-unit-test-01';
@@ -46,12 +46,12 @@ describe('authorize', () => {
   });
 });
 
-describe('exposureProblems', () => {
-  it('names each address open to the network without protection', () => {
+describe('exposureProblem', () => {
+  it('names an HTTP address open to the network without tokens', () => {
     const open = parseConfig({});
-    expect(exposureProblems(open, { http: '127.0.0.1:8780', nbd: '[::1]:10809' })).toEqual([]);
-    expect(exposureProblems(open, { http: '0.0.0.0:8780', nbd: '10.0.0.1:10809' })).toHaveLength(2);
-    expect(exposureProblems(config, { http: '0.0.0.0:8780', nbd: false })).toEqual([]);
-    expect(exposureProblems(parseConfig({ gateway: { allowOpen: true } }), { http: '0.0.0.0:8780', nbd: '0.0.0.0:10809' })).toEqual([]);
+    expect(exposureProblem(open, '127.0.0.1:8780')).toBeUndefined();
+    expect(exposureProblem(open, '0.0.0.0:8780')).toMatch(/no tokens/);
+    expect(exposureProblem(config, '0.0.0.0:8780')).toBeUndefined();
+    expect(exposureProblem(parseConfig({ gateway: { allowOpen: true } }), '0.0.0.0:8780')).toBeUndefined();
   });
 });

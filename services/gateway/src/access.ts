@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { findToken, parseListen, tokenAllows, type Config, type Token } from '@larder/config';
+import { findToken, isLoopbackHost, parseListen, tokenAllows, type Config, type Token } from '@larder/config';
 import { StatusError } from '@larder/errors';
 import type { Logger } from '@larder/telemetry';
 import { decodeSegment, type Route } from './http-kit.js';
@@ -49,38 +49,28 @@ export function authorize(config: Config, req: IncomingMessage, route: Route, pa
   return token;
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
-/** Addresses the gateway would listen on that are open to the network without protection; empty unless `allowOpen` is off. */
-export function exposureProblems(config: Config, listen: { http: string; nbd: string | false }): string[] {
-  if (config.gateway.allowOpen) return [];
-  const problems: string[] = [];
-  const http = parseListen(listen.http);
-  if (http && !isLoopback(http.host) && config.tokens.length === 0) {
-    problems.push(`gateway.listen ${listen.http} is not a loopback address and no tokens are configured: add tokens (or LARDER_TOKENS)`);
-  }
-  const nbd = listen.nbd === false ? undefined : parseListen(listen.nbd);
-  if (nbd && !isLoopback(nbd.host) && !config.gateway.nbdTls) {
-    problems.push(`gateway.nbdListen ${String(listen.nbd)} is not a loopback address and gateway.nbdTls is not configured`);
-  }
-  return problems;
+/** Why the HTTP listener would be open to the network without protection (undefined: it is not, or `allowOpen`). NBD: see checkNbdExposure. */
+export function exposureProblem(config: Config, httpListen: string): string | undefined {
+  if (config.gateway.allowOpen) return undefined;
+  const http = parseListen(httpListen);
+  if (http && !isLoopbackHost(http.host) && config.tokens.length === 0)
+    return `gateway.listen ${httpListen} is not a loopback address and no tokens are configured: add tokens (or LARDER_TOKENS)`;
+  return undefined;
 }
 
 /** Whether the HTTP listener is on the network with `allowOpen` off: then it never serves without a token. */
 export function needsTokens(config: Config, http: string): boolean {
   const addr = parseListen(http);
-  return !config.gateway.allowOpen && addr !== undefined && !isLoopback(addr.host);
+  return !config.gateway.allowOpen && addr !== undefined && !isLoopbackHost(addr.host);
 }
 
 /** Refuse to start on a network address without protection (unless `gateway.allowOpen`), and say at start how the HTTP routes are protected. */
-export function checkExposure(config: Config, listen: { http: string; nbd: string | false }, log: Logger): void {
-  const problems = exposureProblems(config, listen);
-  if (problems.length) {
-    throw new Error(`refusing to start: ${problems.join('; ')}. Listen on 127.0.0.1, or set gateway.allowOpen: true to serve everything to anyone who reaches it`);
+export function checkExposure(config: Config, httpListen: string, log: Logger): void {
+  const problem = exposureProblem(config, httpListen);
+  if (problem) {
+    throw new Error(`refusing to start: ${problem}. Listen on 127.0.0.1, or set gateway.allowOpen: true to serve everything to anyone who reaches it`);
   }
   if (config.tokens.length > 0) log.info('HTTP routes need a bearer token', { tokens: config.tokens.length });
-  else if (config.gateway.allowOpen) log.warn('no tokens configured and gateway.allowOpen is set: every HTTP route is open to anyone who reaches it', { listen: listen.http });
-  else log.warn('no tokens configured: the HTTP routes are open, so the gateway listens on loopback only', { listen: listen.http });
+  else if (config.gateway.allowOpen) log.warn('no tokens configured and gateway.allowOpen is set: every HTTP route is open to anyone who reaches it', { listen: httpListen });
+  else log.warn('no tokens configured: the HTTP routes are open, so the gateway listens on loopback only', { listen: httpListen });
 }

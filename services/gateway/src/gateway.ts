@@ -20,6 +20,7 @@ import { DecodedChunkCache } from './images/decoded-cache.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { ImageReader } from './images/image-reader.js';
 import { imageExports } from './images/nbd-exports.js';
+import { checkNbdExposure, loadNbdTls } from './images/nbd-access.js';
 import { imageRoutes } from './routes/image-routes.js';
 import { ChunkReadahead, IndexMap } from './chunk-readahead/index.js';
 import { startS3Server, type S3Server } from './s3-api/s3-server.js';
@@ -75,10 +76,14 @@ export interface Gateway {
 
 /** Start the HTTP gateway: chunks (hit from the volume, miss through the fetchers), casync store, health and status. */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
-  const nbdListen = deps.nbdListen === false ? false : (deps.nbdListen ?? deps.config().gateway.nbdListen);
   const httpListen = deps.listen ?? deps.config().gateway.listen;
-  checkExposure(deps.config(), { http: httpListen, nbd: nbdListen }, log);
+  checkExposure(deps.config(), httpListen, log);
   const exposed = needsTokens(deps.config(), httpListen);
+  // NBD settings are checked (and its TLS files read) before anything starts, so that a refusal leaves nothing running.
+  const nbdAddr = deps.nbdListen === false ? undefined : parseListen(deps.nbdListen ?? deps.config().gateway.nbdListen);
+  const nbdTlsConfig = deps.config().gateway.nbdTls;
+  if (nbdAddr) checkNbdExposure(deps.config(), nbdAddr.host);
+  const nbdTls = nbdAddr && nbdTlsConfig ? await loadNbdTls(nbdTlsConfig) : undefined;
   const touches = new TouchBatcher(deps.index, deps.config().gateway.touchFlushInterval);
   const s3Usage = new S3UsageCounter(deps.index, deps.config().gateway.touchFlushInterval);
   const fetcher = new FetchClient(deps.nc, () => {
@@ -132,7 +137,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       chunkReadahead,
       images: () => catalog.status(),
       s3Endpoint: () => (s3 ? { ...s3.stats.snapshot(), chunks: chunkObjects?.status() } : null),
-      nbd: () => (nbd ? { clients: nbd.connections } : null),
+      nbd: () => (nbd ? { clients: nbd.connections, tls: nbdTls ? (nbdTls.require === false ? 'optional' : 'required') : 'off' } : null),
       recentErrors: () => recentErrors.list(),
     }),
   ];
@@ -155,9 +160,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const port = (server.address() as AddressInfo).port;
   let nbdPort: number | undefined;
-  const nbdAddr = nbdListen === false ? undefined : parseListen(nbdListen);
   if (nbdAddr) {
-    nbd = createNbdServer({ provider: imageExports({ config: deps.config, catalog, reader }), host: nbdAddr.host, port: nbdAddr.port, logger: log });
+    nbd = createNbdServer({ provider: imageExports({ config: deps.config, catalog, reader }), host: nbdAddr.host, port: nbdAddr.port, logger: log, tls: nbdTls });
     try {
       nbdPort = (await nbd.listen()).port;
     } catch (err) {

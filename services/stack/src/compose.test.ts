@@ -87,6 +87,10 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     // On 0.0.0.0 the gateway starts only with tokens (LARDER_TOKENS); the config-service checks changes against them.
     expect(config.tokens.map((t) => t.scope)).toEqual(['admin', 'read']);
     expect(services['config-service']?.environment?.LARDER_TOKENS).toBe(services.gateway?.environment?.LARDER_TOKENS);
+    // NBD on all interfaces: TLS with the PSK file mounted into the gateway.
+    expect(config.gateway.nbdListen).toBe('0.0.0.0:10809');
+    expect(config.gateway.nbdTls).toEqual({ pskFile: '/etc/larder-nbd/keys.psk', require: true });
+    expect(services.gateway?.volumes?.some((v) => v.endsWith(':/etc/larder-nbd/keys.psk:ro'))).toBe(true);
     expect(config.accessKeys.map((k) => k.access)).toEqual(['read-write']);
     expect(config.volume.path).toBe('/var/lib/larder');
     expect(config.redis.url).toBe('redis://redis:6379');

@@ -5,16 +5,22 @@ import { gatewayRouteSeries, timedRead } from '@larder/metrics';
 import { createLogger } from '@larder/telemetry';
 import type { ImageCatalog } from './image-catalog.js';
 import { newCursor, type ImageReader } from './image-reader.js';
+import { nbdStoreAllowed } from './nbd-access.js';
 
 const log = createLogger('gateway');
 
-/** NBD exports: one per image, named `{store}/{image}`; each connection gets its own readahead cursor. */
+/**
+ * NBD exports: one per image, named `{store}/{image}`; each connection gets its own readahead cursor. A client sees and
+ * opens only the datastores `gateway.nbdAccess` gives its TLS identity (others: not listed, NBD_REP_ERR_POLICY).
+ */
 export function imageExports(deps: { config: () => Config; catalog: ImageCatalog; reader: (store: string, name: string) => Promise<ImageReader> }): NbdExportProvider {
   const series = gatewayRouteSeries('nbd');
   return {
-    async list() {
+    async list(client) {
       const out: { name: string; description?: string }[] = [];
-      for (const store of Object.keys(deps.config().datastores)) {
+      const config = deps.config();
+      for (const store of Object.keys(config.datastores)) {
+        if (!nbdStoreAllowed(config, client, store)) continue;
         const images = await deps.catalog.list(store).catch((err: Error) => {
           log.warn('cannot list images for NBD', { store, err });
           return [];
@@ -25,9 +31,17 @@ export function imageExports(deps: { config: () => Config; catalog: ImageCatalog
     },
     // Rejects with the catalog's StatusError, so that the client is told why: 404 no such export (or store), 503/504 S3
     // unavailable and no good index of the image kept, 422 malformed index.
-    async open(name): Promise<NbdExport | undefined> {
+    async open(name, client): Promise<NbdExport | undefined> {
       const slash = name.indexOf('/');
       if (slash <= 0) throw new StatusError(404, `no such export: expected {store}/{image}, e.g. demo/vm/100/disk.fidx`);
+      // Checked before the image is looked at, so that a refused client learns nothing of what the datastore holds.
+      if (!nbdStoreAllowed(deps.config(), client, name.slice(0, slash))) {
+        log.info('NBD export refused by gateway.nbdAccess', { name, peer: client?.peer, identity: client?.identity });
+        throw new StatusError(
+          403,
+          `${client?.identity === undefined ? 'a client without a TLS identity' : `identity '${client.identity}'`} may not use datastore '${name.slice(0, slash)}' (gateway.nbdAccess)`,
+        );
+      }
       const reader = await deps.reader(name.slice(0, slash), name.slice(slash + 1)).catch((err: Error) => {
         log.info('NBD export not opened', { name, err: err.message });
         const status = statusOf(err);

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { datastoreForClientBucket, parseListen, type Config } from '@larder/config';
+import { datastoreForClientBucket, isLoopbackHost, parseListen, type Config } from '@larder/config';
 import { createLogger, tracer } from '@larder/telemetry';
 import { S3EndpointMetrics } from '@larder/metrics';
 import type { ChunkObjects } from './chunk-objects.js';
@@ -41,16 +41,12 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /** Start the S3-compatible endpoint on its own listener (S3 XML errors, not the Larder routes' JSON). */
 export async function startS3Server(deps: S3ServerDeps): Promise<S3Server> {
   const addr = parseListen(deps.listen);
   if (!addr) throw new Error(`gateway.s3Listen is not host:port: ${deps.listen}`);
   // With gateway.allowOpen it listens anyway: without keys it refuses every request.
-  if (!isLoopback(addr.host) && deps.config().accessKeys.length === 0 && !deps.config().gateway.allowOpen) {
+  if (!isLoopbackHost(addr.host) && deps.config().accessKeys.length === 0 && !deps.config().gateway.allowOpen) {
     throw new Error(
       `gateway.s3Listen ${deps.listen} is not a loopback address and no accessKeys are configured: add an access key, or listen on 127.0.0.1 (or set gateway.allowOpen: true)`,
     );
