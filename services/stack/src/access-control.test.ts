@@ -132,7 +132,7 @@ describe('gateway listen address', () => {
     const noTokens: Config = { ...stack.config, tokens: [] };
     await expect(open(noTokens, '0.0.0.0:0', false)).rejects.toThrow(/gateway\.listen 0\.0\.0\.0:0 is not a loopback address and no tokens are configured.*allowOpen/);
     await expect(open(noTokens, '[::]:0', false)).rejects.toThrow(/no tokens/);
-    await expect(open(stack.config, '127.0.0.1:0', '0.0.0.0:0')).rejects.toThrow(/nbdListen 0\.0\.0\.0:0 .*nbdTls/);
+    await expect(open(stack.config, '127.0.0.1:0', '0.0.0.0:0')).rejects.toThrow(/nbdListen 0\.0\.0\.0 .*nbdTls/);
     const withTokens = await open(stack.config, '0.0.0.0:0', false);
     await withTokens.stop();
     const allowed = await open({ ...noTokens, gateway: { ...noTokens.gateway, allowOpen: true } }, '0.0.0.0:0', false);
