@@ -11,3 +11,7 @@ export { readEnvironment, ENV_OVERRIDES, ENV_JSON_OVERRIDES, DEFAULT_CONFIG_TTL_
 export type { Environment, EnvOverride } from './environment.js';
 export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3, datastoreForClientBucket, datastoresForClientBucket, datastoreForClientKey } from './datastores.js';
 export { parseSize, parseDuration, formatSize, parseListen } from './units.js';
+export { readTlsFiles } from './tls-files.js';
+export type { TlsFiles, TlsMaterial } from './tls-files.js';
+export { splitUrlCredentials, maskUrlCredentials } from './url-credentials.js';
+export type { UrlCredentials } from './url-credentials.js';

@@ -1,4 +1,4 @@
-import { connectBus, type NatsConnection } from '@larder/bus';
+import { busOptionsFrom, connectBus, type NatsConnection } from '@larder/bus';
 import { readEnvironment, type Config } from '@larder/config';
 import { ConfigCache, type ConfigCacheStatus } from '@larder/config-cache';
 import { createLogger } from '@larder/telemetry';
@@ -40,7 +40,7 @@ export async function connectServiceConfig(initial: Config, name: string, opts: 
     return { cache, config: () => cache.current(), configStatus: undefined, close: () => cache.stop() };
   }
   const own = !opts.nc;
-  const nc: NatsConnection = opts.nc ?? (await connectBus({ servers: initial.nats.servers, name: `${initial.namespace}-${name}-config` }));
+  const nc: NatsConnection = opts.nc ?? (await connectBus(busOptionsFrom(initial, `${initial.namespace}-${name}-config`)));
   try {
     const cache = await ConfigCache.start({ nc, namespace: initial.namespace, ttlMs: opts.ttlMs ?? readEnvironment().configTtlMs, initial, transform: opts.transform, log });
     return {

@@ -7,9 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Svcm, connectBus, subjects, type NatsConnection } from '@larder/bus';
+import { Svcm, busOptionsFrom, connectBus, subjects, type NatsConnection } from '@larder/bus';
 import { parseConfig, resolveDatastore, resolveDatastores, type Config, type ResolvedDatastore } from '@larder/config';
-import { ChunkIndex, createRedis } from '@larder/redis';
+import { ChunkIndex, createRedis, redisOptionsFrom } from '@larder/redis';
 import { destroyObjectGetters, destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
 import { writeServedConfig } from './test-config.js';
@@ -157,7 +157,7 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
   await mkdir(dir, { recursive: true });
   const configFile = await writeServedConfig(dir, config);
   const env = { ...process.env, LARDER_CONFIG: configFile, LARDER_CONFIG_TTL: '1s', LARDER_LOG_LEVEL: process.env.LARDER_LOG_LEVEL ?? 'warn' };
-  const nc = await connectBus({ servers: config.nats.servers, name: `${ns}-test` });
+  const nc = await connectBus(busOptionsFrom(config, `${ns}-test`));
   const subj = subjects(ns);
   const pingName = { 'chunk-fetcher': subj.fetcherService, 'cache-index': subj.indexService, 'config-service': subj.configService } as const;
   const online = async (service: keyof typeof pingName) => {
@@ -257,7 +257,7 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
       await s3.stop();
       destroyS3Clients();
       destroyObjectGetters();
-      const redis = createRedis({ url: config.redis.url });
+      const redis = createRedis(redisOptionsFrom(config));
       await new ChunkIndex(redis, ns).clear().catch(() => {});
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });
