@@ -45,7 +45,7 @@ export function resolvePaths(config: Config, baseDir: string): Config {
 
 function resolveTlsFiles<T extends { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined }>(tls: T, baseDir: string): T {
   const out = { ...tls };
-  for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (tls[k] !== undefined) out[k] = path.resolve(baseDir, tls[k]) as T[typeof k];
+  for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (tls[k] !== undefined) out[k] = path.resolve(baseDir, tls[k]);
   return out;
 }
 

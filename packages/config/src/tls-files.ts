@@ -21,7 +21,9 @@ export interface TlsMaterial {
  */
 export function readTlsFiles(tls: TlsFiles, setting: string): TlsMaterial {
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
-    throw new ConfigError(setting, [{ path: tls.certFile === undefined ? 'certFile' : 'keyFile', message: 'give certFile and keyFile together (a client certificate and its key)' }]);
+    throw new ConfigError(setting, [
+      { path: tls.certFile === undefined ? 'certFile' : 'keyFile', message: 'give certFile and keyFile together (a client certificate and its key)' },
+    ]);
   }
   const read = (field: keyof TlsFiles): string | undefined => {
     const file = tls[field];
