@@ -13,5 +13,5 @@ export { resolveDatastore, resolveDatastores, embeddedEndpoint, usesEmbeddedS3, 
 export { parseSize, parseDuration, formatSize, parseListen } from './units.js';
 export { readTlsFiles } from './tls-files.js';
 export type { TlsFiles, TlsMaterial } from './tls-files.js';
-export { splitUrlCredentials, maskUrlCredentials } from './url-credentials.js';
+export { splitUrlCredentials } from './url-credentials.js';
 export type { UrlCredentials } from './url-credentials.js';

@@ -29,12 +29,3 @@ export function splitUrlCredentials(url: string): UrlCredentials {
   out.url = u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
   return out;
 }
-
-/** `url` with its password (or a lone user, which NATS takes for a token) shown as `***`: for logs and error messages. */
-export function maskUrlCredentials(url: string): string {
-  // By pattern, not by URL parsing: a URL that does not parse must not leak either.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*)@/i, (_m, scheme: string, auth: string) => {
-    const colon = auth.indexOf(':');
-    return colon >= 0 ? `${scheme}${auth.slice(0, colon)}:***@` : `${scheme}***@`;
-  });
-}
