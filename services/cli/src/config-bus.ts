@@ -47,6 +47,13 @@ export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => P
 export function configServiceError(err: unknown, addr: BusAddress, changing: boolean): Error {
   if (!(err instanceof BusError)) return err as Error;
   const nothing = changing ? ' Nothing was changed.' : '';
+  if (err.status === 403) {
+    return new CliError(
+      `not allowed to change the config as this NATS user (${err.message}).${nothing} Config changes take the NATS user that may make them (the admin: LARDER_NATS_USER, LARDER_NATS_PASSWORD).`,
+      1,
+      { cause: err },
+    );
+  }
   if (err.status === 503 || err.status === 504) {
     return new CliError(
       `the config-service of namespace ${addr.namespace} is not running (${err.message}).${nothing} Start it with 'pnpm start' or 'node services/config-service/dist/main.js'; the file is only changed through it.`,
