@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { CA_FORMAT_SHA512_256, CAIBX_DEFAULT_FEATURE_FLAGS, digestFromHex, encodeCasyncChunk, encodeDataBlob, writeCaibx, writeFixedIndex } from '@larder/formats';
 import { ChunkIndex, createRedis } from '@larder/redis';
+import { benchRedisOptions } from './bench-connections.js';
 import type { ChunkedImage } from './image-fixture.js';
 import { BENCH_ACCESS_KEY, type LarderHook, type LarderStack, type LarderStartOptions } from './larder-hook.js';
 import { freePort, spawnService, waitForPort, type Service } from './processes.js';
@@ -101,7 +102,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
 
 /** Admit then touch throughput of the Lua-scripted LRU index, each for half the duration, 16 calls in flight. */
 async function indexBench(opts: { redis: { url: string }; durationMs: number; keyPrefix: string }): Promise<{ admitOpsPerSec: number; touchOpsPerSec: number }> {
-  const redis = createRedis({ url: opts.redis.url });
+  const redis = createRedis(benchRedisOptions(opts.redis.url));
   const index = new ChunkIndex(redis, opts.keyPrefix.replace(/[{}:]/g, '') || 'benchidx');
   try {
     const keys: string[] = [];

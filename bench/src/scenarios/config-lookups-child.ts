@@ -1,5 +1,6 @@
 import { connectBus } from '@larder/bus';
 import { ConfigCache } from '@larder/config-cache';
+import { benchBusOptions } from '../bench-connections.js';
 
 /**
  * Child process of the config-lookups scenario: one "service" holding a ConfigCache on its own NATS
@@ -7,7 +8,7 @@ import { ConfigCache } from '@larder/config-cache';
  */
 async function main(): Promise<void> {
   const { namespace, servers } = JSON.parse(process.argv[2] ?? '{}') as { namespace: string; servers: string };
-  const nc = await connectBus({ servers, name: `${namespace}-bench-service-${process.pid}` });
+  const nc = await connectBus(benchBusOptions(servers, `${namespace}-bench-service-${process.pid}`));
   const cache = await ConfigCache.start({ nc, namespace, ttlMs: 60_000, env: false });
   cache.onChange((e) => process.send?.({ generation: e.generation, stores: Object.keys(e.config.datastores).length }));
   process.on('disconnect', () => {

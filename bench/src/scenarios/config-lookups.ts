@@ -8,6 +8,7 @@ import { connectBus, type NatsConnection } from '@larder/bus';
 import { loadConfig, resolveDatastore } from '@larder/config';
 import { ConfigCache, requestConfigChange } from '@larder/config-cache';
 import { startConfigService } from '@larder/config-service';
+import { benchBusOptions } from '../bench-connections.js';
 import { LOCAL_LINK } from '../link.js';
 import { fig, OutcomeBuilder } from '../outcome.js';
 import type { BenchContext, Scenario } from '../types.js';
@@ -77,7 +78,7 @@ async function servedConfig(dir: string, name: string, stores: number) {
   await writeFile(file, generatedConfig(ns, stores));
   const conns: NatsConnection[] = [];
   const connect = async () => {
-    const nc = await connectBus({ servers: NATS_URL(), name: `${ns}-bench` });
+    const nc = await connectBus(benchBusOptions(NATS_URL(), `${ns}-bench`));
     conns.push(nc);
     return nc;
   };

@@ -1,7 +1,7 @@
 export { subjects } from './subjects.js';
 export type { Subjects, EvictRequest, EvictedEvent } from './subjects.js';
-export { connectBus } from './connect.js';
-export type { BusStatusEvent } from './connect.js';
+export { BusConnectError, busOptionsFrom, connectBus } from './connect.js';
+export type { BusConnectFailure, BusConnectOptions, BusStatusEvent } from './connect.js';
 export { encodeJson, decodeJson } from './codec.js';
 export { traceHeaders, contextFromHeaders } from './trace-headers.js';
 export { BusError, checkReply, requestFailure } from './service-errors.js';

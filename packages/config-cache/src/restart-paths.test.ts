@@ -17,7 +17,20 @@ describe('changedPaths', () => {
 
 describe('restart classification', () => {
   it('needs a restart for addresses, connections, the volume and timers read at start', () => {
-    for (const p of ['namespace', 'redis.url', 'nats.servers', 'nats.servers.0', 'gateway.listen', 'gateway.nbdListen', 'volume.path', 's3.embedded.listen', 's3.embedded', 's3']) {
+    for (const p of [
+      'namespace',
+      'redis.url',
+      'redis.password',
+      'nats.servers',
+      'nats.servers.0',
+      'nats.tls.caFile',
+      'gateway.listen',
+      'gateway.nbdListen',
+      'volume.path',
+      's3.embedded.listen',
+      's3.embedded',
+      's3',
+    ]) {
       expect(needsRestart(p), p).toBe(true);
     }
     for (const p of ['capacity', 'datastores.x', 'datastores.x.bucket', 'fetcher.concurrency', 'volume.reserve', 'images.readahead', 's3.endpoint', 'gateway.requestTimeout']) {

@@ -5,8 +5,8 @@
  */
 export const RESTART_PATHS: readonly string[] = [
   'namespace',
-  'redis.url',
-  'nats.servers',
+  'redis',
+  'nats',
   'gateway.listen',
   'gateway.nbdListen',
   'gateway.nbdTls',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configFromMapping, readEnvironment } from './index.js';
+import { ConfigError, configFromMapping, readEnvironment, splitUrlCredentials } from './index.js';
 
 const KEYS = JSON.stringify([{ accessKeyId: 'backup-host', secretAccessKey: 'a-long-secret', access: 'read-write' }]);
 
@@ -44,5 +44,31 @@ describe('paths relative to the config file', () => {
     );
     expect(config.gateway.nbdTls).toEqual({ certFile: '/srv/larder/tls/cert.pem', keyFile: '/etc/larder/key.pem', pskFile: '/srv/larder/keys.psk', require: true });
     expect(configFromMapping({}, { source: 'larder.yaml', baseDir: '/srv/larder', env: false }).gateway.nbdTls).toBeUndefined();
+  });
+});
+
+describe('Redis and NATS credentials from the environment', () => {
+  it('sets redis.username/password and nats.user/pass/token, over the file', () => {
+    const file = { redis: { url: 'redis://cache:6379', password: 'from-file' }, nats: { servers: 'nats://bus:4222' } };
+    const env = { LARDER_REDIS_USERNAME: 'larder', LARDER_REDIS_PASSWORD: 'r-secret', LARDER_NATS_USER: 'svc', LARDER_NATS_PASSWORD: 'n-secret', LARDER_NATS_TOKEN: 'n-token' };
+    const config = configFromMapping(file, { source: 'larder.yaml', baseDir: '/tmp', env });
+    expect(config.redis).toMatchObject({ url: 'redis://cache:6379', username: 'larder', password: 'r-secret' });
+    expect(config.nats).toMatchObject({ servers: 'nats://bus:4222', user: 'svc', pass: 'n-secret', token: 'n-token' });
+  });
+
+  it('resolves the TLS files against the config file folder', () => {
+    const file = { redis: { tls: { caFile: 'certs/ca.pem', servername: 'redis.internal' } }, nats: { tls: { certFile: '/abs/client.pem', keyFile: 'client.key' } } };
+    const config = configFromMapping(file, { source: 'larder.yaml', baseDir: '/etc/larder', env: {} });
+    expect(config.redis.tls).toEqual({ caFile: '/etc/larder/certs/ca.pem', servername: 'redis.internal' });
+    expect(config.nats.tls).toEqual({ certFile: '/abs/client.pem', keyFile: '/etc/larder/client.key' });
+  });
+});
+
+describe('URL credentials', () => {
+  it('splits user and password out of a URL (percent-decoded)', () => {
+    expect(splitUrlCredentials('redis://larder:p%40ss@cache:6379/2')).toEqual({ url: 'redis://cache:6379/2', username: 'larder', password: 'p@ss' });
+    expect(splitUrlCredentials('redis://:only-pass@cache:6379')).toEqual({ url: 'redis://cache:6379', password: 'only-pass' });
+    expect(splitUrlCredentials('nats://a-token@bus:4222')).toEqual({ url: 'nats://bus:4222', username: 'a-token' });
+    expect(splitUrlCredentials('redis://cache:6379')).toEqual({ url: 'redis://cache:6379' });
   });
 });

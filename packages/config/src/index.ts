@@ -14,3 +14,7 @@ export { parseSize, parseDuration, formatSize, parseListen, isLoopbackHost } fro
 export { REDACTED, redactConfig, redactConfigText, redactUrl, redactedSecrets, fillRedacted, restoreRedactedText, parseRedactedConfig } from './secrets.js';
 export { hashToken, findToken, tokenAllows, hasFullAdmin } from './tokens.js';
 export type { Need } from './tokens.js';
+export { readTlsFiles } from './tls-files.js';
+export type { TlsFiles, TlsMaterial } from './tls-files.js';
+export { splitUrlCredentials } from './url-credentials.js';
+export type { UrlCredentials } from './url-credentials.js';

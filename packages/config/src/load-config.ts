@@ -42,15 +42,23 @@ function resolveNbdTls(tls: Config['gateway']['nbdTls'], baseDir: string): Confi
   return out;
 }
 
-/** Make the volume and embedded-S3 directories and the NBD TLS files absolute, relative to the config file's folder. */
+/** Make the volume and embedded-S3 directories and the NBD, Redis and NATS TLS files absolute, relative to the config file's folder. */
 export function resolvePaths(config: Config, baseDir: string): Config {
   return {
     ...config,
     gateway: { ...config.gateway, nbdTls: resolveNbdTls(config.gateway.nbdTls, baseDir) },
+    redis: config.redis.tls ? { ...config.redis, tls: resolveTlsFiles(config.redis.tls, baseDir) } : config.redis,
+    nats: config.nats.tls ? { ...config.nats, tls: resolveTlsFiles(config.nats.tls, baseDir) } : config.nats,
     volume: { ...config.volume, path: path.resolve(baseDir, config.volume.path) },
     s3: { ...config.s3, embedded: { ...config.s3.embedded, directory: path.resolve(baseDir, config.s3.embedded.directory) } },
     gc: { ...config.gc, workDir: path.resolve(baseDir, config.gc.workDir) },
   };
+}
+
+function resolveTlsFiles<T extends { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined }>(tls: T, baseDir: string): T {
+  const out = { ...tls };
+  for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (tls[k] !== undefined) out[k] = path.resolve(baseDir, tls[k]);
+  return out;
 }
 
 /**

@@ -76,6 +76,72 @@ export class ClaimWaitTimeoutError extends IndexError {
   }
 }
 
+/**
+ * Why a Redis server refused this client: NOAUTH (it wants a password and none was given), WRONGPASS (wrong user or
+ * password), NOPERM (the ACL user may not run a command the client needs), TLS (handshake or certificate check failed).
+ */
+export type RedisRefusal = 'NOAUTH' | 'WRONGPASS' | 'NOPERM' | 'TLS';
+
+const REFUSAL_HINTS: Record<RedisRefusal, string> = {
+  NOAUTH: 'it requires a password: set redis.password or LARDER_REDIS_PASSWORD',
+  WRONGPASS: 'wrong user or password: check redis.username/redis.password (LARDER_REDIS_USERNAME/LARDER_REDIS_PASSWORD)',
+  NOPERM: "the ACL user lacks a permission Larder needs: check the user's ACL rules",
+  TLS: 'TLS failed: check redis.tls (caFile, certFile, keyFile, servername) and that the server speaks TLS on that port',
+};
+
+/**
+ * Redis refused this client (credentials, ACL or TLS): nothing was run. A {@link RedisUnavailableError} (503) that
+ * says which server refused and why, never with the secret; `reason` tells what to fix.
+ */
+export class RedisAuthError extends RedisUnavailableError {
+  override readonly name: string = 'RedisAuthError';
+  readonly reason: RedisRefusal;
+
+  constructor(op: string, reason: RedisRefusal, detail: string, options?: { cause?: unknown }) {
+    super(op, detail, options);
+    this.reason = reason;
+  }
+}
+
+// Node's and OpenSSL's codes for a certificate that does not verify.
+const TLS_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REVOKED',
+]);
+
+/** Whether (and why) `err` says the server refused this client: Redis's NOAUTH/WRONGPASS/NOPERM replies, TLS failures. */
+export function redisRefusal(err: unknown): RedisRefusal | undefined {
+  if (!(err instanceof Error)) return undefined;
+  // The reply's first word is Redis's error code (ioredis prefixes a failed ready check).
+  const m = /^(?:Ready check failed: )?(NOAUTH|WRONGPASS|NOPERM)\b/.exec(err.message);
+  if (m) return m[1] as RedisRefusal;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) return 'TLS';
+  return undefined;
+}
+
+/** What to say about a refusal by `server` (host:port, or undefined when not known). */
+export function refusalDetail(reason: RedisRefusal, err: Error, server?: string): string {
+  const who = server ? `Redis at ${server}` : 'Redis';
+  const said = err.message.replace(/^Ready check failed: /, '');
+  return `${who} refused the connection (${said}): ${REFUSAL_HINTS[reason]}`;
+}
+
+/** `err` without what ioredis attaches to a reply error (`command.args` of AUTH hold the password). */
+function scrubbed(err: Error): Error {
+  const copy = new Error(err.message);
+  copy.name = err.name;
+  if (err.stack) copy.stack = err.stack;
+  return copy;
+}
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /**
@@ -94,6 +160,8 @@ export function isConnectionFailure(err: unknown): boolean {
 /** The error for a Redis command of `op` that threw `err`: {@link RedisUnavailableError} for a connection failure, else COMMAND_FAILED. */
 export function commandFailed(op: string, err: unknown): IndexError {
   if (err instanceof IndexError) return err;
+  const refusal = redisRefusal(err);
+  if (refusal) return new RedisAuthError(op, refusal, refusalDetail(refusal, err as Error), { cause: scrubbed(err as Error) });
   const text = err instanceof Error ? err.message : String(err);
   // ioredis's words for "the connection is down and commands are not queued" (see createRedis).
   if (isConnectionFailure(err)) return new RedisUnavailableError(op, text.startsWith("Stream isn't writeable") ? 'not connected (reconnecting)' : text, { cause: err });

@@ -1,6 +1,6 @@
 export type { Redis } from 'ioredis';
 export type { AdmitFetchedResult, AdmitResult, EvictedChunk, IndexEpoch, IndexProbe, IndexTotals, RebuildChunk, RedisOptions } from './types.js';
-export { createRedis } from './connection.js';
+export { createRedis, redisConnected, redisOptionsFrom, redisServer } from './connection.js';
 export { ChunkIndex, IndexRebuild } from './chunk-index.js';
 export { FlightLocks } from './flight-locks.js';
 export { KnownChunks } from './known-chunks.js';
@@ -8,6 +8,7 @@ export type { KnownChunksOptions } from './known-chunks.js';
 export type { TouchResult, WriterRegistration, WriterTouches, GcFence } from './chunk-touches-types.js';
 export { ChunkTouches } from './chunk-touches.js';
 export type { ChunkTouchesOptions } from './chunk-touches.js';
-export { ClaimWaitTimeoutError, IndexError, IndexScriptCode, RedisUnavailableError, isConnectionFailure } from './errors.js';
+export { ClaimWaitTimeoutError, IndexError, IndexScriptCode, RedisAuthError, RedisUnavailableError, isConnectionFailure, redisRefusal } from './errors.js';
+export type { RedisRefusal } from './errors.js';
 export { s3RequestCounts, s3RequestField, s3StoreCounts, s3StoreFields } from './stats-fields.js';
 export type { S3RequestOutcome, S3Operation, S3OperationCount } from './stats-fields.js';

@@ -4,6 +4,7 @@ import net from 'node:net';
 
 /** A redis-server on a free port that a test may flush, stop and start again. */
 export interface OwnRedis {
+  /** `redis://127.0.0.1:P`, or `rediss://` with TLS (no credentials in it). */
   readonly url: string;
   readonly port: number;
   /** Stop the server (SIGKILL; it saves nothing: `--save '' --appendonly no`). */
@@ -22,11 +23,21 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Options of {@link startOwnRedis}. */
+export interface OwnRedisOptions {
+  /** An append-only file fsynced on every write in this folder: a restart keeps the data. */
+  persistDir?: string;
+  /** `--requirepass`: the default user's password. */
+  password?: string;
+  /** TLS only (`--tls-port`, no plain port) with these PEM files; clients must show a certificate unless `authClients` is false. */
+  tls?: { certFile: string; keyFile: string; caFile: string; authClients?: boolean };
+}
+
 /**
  * Spawn `redis-server --port P --save '' --appendonly no --daemonize no` and wait until it accepts connections. With
  * `persistDir`, an append-only file fsynced on every write in that folder: a restart keeps the data.
  */
-export async function startOwnRedis(opts: { persistDir?: string } = {}): Promise<OwnRedis> {
+export async function startOwnRedis(opts: OwnRedisOptions = {}): Promise<OwnRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const up = async () => {
@@ -41,13 +52,31 @@ export async function startOwnRedis(opts: { persistDir?: string } = {}): Promise
     throw new Error(`redis-server on port ${port} did not start`);
   };
   const own: OwnRedis = {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     start: async () => {
       // Already running: a second server on the port would fail to bind and leave this one without an owner.
       if (child && child.exitCode === null && child.signalCode === null) return;
       const persist = opts.persistDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir] : ['--appendonly', 'no'];
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persist, '--daemonize', 'no'], { stdio: 'ignore' });
+      const auth = opts.password !== undefined ? ['--requirepass', opts.password] : [];
+      const t = opts.tls;
+      const listen = t
+        ? [
+            '--port',
+            '0',
+            '--tls-port',
+            String(port),
+            '--tls-cert-file',
+            t.certFile,
+            '--tls-key-file',
+            t.keyFile,
+            '--tls-ca-cert-file',
+            t.caFile,
+            '--tls-auth-clients',
+            t.authClients === false ? 'no' : 'yes',
+          ]
+        : ['--port', String(port)];
+      child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', ...persist, ...auth, '--daemonize', 'no'], { stdio: 'ignore' });
       await up();
     },
     stop: async () => {

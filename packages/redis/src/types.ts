@@ -1,7 +1,12 @@
-/** Options for {@link createRedis}. */
+/** Options for {@link createRedis}; build them from a config with `redisOptionsFrom` so that no field is forgotten. */
 export interface RedisOptions {
   /** Redis URL, e.g. `redis://127.0.0.1:6379` or `rediss://user:pass@host:6380/0`. */
   url: string;
+  /** ACL user and password; they win over those in the URL. */
+  username?: string | undefined;
+  password?: string | undefined;
+  /** TLS with these PEM files (read when connecting); also implied by a `rediss://` URL. */
+  tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; servername?: string | undefined } | undefined;
   /** TCP connect timeout per attempt in ms (default 3000). */
   connectTimeoutMs?: number;
 }

@@ -1,6 +1,6 @@
-import { connectBus, type NatsConnection } from '@larder/bus';
+import { busOptionsFrom, connectBus, type NatsConnection } from '@larder/bus';
 import type { Config } from '@larder/config';
-import { ChunkIndex, FlightLocks, createRedis, type Redis } from '@larder/redis';
+import { ChunkIndex, FlightLocks, createRedis, redisConnected, redisOptionsFrom, type Redis } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
 import { Volume } from '@larder/volume';
 
@@ -14,9 +14,13 @@ export interface NodeDeps {
   close(): Promise<void>;
 }
 
-/** Open the connections a service needs, named after the service for NATS monitoring. */
+/**
+ * Open the connections a service needs, named after the service for NATS monitoring. A Redis or NATS that refuses the
+ * credentials or TLS stops the start with an error naming the server (RedisAuthError, BusConnectError); a Redis that
+ * is merely down does not (commands fail with 503 until it is back).
+ */
 export async function connectNodeDeps(config: Config, name: string): Promise<NodeDeps> {
-  const redis = createRedis({ url: config.redis.url });
+  const redis = createRedis(redisOptionsFrom(config));
   const log = createLogger(name);
   let lastRedisError = 0;
   redis.on('error', (err: Error) => {
@@ -26,7 +30,8 @@ export async function connectNodeDeps(config: Config, name: string): Promise<Nod
   });
   let nc: NatsConnection;
   try {
-    nc = await connectBus({ servers: config.nats.servers, name: `${config.namespace}-${name}` });
+    await redisConnected(redis);
+    nc = await connectBus(busOptionsFrom(config, `${config.namespace}-${name}`));
   } catch (err) {
     redis.disconnect();
     throw err;

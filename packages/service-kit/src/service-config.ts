@@ -1,4 +1,4 @@
-import { connectBus, type NatsConnection } from '@larder/bus';
+import { busOptionsFrom, connectBus, type NatsConnection } from '@larder/bus';
 import { configPath, readConfigFileLenient, readEnvironment, type Config } from '@larder/config';
 import { ConfigCache, type ConfigCacheStatus } from '@larder/config-cache';
 import { createLogger } from '@larder/telemetry';
@@ -42,7 +42,7 @@ export async function connectServiceConfig(initial: Config, name: string, opts: 
     return { cache, config: () => cache.current(), configStatus: undefined, close: () => cache.stop() };
   }
   const own = !opts.nc;
-  const nc: NatsConnection = opts.nc ?? (await connectBus({ servers: initial.nats.servers, name: `${initial.namespace}-${name}-config` }));
+  const nc: NatsConnection = opts.nc ?? (await connectBus(busOptionsFrom(initial, `${initial.namespace}-${name}-config`)));
   try {
     const environment = readEnvironment();
     const secretsFile = opts.secretsFile ?? configPath(environment);

@@ -1,25 +1,28 @@
-import { BusError, connectBus, type NatsConnection } from '@larder/bus';
+import { BusConnectError, BusError, busOptionsFrom, connectBus, type NatsConnection } from '@larder/bus';
 import { ConfigError, applyEnvOverrides, configPath, readConfigFileLenient, readEnvironment, type Config } from '@larder/config';
 import { CliError } from './cli-error.js';
 
-/** Where the config-service answers: NATS servers and namespace. */
+/** Where the config-service answers: the NATS connection settings (servers, credentials, TLS) and namespace. */
 export interface BusAddress {
-  servers: string | string[];
+  nats: Config['nats'];
   namespace: string;
 }
 
-/** NATS servers and namespace from the config; from the raw file (and env) when the file does not validate, so that a broken file can still be fixed. */
+/** NATS settings and namespace from the config; from the raw file (and env) when the file does not validate, so that a broken file can still be fixed. */
 export function busAddress(config: () => Config): BusAddress {
   try {
     const c = config();
-    return { servers: c.nats.servers, namespace: c.namespace };
+    return { nats: c.nats, namespace: c.namespace };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const environment = readEnvironment();
     const raw = applyEnvOverrides(readConfigFileLenient(configPath(environment)), environment.overrides);
-    const nats = (raw.nats ?? {}) as { servers?: string | string[] };
+    const nats = (raw.nats ?? {}) as Record<string, unknown>;
+    const text = (k: string) => (typeof nats[k] === 'string' ? nats[k] : undefined);
+    const servers = typeof nats.servers === 'string' || Array.isArray(nats.servers) ? (nats.servers as string | string[]) : 'nats://127.0.0.1:4222';
+    const tls = typeof nats.tls === 'object' && nats.tls !== null ? (nats.tls as Config['nats']['tls']) : undefined;
     const namespace = typeof raw.namespace === 'string' ? raw.namespace : 'larder';
-    return { servers: nats.servers ?? 'nats://127.0.0.1:4222', namespace };
+    return { nats: { servers, user: text('user'), pass: text('pass'), token: text('token'), tls }, namespace };
   }
 }
 
@@ -27,8 +30,10 @@ export function busAddress(config: () => Config): BusAddress {
 export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   let nc: NatsConnection;
   try {
-    nc = await connectBus({ servers: addr.servers, name: 'larder-cli', timeoutMs: 3000 });
+    nc = await connectBus({ ...busOptionsFrom(addr, 'larder-cli'), timeoutMs: 3000 });
   } catch (err) {
+    // Refused credentials or TLS, or an unreadable certificate file: the message says what to fix.
+    if ((err instanceof BusConnectError && err.reason !== 'unreachable') || err instanceof ConfigError) throw new CliError((err as Error).message, 1, { cause: err });
     throw new CliError(`${(err as Error).message}: cannot reach the config-service (is 'pnpm start' running?)`, 1, { cause: err });
   }
   try {
@@ -42,6 +47,13 @@ export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => P
 export function configServiceError(err: unknown, addr: BusAddress, changing: boolean): Error {
   if (!(err instanceof BusError)) return err as Error;
   const nothing = changing ? ' Nothing was changed.' : '';
+  if (err.status === 403) {
+    return new CliError(
+      `not allowed to change the config as this NATS user (${err.message}).${nothing} Config changes take the NATS user that may make them (the admin: LARDER_NATS_USER, LARDER_NATS_PASSWORD).`,
+      1,
+      { cause: err },
+    );
+  }
   if (err.status === 503 || err.status === 504) {
     return new CliError(
       `the config-service of namespace ${addr.namespace} is not running (${err.message}).${nothing} Start it with 'pnpm start' or 'node services/config-service/dist/main.js'; the file is only changed through it.`,

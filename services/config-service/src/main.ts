@@ -1,4 +1,4 @@
-import { connectBus } from '@larder/bus';
+import { busOptionsFrom, connectBus } from '@larder/bus';
 import { configPath, readEnvironment } from '@larder/config';
 import { runMain } from '@larder/service-kit';
 import { startConfigService } from './config-service.js';
@@ -10,8 +10,8 @@ const file = configPath(environment);
 await runMain(
   'config-service',
   async ({ config }) => {
-    const { nats, namespace } = config();
-    const nc = await connectBus({ servers: nats.servers, name: `${namespace}-config-service` });
+    const { namespace } = config();
+    const nc = await connectBus(busOptionsFrom(config(), `${namespace}-config-service`));
     try {
       const svc = await startConfigService({ nc, file, namespace, ttlMs: environment.configTtlMs });
       process.stdout.write(`Larder config-service: ${svc.file}, generation ${svc.generation}\n`);

@@ -75,8 +75,8 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     }
     expect(services['config-service']?.volumes).toEqual(['config:/etc/larder:rw']);
     expect(services.redis?.volumes).toEqual(['redis-data:/data:rw']);
-    expect(services.redis?.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
-    expect(services.nats?.volumes).toEqual(['nats-data:/data:rw']);
+    expect(services.redis?.command?.join(' ')).toMatch(/redis-server - --appendonly yes/);
+    expect(services.nats?.volumes).toEqual(['nats-data:/data:rw', `${path.join(root, 'infra/nats/nats.conf')}:/etc/nats/nats.conf:ro`]);
     expect(Object.keys(volumes).sort()).toEqual(['chunks', 'config', 'nats-data', 'redis-data', 's3data']);
   });
 
@@ -94,6 +94,8 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     expect(config.accessKeys.map((k) => k.access)).toEqual(['read-write']);
     expect(config.volume.path).toBe('/var/lib/larder');
     expect(config.redis.url).toBe('redis://redis:6379');
+    expect(config.redis.password).toBe('change-me-redis-password');
+    expect(config.nats).toMatchObject({ servers: 'nats://nats:4222', user: 'larder', pass: 'change-me-nats-password' });
     expect(Object.values(config.datastores).map((d) => d.bucket)).toEqual(['larder-demo', 'larder-cas']);
   });
 
@@ -108,6 +110,23 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     for (const name of ['redis', 'nats', 'minio', 'config-service', 'gateway']) expect(services[name]?.healthcheck?.test.length).toBeGreaterThan(1);
     expect(services.gateway?.healthcheck?.test.join(' ')).toMatch(/\/healthz/);
     expect(services['cache-index']?.depends_on?.['config-service']?.condition).toBe('service_healthy');
+  });
+
+  it('runs Redis with a password and NATS with users, from infra/.env; the services get theirs', () => {
+    // requirepass on stdin (not on the command line), from the environment the .env file fills.
+    expect(services.redis?.command?.join(' ')).toMatch(/requirepass "\$\$REDIS_PASSWORD"/);
+    expect(services.redis?.environment?.REDIS_PASSWORD).toBe('change-me-redis-password');
+    expect(services.redis?.healthcheck?.test.join(' ')).toMatch(/PONG/);
+    expect(services.nats?.command?.slice(0, 2)).toEqual(['-c', '/etc/nats/nats.conf']);
+    expect(services.nats?.environment).toEqual({ LARDER_NATS_PASSWORD: 'change-me-nats-password', LARDER_NATS_ADMIN_PASSWORD: 'change-me-nats-admin-password' });
+    for (const name of ['cache-index', 'chunk-fetcher', 'config-service', 'gateway']) {
+      expect(services[name]?.environment).toMatchObject({
+        LARDER_REDIS_PASSWORD: 'change-me-redis-password',
+        LARDER_NATS_USER: 'larder',
+        LARDER_NATS_PASSWORD: 'change-me-nats-password',
+      });
+      expect(services[name]?.environment?.LARDER_NATS_ADMIN_PASSWORD).toBeUndefined();
+    }
   });
 
   it('takes secrets only from the environment: without them it refuses', async () => {

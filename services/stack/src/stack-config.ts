@@ -1,4 +1,4 @@
-import { connectBus, type NatsConnection } from '@larder/bus';
+import { busOptionsFrom, connectBus, type NatsConnection } from '@larder/bus';
 import { readEnvironment, resolveDatastore, resolveDatastores, type Config } from '@larder/config';
 import type { ConfigCache } from '@larder/config-cache';
 import { startConfigService, type ConfigService } from '@larder/config-service';
@@ -30,7 +30,7 @@ export async function startStackConfig(cfg: Config, opts: { file?: string; ttlMs
   const ttlMs = opts.ttlMs ?? readEnvironment().configTtlMs;
   const endpoint = opts.embeddedEndpoint;
   const transform = (c: Config): Config => (endpoint && !c.s3.endpoint ? { ...c, s3: { ...c.s3, endpoint } } : c);
-  const nc = file ? await connectBus({ servers: cfg.nats.servers, name: `${cfg.namespace}-config-service` }) : undefined;
+  const nc = file ? await connectBus(busOptionsFrom(cfg, `${cfg.namespace}-config-service`)) : undefined;
   let svc: ConfigService | undefined;
   const startService = async () => {
     if (file && nc) svc ??= await startConfigService({ nc, file, namespace: cfg.namespace, ttlMs });

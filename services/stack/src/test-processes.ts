@@ -7,9 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Svcm, connectBus, subjects, type NatsConnection } from '@larder/bus';
-import { parseConfig, resolveDatastore, resolveDatastores, type Config, type ResolvedDatastore } from '@larder/config';
-import { ChunkIndex, createRedis } from '@larder/redis';
+import { Svcm, busOptionsFrom, connectBus, subjects, type NatsConnection } from '@larder/bus';
+import { configFromMapping, parseConfig, resolveDatastore, resolveDatastores, type Config, type ResolvedDatastore } from '@larder/config';
+import { ChunkIndex, createRedis, redisOptionsFrom } from '@larder/redis';
 import { destroyObjectGetters, destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
 import { writeServedConfig } from './test-config.js';
@@ -119,8 +119,8 @@ export interface ProcessStack {
   addFetcher(): Promise<ServiceProcess>;
   /** How many instances of a service answer `$SRV.PING` now. */
   online(service: 'chunk-fetcher' | 'cache-index' | 'config-service'): Promise<number>;
-  /** Run the real `larder` CLI against the gateway; `stderr()` is its output so far. */
-  cli(args: string[]): { stderr: () => string; done: Promise<{ code: number; stdout: string; stderr: string }> };
+  /** Run the real `larder` CLI against the gateway (`env` on top of the services'); `stderr()` is its output so far. */
+  cli(args: string[], env?: Record<string, string>): { stderr: () => string; done: Promise<{ code: number; stdout: string; stderr: string }> };
   cleanup(): Promise<void>;
 }
 
@@ -128,7 +128,16 @@ export interface ProcessStack {
  * Start a node as separate processes: the embedded S3 server here, and the config-service, the cache-index, `fetchers`
  * chunk-fetchers and a gateway each from its dist/main.js, on one config file (owned by the config-service).
  */
-export async function startProcessStack(opts: { fetchers?: number; config?: Record<string, unknown>; nats?: string } = {}): Promise<ProcessStack> {
+export async function startProcessStack(
+  opts: {
+    fetchers?: number;
+    config?: Record<string, unknown>;
+    nats?: string;
+    redis?: string;
+    /** Variables every service (and the CLI) gets, e.g. LARDER_REDIS_PASSWORD; the stack's own connections take them too. */
+    env?: Record<string, string>;
+  } = {},
+): Promise<ProcessStack> {
   const ns = `t${randomBytes(5).toString('hex')}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), `larder-${ns}-`));
   const s3 = await startEmbeddedS3({ directory: path.join(dir, 's3') });
@@ -137,7 +146,7 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
     namespace: ns,
     capacity: '1GiB',
     volume: { path: path.join(dir, 'volume') },
-    redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    redis: { url: opts.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     nats: { servers: opts.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
     s3: { endpoint: s3.endpoint },
     fetcher: { timeout: '10s', retries: 2, backoff: '50ms' },
@@ -156,8 +165,10 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
   for (const d of resolveDatastores(config)) await ensureBucket(s3ClientFor(d), d.bucket);
   await mkdir(dir, { recursive: true });
   const configFile = await writeServedConfig(dir, config);
-  const env = { ...process.env, LARDER_CONFIG: configFile, LARDER_CONFIG_TTL: '1s', LARDER_LOG_LEVEL: process.env.LARDER_LOG_LEVEL ?? 'warn' };
-  const nc = await connectBus({ servers: config.nats.servers, name: `${ns}-test` });
+  const env = { ...process.env, LARDER_CONFIG: configFile, LARDER_CONFIG_TTL: '1s', LARDER_LOG_LEVEL: process.env.LARDER_LOG_LEVEL ?? 'warn', ...opts.env };
+  // The stack's own connections: the config with the credentials of opts.env (the file has none).
+  const own = opts.env ? configFromMapping(config, { source: 'test stack', baseDir: dir, env: opts.env }) : config;
+  const nc = await connectBus(busOptionsFrom(own, `${ns}-test`));
   const subj = subjects(ns);
   const pingName = { 'chunk-fetcher': subj.fetcherService, 'cache-index': subj.indexService, 'config-service': subj.configService } as const;
   const online = async (service: keyof typeof pingName) => {
@@ -238,9 +249,9 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
     },
     addFetcher,
     online,
-    cli: (args) => {
+    cli: (args, extraEnv) => {
       const child = spawn(process.execPath, [mainOf('cli'), ...args], {
-        env: { ...env, LARDER_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}` },
+        env: { ...env, LARDER_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`, ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
@@ -257,7 +268,8 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
       await s3.stop();
       destroyS3Clients();
       destroyObjectGetters();
-      const redis = createRedis({ url: config.redis.url });
+      const redis = createRedis(redisOptionsFrom(own));
+      redis.on('error', () => {});
       await new ChunkIndex(redis, ns).clear().catch(() => {});
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, resolveDatastore, type Config, type ResolvedDatastore } from '@larder/config';
 import { encodeChunk } from '@larder/formats';
-import { ChunkIndex, createRedis } from '@larder/redis';
+import { ChunkIndex, createRedis, redisOptionsFrom } from '@larder/redis';
 import { chunkObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -99,7 +99,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
     },
     cleanup: async () => {
       await stack.stop();
-      const redis = createRedis({ url: config.redis.url });
+      const redis = createRedis(redisOptionsFrom(config));
       await new ChunkIndex(redis, ns).clear();
       const records = [...(await redis.keys(`{${ns}}:known:*`)), ...(await redis.keys(`{${ns}}:gc:*`))];
       if (records.length > 0) await redis.unlink(...records);
