@@ -1,6 +1,6 @@
 import type { GcReport, NatsConnection } from '@larder/bus';
 import type { Config, ResolvedDatastore } from '@larder/config';
-import type { ChunkIndex, Redis } from '@larder/redis';
+import type { ChunkIndex, GcFence, Redis } from '@larder/redis';
 import type { Volume } from '@larder/volume';
 
 /** What a GC engine needs: the node's connections and the current config. */
@@ -10,6 +10,12 @@ export interface GcEngineDeps {
   index: ChunkIndex;
   volume: Volume;
   config: () => Config;
+  /** The writers' fence (`ChunkTouches` of @larder/redis): without it an owned datastore's S3 is not swept (`s3Skipped`). */
+  fence?: GcFence;
+  /** Digest bytes sorted in memory per run of the mark's external sort (default 32 MiB; tests use less). */
+  runBytes?: number;
+  /** How long a claim lives unless renewed (default 60 s). */
+  claimLeaseMs?: number;
 }
 
 /** One run of one datastore. */
