@@ -19,6 +19,8 @@ export enum IndexScriptCode {
   COMMAND_FAILED = -100,
   /** Not a script code: a reply did not have the documented shape. */
   UNEXPECTED_REPLY = -101,
+  /** Not a script code: a wait ran out of time (a GC claim did not end, see {@link ClaimWaitTimeoutError}). */
+  TIMED_OUT = -102,
 }
 
 const CODE_MESSAGES: Record<IndexScriptCode, string> = {
@@ -28,6 +30,7 @@ const CODE_MESSAGES: Record<IndexScriptCode, string> = {
   [IndexScriptCode.NOT_OWNER]: 'held by another owner',
   [IndexScriptCode.COMMAND_FAILED]: 'redis command failed',
   [IndexScriptCode.UNEXPECTED_REPLY]: 'unexpected reply',
+  [IndexScriptCode.TIMED_OUT]: 'timed out',
 };
 
 /**
@@ -54,6 +57,22 @@ export class RedisUnavailableError extends IndexError {
 
   constructor(op: string, detail: string, options?: { cause?: unknown }) {
     super(IndexScriptCode.COMMAND_FAILED, `cache index (Redis) unavailable: ${op}: ${detail}`, { ...options, status: 503 });
+  }
+}
+
+/**
+ * A writer waited longer than it may for GC claims on chunks it must upload to end (`ChunkTouches.awaitUnclaimed`):
+ * a TIMED_OUT {@link IndexError} with HTTP status 503 (retry later), nothing was written.
+ */
+export class ClaimWaitTimeoutError extends IndexError {
+  override readonly name: string = 'ClaimWaitTimeoutError';
+
+  constructor(
+    readonly store: string,
+    readonly claimed: number,
+    timeoutMs: number,
+  ) {
+    super(IndexScriptCode.TIMED_OUT, `${claimed} chunk(s) of datastore ${store} still claimed by GC after ${timeoutMs} ms`, { status: 503 });
   }
 }
 

@@ -50,3 +50,37 @@ export function flightKey(namespace: string, chunkKey: string): string {
 export function knownKey(namespace: string, store: string): string {
   return `{${namespace}}:known:${store}`;
 }
+
+/** Chunks of `store` touched for an upload not yet recorded as done: sorted set `{namespace}:gc:unconfirmed:<store>`. */
+export function unconfirmedKey(namespace: string, store: string): string {
+  return `{${namespace}}:gc:unconfirmed:${store}`;
+}
+
+/** The keys of the GC protocol for one datastore (issue 12; see ChunkTouches), beside its known record. */
+export interface GcKeys {
+  /** Sorted set `{ns}:known:<store>`: digest -> ms last touched (the known record). */
+  known: string;
+  /** Hash `{ns}:gc:claims:<store>`: digest -> `<expiryMs>:<runId>`, chunks a GC run is deleting. */
+  claims: string;
+  /** String `{ns}:gc:epoch:<store>`: ms since when the touch record is complete. */
+  epoch: string;
+  /** Sorted set `{ns}:gc:unconfirmed:<store>`: digest -> ms touched for an upload that was not recorded as done yet. */
+  unconfirmed: string;
+  /** Sorted set `{ns}:gc:writers:<store>`: writer id -> start (ms). */
+  writers: string;
+  /** Sorted set `{ns}:gc:heartbeats:<store>`: writer id -> heartbeat expiry (ms). */
+  heartbeats: string;
+}
+
+/** The GC protocol's keys of datastore `store` in `namespace`. */
+export function gcKeys(namespace: string, store: string): GcKeys {
+  const gc = `{${namespace}}:gc:`;
+  return {
+    known: knownKey(namespace, store),
+    claims: `${gc}claims:${store}`,
+    epoch: `${gc}epoch:${store}`,
+    unconfirmed: unconfirmedKey(namespace, store),
+    writers: `${gc}writers:${store}`,
+    heartbeats: `${gc}heartbeats:${store}`,
+  };
+}

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { commandFailed, type IndexError } from './errors.js';
-import { assertNamespace, knownKey } from './keys.js';
+import { assertNamespace, knownKey, unconfirmedKey } from './keys.js';
 
 /** Members sent per command. */
 const BATCH = 500;
@@ -45,12 +45,15 @@ export class KnownChunks {
       const args: (string | number)[] = [];
       for (const d of batch) args.push(nowMs, d);
       pipeline.zadd(key, ...args);
+      // The upload a writer touched them for (ChunkTouches.touch) landed.
+      pipeline.zrem(unconfirmedKey(this.namespace, store), ...batch);
     }
     const retainMs = this.opts.retainMs?.();
     const interval = this.opts.trimIntervalMs ?? DEFAULT_TRIM_INTERVAL_MS;
     if (retainMs !== undefined && nowMs - (this.lastTrim.get(store) ?? -Infinity) >= interval) {
       this.lastTrim.set(store, nowMs);
       pipeline.zremrangebyscore(key, '-inf', `(${nowMs - retainMs}`);
+      pipeline.zremrangebyscore(unconfirmedKey(this.namespace, store), '-inf', `(${nowMs - retainMs}`);
     }
     return this.exec('KnownChunks.record', () => pipeline.exec()).then((ok) => ok !== undefined);
   }
@@ -77,7 +80,7 @@ export class KnownChunks {
     if (digests.length === 0) return true;
     const key = knownKey(this.namespace, store);
     const pipeline = this.redis.pipeline();
-    for (const batch of batches(unique(digests))) pipeline.zrem(key, ...batch);
+    for (const batch of batches(unique(digests))) pipeline.zrem(key, ...batch).zrem(unconfirmedKey(this.namespace, store), ...batch);
     return this.exec('KnownChunks.forget', () => pipeline.exec()).then((ok) => ok !== undefined);
   }
 

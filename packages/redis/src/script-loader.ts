@@ -17,6 +17,13 @@ const SCRIPTS = {
   extendLock: { url: new URL('./scripts/extend-lock.lua', import.meta.url), keys: 1 },
   rebuildAdd: { url: new URL('./scripts/rebuild-add.lua', import.meta.url), keys: 3 },
   rebuildCommit: { url: new URL('./scripts/rebuild-commit.lua', import.meta.url), keys: 7 },
+  gcTouch: { url: new URL('./scripts/gc-touch.lua', import.meta.url), keys: 4 },
+  gcClaim: { url: new URL('./scripts/gc-claim.lua', import.meta.url), keys: 2 },
+  gcRenew: { url: new URL('./scripts/gc-renew.lua', import.meta.url), keys: 1 },
+  gcRelease: { url: new URL('./scripts/gc-release.lua', import.meta.url), keys: 2 },
+  gcClaimed: { url: new URL('./scripts/gc-claimed.lua', import.meta.url), keys: 1 },
+  gcWriter: { url: new URL('./scripts/gc-writer.lua', import.meta.url), keys: 2 },
+  gcOldestWriter: { url: new URL('./scripts/gc-oldest-writer.lua', import.meta.url), keys: 2 },
 } as const;
 
 /** Name of one of the package's Lua scripts. */
