@@ -117,7 +117,7 @@ export function sortUnique(buf: Buffer): Buffer {
 async function writeWhole(file: string, bytes: Buffer): Promise<void> {
   const fh = await open(file, 'w');
   try {
-    for (let at = 0; at < bytes.length; ) at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
+    for (let at = 0; at < bytes.length;) at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
   } finally {
     await fh.close();
   }
@@ -228,7 +228,7 @@ async function mergeRuns(runs: string[], out: string): Promise<number> {
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer, n: number): Promise<void> {
-  for (let at = 0; at < n; ) at += (await fh.write(buf, at, n - at)).bytesWritten;
+  for (let at = 0; at < n;) at += (await fh.write(buf, at, n - at)).bytesWritten;
 }
 
 /**

@@ -181,4 +181,3 @@ async function s3SkipReason(
   if (epoch > cutoffMs) return `the touch record of ${ds.name} is younger than the grace period (since ${new Date(epoch).toISOString()}): S3 is swept once it is older`;
   return { cutoffMs };
 }
-

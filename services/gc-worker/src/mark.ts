@@ -1,6 +1,7 @@
 import type { ResolvedDatastore } from '@larder/config';
 import { isIndexName, parseIndex } from '@larder/formats';
-import { getObjectBytes, indexFolder, listObjects, type RetryPolicy, type S3Client } from '@larder/s3';
+import { getObjectBytes, indexFolder, type RetryPolicy, type S3Client } from '@larder/s3';
+import { listPages } from './chunk-listing.js';
 import { DigestFileWriter } from './digest-file.js';
 import { checkCancelled, GcAbort } from './gc-errors.js';
 
@@ -36,9 +37,9 @@ export async function markDatastore(ds: ResolvedDatastore, opts: MarkOptions): P
   const keys: string[] = [];
   opts.progress('listing', 0);
   try {
-    for await (const o of listObjects(opts.client, ds.bucket, folder, opts.policy)) {
-      if (isIndexName(o.key.slice(folder.length))) keys.push(o.key);
-      if (keys.length % 1000 === 0) opts.progress('listing', keys.length);
+    for await (const page of listPages(opts.client, ds.bucket, folder, opts.policy)) {
+      for (const o of page) if (isIndexName(o.key.slice(folder.length))) keys.push(o.key);
+      opts.progress('listing', keys.length);
     }
   } catch (err) {
     throw new GcAbort('failed', `listing the indexes of ${ds.name} (${folder}) failed: ${(err as Error).message}`, { cause: err });

@@ -91,9 +91,12 @@ async function deleteBatch(ds: ResolvedDatastore, batch: ChunkObject[], opts: S3
   // The lease must outlive every request S3 may still act on: renewed before each request and while it is
   // outstanding; a failed renewal aborts the request (its keys count as possibly deleted).
   const lost = new AbortController();
-  const renew = setInterval(() => {
-    fence.renew(ds.name, runId, leaseMs).catch((err: unknown) => lost.abort(err));
-  }, Math.max(50, Math.floor(leaseMs / 3)));
+  const renew = setInterval(
+    () => {
+      fence.renew(ds.name, runId, leaseMs).catch((err: unknown) => lost.abort(err));
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
   let pending = claimed.map((d) => (byDigest.get(d) as ChunkObject).key);
   const deleted = new Set<string>();
   /** Keys of a request that failed: perhaps deleted. */
@@ -147,7 +150,9 @@ async function deleteBatch(ds: ResolvedDatastore, batch: ChunkObject[], opts: S3
     out.bytes += o.size;
   }
   if (pending.length > 0 && failure !== undefined) {
-    throw new GcAbort('failed', `deleting chunks of ${ds.name} from S3 failed, S3 sweep stopped: ${(failure as Error)?.message ?? String(failure)}`, { cause: failure });
+    throw new GcAbort('failed', `deleting chunks of ${ds.name} from S3 failed, S3 sweep stopped: ${failure instanceof Error ? failure.message : 'lost its claims'}`, {
+      cause: failure,
+    });
   }
   if (pending.length > 0) log.warn('chunks left in S3 after failed deletes', { store: ds.name, chunks: pending.length });
 }
