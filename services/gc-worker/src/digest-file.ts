@@ -37,8 +37,8 @@ export class DigestFileWriter {
     this.buf = Buffer.allocUnsafe(Math.min(this.runBytes, 1024 * 1024));
   }
 
-  /** Append one 32-byte digest. */
-  async add(digest: Uint8Array): Promise<void> {
+  /** Append one 32-byte digest; returns a promise only when a full run is being written (await it before the next add). */
+  add(digest: Uint8Array): Promise<void> | undefined {
     if (digest.byteLength !== DIGEST_BYTES) throw new Error(`a digest has ${DIGEST_BYTES} bytes, got ${digest.byteLength}`);
     if (this.used === this.buf.length) {
       if (this.buf.length < this.runBytes) {
@@ -47,9 +47,14 @@ export class DigestFileWriter {
         this.buf.copy(bigger, 0, 0, this.used);
         this.buf = bigger;
       } else {
-        await this.flushRun();
+        return this.flushRun().then(() => this.append(digest));
       }
     }
+    this.append(digest);
+    return undefined;
+  }
+
+  private append(digest: Uint8Array): void {
     this.buf.set(digest, this.used);
     this.used += DIGEST_BYTES;
     this.added++;
@@ -123,28 +128,28 @@ async function writeWhole(file: string, bytes: Buffer): Promise<void> {
   }
 }
 
-/** Reads a sorted digest file front to back in 1 MiB blocks. */
+/** Reads a sorted digest file front to back in 1 MiB blocks (synchronous reads of a local file: far below a millisecond each). */
 export class DigestReader {
-  private fh: FileHandle | undefined;
+  private fd: number | undefined;
   private block = Buffer.alloc(0);
   private at = 0;
   private pos = 0;
   private eof = false;
 
-  private constructor(private readonly file: string) {}
+  constructor(private readonly file: string) {
+    this.fd = openSync(file, 'r');
+  }
 
   static async open(file: string): Promise<DigestReader> {
-    const r = new DigestReader(file);
-    r.fh = await open(file, 'r');
-    return r;
+    return new DigestReader(file);
   }
 
   /** The next digest (a view valid until the following call), or undefined at the end. */
-  async next(): Promise<Buffer | undefined> {
+  next(): Buffer | undefined {
     if (this.at + DIGEST_BYTES > this.block.length) {
-      if (this.eof || !this.fh) return undefined;
-      const block = Buffer.allocUnsafe(READ_BLOCK);
-      const { bytesRead } = await this.fh.read(block, 0, READ_BLOCK, this.pos);
+      if (this.eof || this.fd === undefined) return undefined;
+      const block = this.block.length === READ_BLOCK ? this.block : Buffer.allocUnsafe(READ_BLOCK);
+      const bytesRead = readSync(this.fd, block, 0, READ_BLOCK, this.pos);
       this.pos += bytesRead;
       if (bytesRead < READ_BLOCK) this.eof = true;
       if (bytesRead % DIGEST_BYTES !== 0 && this.eof) throw new Error(`${this.file}: truncated digest file`);
@@ -158,25 +163,31 @@ export class DigestReader {
   }
 
   async close(): Promise<void> {
-    await this.fh?.close();
-    this.fh = undefined;
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
+}
+
+/** Let the event loop run (timers, NATS, Redis) during long loops over digests. */
+export function yieldNow(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** k-way merge of sorted runs into `out`, dropping duplicates; returns the distinct count. */
 async function mergeRuns(runs: string[], out: string): Promise<number> {
-  const readers = await Promise.all(runs.map((r) => DigestReader.open(r)));
+  const readers = runs.map((r) => new DigestReader(r));
   const fh = await open(out, 'w');
   const outBuf = Buffer.allocUnsafe(READ_BLOCK);
   let w = 0;
   let count = 0;
+  let dups = 0;
   const last = Buffer.alloc(DIGEST_BYTES);
   let haveLast = false;
   try {
     // A binary min-heap of readers keyed by their current digest (copied: reader views move on).
     const heads: { d: Buffer; r: DigestReader }[] = [];
     for (const r of readers) {
-      const d = await r.next();
+      const d = r.next();
       if (d) heads.push({ d: Buffer.from(d), r });
     }
     const less = (i: number, j: number) => (heads[i] as { d: Buffer }).d.compare((heads[j] as { d: Buffer }).d) < 0;
@@ -210,8 +221,11 @@ async function mergeRuns(runs: string[], out: string): Promise<number> {
           await writeAll(fh, outBuf, w);
           w = 0;
         }
+      } else if (++dups % 65536 === 0) {
+        // Long stretches of duplicates (the zero chunk of a sparse disk) write nothing: let the event loop run.
+        await yieldNow();
       }
-      const next = await top.r.next();
+      const next = top.r.next();
       if (next) next.copy(top.d);
       else {
         heads[0] = heads[heads.length - 1] as { d: Buffer; r: DigestReader };
@@ -243,13 +257,13 @@ export class DigestSet {
   ) {}
 
   static async open(file: string): Promise<DigestSet> {
-    const reader = await DigestReader.open(file);
+    const reader = new DigestReader(file);
     const firsts: Buffer[] = [];
     let count = 0;
     try {
-      for (let d = await reader.next(); d; d = await reader.next()) {
+      for (let d = reader.next(); d; d = reader.next()) {
         if (count % PAGE_DIGESTS === 0) firsts.push(Buffer.from(d));
-        count++;
+        if (++count % (1 << 20) === 0) await yieldNow();
       }
     } finally {
       await reader.close();

@@ -9,7 +9,7 @@ import { checkCancelled, GcAbort } from './gc-errors.js';
 import type { GcEngine, GcEngineDeps, GcRunOptions } from './gc-types.js';
 import { markDatastore } from './mark.js';
 import { sweepCache } from './sweep-cache.js';
-import { sweepS3 } from './sweep-s3.js';
+import { sweepS3, type S3SweepResult } from './sweep-s3.js';
 import { verifyChunks } from './verify.js';
 
 const log = createLogger('gc-worker');
@@ -110,22 +110,37 @@ async function runDatastore(deps: GcEngineDeps, ds: ResolvedDatastore, opts: GcR
       report.s3Skipped = skip;
     } else {
       phase('sweep-s3');
-      const s3 = await sweepS3(ds, {
-        client,
-        policy,
-        fence: fence as NonNullable<typeof fence>,
-        runId: opts.runId,
-        marked: mark.file,
-        cutoffMs: skip.cutoffMs,
-        apply: opts.apply,
-        leaseMs: deps.claimLeaseMs ?? DEFAULT_LEASE_MS,
-        signal: opts.signal,
-        progress: (done) => progress(done),
-      });
-      report.s3Chunks = s3.chunks;
-      report.s3Bytes = s3.bytes;
-      report.keptByGrace = s3.keptByGrace;
-      report.keptByTouch = s3.keptByTouch;
+      // Counts so far stay in the report when the sweep stops half-way.
+      const s3: S3SweepResult = { chunks: 0, bytes: 0, keptByGrace: 0, keptByTouch: 0 };
+      const show = () => {
+        report.s3Chunks = s3.chunks;
+        report.s3Bytes = s3.bytes;
+        report.keptByGrace = s3.keptByGrace;
+        report.keptByTouch = s3.keptByTouch;
+      };
+      try {
+        await sweepS3(
+          ds,
+          {
+            client,
+            policy,
+            fence: fence as NonNullable<typeof fence>,
+            runId: opts.runId,
+            marked: mark.file,
+            cutoffMs: skip.cutoffMs,
+            apply: opts.apply,
+            leaseMs: deps.claimLeaseMs ?? DEFAULT_LEASE_MS,
+            signal: opts.signal,
+            progress: (done) => {
+              show();
+              progress(done);
+            },
+          },
+          s3,
+        );
+      } finally {
+        show();
+      }
       if (opts.apply) {
         marked.close();
         marked = undefined;

@@ -64,7 +64,10 @@ export async function markDatastore(ds: ResolvedDatastore, opts: MarkOptions): P
       } catch (err) {
         throw new GcAbort('failed', `index ${key} of ${ds.name} is malformed: ${(err as Error).message}`, { cause: err });
       }
-      for (let c = 0; c < index.chunkCount; c++) await writer.add(index.chunkDigestBytes(c));
+      for (let c = 0; c < index.chunkCount; c++) {
+        const full = writer.add(index.chunkDigestBytes(c));
+        if (full) await full;
+      }
     }
     opts.progress('mark', keys.length, keys.length);
     const { file, count } = await writer.finish();

@@ -41,14 +41,13 @@ export interface S3SweepResult {
  * Delete from S3 the chunk objects no index references, older than the cutoff and not touched by a writer since:
  * a streaming merge-join of the LIST (digest order) against the marked file; each page's candidates are claimed in the
  * fence, deleted with DeleteObjects and released. A dry run claims and deletes nothing and counts the candidates.
- * A LIST failure stops the sweep (throws) before anything of that page is deleted.
+ * A LIST failure stops the sweep (throws) before anything of that page is deleted; `out` holds the counts so far.
  */
-export async function sweepS3(ds: ResolvedDatastore, opts: S3SweepOptions): Promise<S3SweepResult> {
-  const out: S3SweepResult = { chunks: 0, bytes: 0, keptByGrace: 0, keptByTouch: 0 };
+export async function sweepS3(ds: ResolvedDatastore, opts: S3SweepOptions, out: S3SweepResult = { chunks: 0, bytes: 0, keptByGrace: 0, keptByTouch: 0 }): Promise<S3SweepResult> {
   const reader = await DigestReader.open(opts.marked);
   let listed = 0;
   try {
-    let cur = await reader.next();
+    let cur = reader.next();
     const pages = listChunkPages(opts.client, ds, opts.policy)[Symbol.asyncIterator]();
     for (;;) {
       let step: IteratorResult<ChunkObject[]>;
@@ -62,7 +61,7 @@ export async function sweepS3(ds: ResolvedDatastore, opts: S3SweepOptions): Prom
       for (const obj of step.value) {
         listed++;
         const digest = Buffer.from(obj.digest, 'hex');
-        while (cur && cur.compare(digest) < 0) cur = await reader.next();
+        while (cur && cur.compare(digest) < 0) cur = reader.next();
         if (cur && cur.compare(digest) === 0) continue;
         if (obj.lastModified > opts.cutoffMs) out.keptByGrace++;
         else candidates.push(obj);

@@ -1,7 +1,7 @@
 // Test helpers (excluded from the build): a node on the shared Redis and NATS in a namespace of its own, an embedded S3
 // in a temp folder, and the GC engine with the real ChunkTouches fence.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, utimes } from 'node:fs/promises';
+import { mkdtemp, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { GcReport } from '@larder/bus';
@@ -79,11 +79,15 @@ export async function openGcTestBed(datastores: Record<string, { layout: 'pbs' |
     async putChunk(store, opts = {}) {
       const digest = opts.digest ?? randomDigest();
       const key = chunkObjectKey(ds(store), digest);
-      await putObjectBytes(client(), BUCKET, key, randomBytes(100));
+      const body = randomBytes(100);
+      await putObjectBytes(client(), BUCKET, key, body);
       if (opts.ageMs) {
         const t = new Date(Date.now() - opts.ageMs);
-        // s3rver answers LastModified from the object file's mtime.
-        await utimes(path.join(s3Dir, BUCKET, `${key}._S3rver_object`), t, t);
+        // s3rver answers LastModified from the object file's mtime, and may answer a PUT before its file write
+        // landed: wait for the whole body, then back-date it.
+        const file = path.join(s3Dir, BUCKET, `${key}._S3rver_object`);
+        for (let i = 0; i < 200 && (await stat(file).catch(() => undefined))?.size !== body.length; i++) await new Promise((r) => setTimeout(r, 10));
+        await utimes(file, t, t);
       }
       return digest;
     },

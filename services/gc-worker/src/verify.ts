@@ -18,7 +18,7 @@ export async function verifyChunks(
   let missingCount = 0;
   let listed = 0;
   try {
-    let cur = await reader.next();
+    let cur = reader.next();
     const miss = (d: Buffer) => {
       missingCount++;
       if (missing.length < 5) missing.push(d.toString('hex'));
@@ -30,9 +30,9 @@ export async function verifyChunks(
           const digest = Buffer.from(obj.digest, 'hex');
           while (cur && cur.compare(digest) < 0) {
             miss(cur);
-            cur = await reader.next();
+            cur = reader.next();
           }
-          if (cur && cur.compare(digest) === 0) cur = await reader.next();
+          if (cur && cur.compare(digest) === 0) cur = reader.next();
         }
         opts.progress(listed);
         checkCancelled(opts.signal);
@@ -41,7 +41,7 @@ export async function verifyChunks(
       if (err instanceof GcAbort) throw err;
       throw new GcAbort('failed', `verification of ${ds.name}: listing its chunks in S3 failed: ${(err as Error).message}`, { cause: err });
     }
-    for (; cur; cur = await reader.next()) miss(cur);
+    for (; cur; cur = reader.next()) miss(cur);
   } finally {
     await reader.close();
   }
