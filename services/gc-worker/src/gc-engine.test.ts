@@ -18,8 +18,9 @@ beforeAll(async () => {
     young: { layout: 'pbs', owned: true },
     cut: { layout: 'pbs', owned: true },
     race: { layout: 'pbs', owned: true },
+    miss: { layout: 'pbs', owned: true },
   });
-  for (const s of ['pbs', 'dry', 'bad', 'foreign', 'ca', 'cut', 'race']) await bed.ageTouchRecord(s, 2 * HOUR);
+  for (const s of ['pbs', 'dry', 'bad', 'foreign', 'ca', 'cut', 'race', 'miss']) await bed.ageTouchRecord(s, 2 * HOUR);
 }, 30_000);
 
 afterAll(async () => {
@@ -134,8 +135,24 @@ describe('GC engine', () => {
   it('a cancelled run stops at a safe point', async () => {
     const ctl = new AbortController();
     ctl.abort();
-    const report = await bed.run('pbs', { signal: ctl.signal });
-    expect(report.phase).toBe('cancelled');
+    expect((await bed.run('pbs', { signal: ctl.signal })).phase).toBe('cancelled');
+    // Cancelled during the mark: nothing swept.
+    const garbage = await bed.putChunk('pbs', { ageMs: 2 * HOUR });
+    const during = new AbortController();
+    const report = await bed.run('pbs', { signal: during.signal, onProgress: (r) => r.phase === 'mark' && during.abort() });
+    expect(report).toMatchObject({ phase: 'cancelled', s3Chunks: 0, cacheChunks: 0 });
+    expect(report.error).toBeUndefined();
+    expect(await bed.s3Chunks('pbs')).toContain(garbage);
+  });
+
+  it('verification fails loudly when a referenced chunk is missing from S3', async () => {
+    const present = await bed.putChunk('miss', { ageMs: 2 * HOUR });
+    const missing = randomDigest();
+    await bed.putIndex('miss', 'lost.img', [present, missing]);
+    const report = await bed.run('miss');
+    expect(report.phase).toBe('failed');
+    expect(report.error).toMatch(/verification of miss FAILED: 1 referenced chunk\(s\) missing/);
+    expect(report.error).toContain(missing);
   });
 
   it('S3 stopped in the middle of the sweep loses no referenced chunk; the next run completes', async () => {
@@ -184,6 +201,7 @@ describe('GC engine', () => {
     const indexed: string[] = [];
     let keptByTouch = 0;
     let deleted = 0;
+    let waited = 0;
     for (let round = 0; round < 20; round++) {
       // Garbage from a backup deleted long ago: in S3, recorded as known, old. The new backup reuses some of it.
       const old: string[] = [];
@@ -193,7 +211,16 @@ describe('GC engine', () => {
       const fresh = Array.from({ length: 4 }, () => randomDigest());
       const backup = [...reused, ...fresh];
 
+      // Even rounds: the writer starts with the GC. Odd rounds: it starts once the S3 sweep began (S3 slowed down so that
+      // its touches land before, while or after the GC holds its claims).
+      const late = round % 2 === 1;
+      let sweeping = () => {};
+      const sweepStarted = new Promise<void>((resolve) => (sweeping = resolve));
       const writer = (async () => {
+        if (late) {
+          await sweepStarted;
+          await sleep(Math.floor(Math.random() * 400));
+        }
         await jitter();
         const reg = await bed.fence.beginWriter(store, 'test-writer');
         try {
@@ -209,6 +236,7 @@ describe('GC engine', () => {
                 await known.record(store, [d]);
               } else if (answers[i] === 'claimed') claimed.push(d);
             }
+            waited += claimed.length;
             if (claimed.length > 0) await bed.fence.awaitUnclaimed(store, claimed, 10_000);
             todo = claimed;
           }
@@ -220,7 +248,18 @@ describe('GC engine', () => {
       })();
       const gc = (async () => {
         await jitter();
-        return bed.run(store);
+        try {
+          return await bed.run(store, {
+            onProgress: (r) => {
+              if (r.phase !== 'sweep-s3') return;
+              if (late) bed.s3.setFault({ delayMs: 150 });
+              sweeping();
+            },
+          });
+        } finally {
+          bed.s3.setFault(undefined);
+          sweeping();
+        }
       })();
       const [, report] = await Promise.all([writer, gc]);
       indexed.push(...backup);
@@ -235,7 +274,8 @@ describe('GC engine', () => {
     const last = await bed.run(store);
     expect(last.phase).toBe('done');
     expect(deleted).toBeGreaterThan(0);
+    expect(keptByTouch).toBeGreaterThan(0);
     // Not asserted (timing decides), but shown: how often a writer's touch kept a chunk GC would have deleted.
-    console.log(`race: ${deleted} chunks deleted, ${keptByTouch} kept by a writer's touch over 20 rounds`);
+    console.log(`race: ${deleted} chunks deleted, ${keptByTouch} kept by a writer's touch, ${waited} found claimed by the writer over 20 rounds`);
   }, 180_000);
 });
