@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import type { ResolvedDatastore } from '@larder/config';
 import { digest, encodeDataBlob, writeFixedIndex } from '@larder/formats';
 import { chunkObjectKey, headObjectSize, indexObjectKey, isSafeObjectName, putObjectBytes, s3ClientFor } from '@larder/s3';
+import { asWriter, ownedWrites, touchChunk, type OwnedWrites } from './owned-writes.js';
 import { forEachLimit } from './pool.js';
 
 /** What an import did: chunks in the image, how many were new, and the bytes it had to upload of the total. */
@@ -27,7 +28,8 @@ export function fixedIndexName(name: string): string {
 /**
  * Import a raw disk image into a pbs-layout datastore: fixed chunks stored as zstd DataBlobs (plain where zstd
  * does not shrink them) under the datastore's digest (`ds.digest`), chunks already in S3 skipped, then the
- * `.fidx` index written last.
+ * `.fidx` index written last. Into an owned datastore it writes as a registered writer and touches every chunk first
+ * (the GC protocol, `owned`; required then).
  */
 export async function importRawImage(opts: {
   ds: ResolvedDatastore;
@@ -36,8 +38,10 @@ export async function importRawImage(opts: {
   chunkSize?: number;
   concurrency?: number;
   onProgress?: ImportProgress;
+  owned?: OwnedWrites;
 }): Promise<ImportReport> {
   const { ds } = opts;
+  const owned = ownedWrites(ds, opts.owned);
   if (ds.layout !== 'pbs') throw new Error(`datastore ${ds.name} has the ${ds.layout} layout; import writes pbs images (use push-casync for casync stores)`);
   const image = fixedIndexName(opts.name);
   if (!isSafeObjectName(image) || !image.endsWith('.fidx'))
@@ -45,6 +49,17 @@ export async function importRawImage(opts: {
   const chunkSize = opts.chunkSize ?? 4 * 2 ** 20;
   if (chunkSize <= 0 || (chunkSize & (chunkSize - 1)) !== 0) throw new Error(`chunk size must be a power of two, got ${chunkSize}`);
   const client = s3ClientFor(ds);
+  return asWriter(ds, owned, `import ${image}`, () => importChunks(opts, image, chunkSize, client, owned));
+}
+
+async function importChunks(
+  opts: { ds: ResolvedDatastore; file: string; concurrency?: number; onProgress?: ImportProgress },
+  image: string,
+  chunkSize: number,
+  client: ReturnType<typeof s3ClientFor>,
+  owned: OwnedWrites | undefined,
+): Promise<ImportReport> {
+  const { ds } = opts;
   const fh = await open(opts.file, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -67,12 +82,17 @@ export async function importRawImage(opts: {
         report.uniqueChunks++;
         const key = chunkObjectKey(ds, hex);
         const blob = encodeDataBlob(buf);
-        const existing = await headObjectSize(client, ds.bucket, key);
-        report.storedBytes += existing ?? blob.byteLength;
-        if (existing === undefined) {
-          await putObjectBytes(client, ds.bucket, key, blob);
-          report.uploadedChunks++;
-          report.uploadedBytes += blob.byteLength;
+        if (owned && (await touchChunk(ds, owned, hex)) === 'known') {
+          report.storedBytes += blob.byteLength;
+        } else {
+          const existing = await headObjectSize(client, ds.bucket, key);
+          report.storedBytes += existing ?? blob.byteLength;
+          if (existing === undefined) {
+            await putObjectBytes(client, ds.bucket, key, blob);
+            report.uploadedChunks++;
+            report.uploadedBytes += blob.byteLength;
+          }
+          await owned?.known.record(ds.name, [hex]);
         }
       }
       opts.onProgress?.({ chunks: ++done, of: count, bytes: Math.min(size, done * chunkSize) });

@@ -1,3 +1,4 @@
+export type { OwnedWrites } from './owned-writes.js';
 export { importRawImage, fixedIndexName } from './import-image.js';
 export type { ImportReport, ImportProgress } from './import-image.js';
 export { pushCasyncStore } from './push-casync.js';

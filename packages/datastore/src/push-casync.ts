@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ResolvedDatastore } from '@larder/config';
 import { decodeAndVerifyChunk, parseCaibx } from '@larder/formats';
 import { chunkObjectKey, headObjectSize, indexObjectKey, isSafeObjectName, putObjectBytes, s3ClientFor } from '@larder/s3';
+import { asWriter, ownedWrites, touchChunk, type OwnedWrites } from './owned-writes.js';
 import { forEachLimit } from './pool.js';
 
 /** What a push did. */
@@ -33,7 +34,8 @@ async function* chunkFiles(storeDir: string): AsyncIterable<{ file: string; dige
 
 /**
  * Upload a casync chunk store (and its .caibx index files) into a casync-layout datastore. Every chunk is
- * decoded and its digest checked before upload; chunks already in S3 are skipped; indexes go last.
+ * decoded and its digest checked before upload; chunks already in S3 are skipped; indexes go last. Into an owned
+ * datastore it writes as a registered writer and touches every chunk first (the GC protocol, `owned`; required then).
  */
 export async function pushCasyncStore(opts: {
   ds: ResolvedDatastore;
@@ -41,8 +43,10 @@ export async function pushCasyncStore(opts: {
   indexes?: string[];
   concurrency?: number;
   onProgress?: (done: { chunks: number; uploaded: number }) => void;
+  owned?: OwnedWrites;
 }): Promise<PushReport> {
   const { ds } = opts;
+  const owned = ownedWrites(ds, opts.owned);
   if (ds.layout !== 'casync') throw new Error(`datastore ${ds.name} has the ${ds.layout} layout; push-casync needs a casync datastore`);
   const indexes = await Promise.all(
     (opts.indexes ?? []).map(async (file) => {
@@ -55,25 +59,30 @@ export async function pushCasyncStore(opts: {
   );
   const client = s3ClientFor(ds);
   const report: PushReport = { chunks: 0, uploadedChunks: 0, uploadedBytes: 0, indexes: [] };
-  await forEachLimit(chunkFiles(opts.storeDir), opts.concurrency ?? 16, async ({ file, digest }) => {
-    const bytes = await readFile(file);
-    try {
-      decodeAndVerifyChunk('casync', digest, bytes, ds.digest);
-    } catch (err) {
-      throw new Error(`${file}: not a valid casync chunk: ${(err as Error).message}`, { cause: err });
+  return asWriter(ds, owned, 'push-casync', async () => {
+    await forEachLimit(chunkFiles(opts.storeDir), opts.concurrency ?? 16, async ({ file, digest }) => {
+      const bytes = await readFile(file);
+      try {
+        decodeAndVerifyChunk('casync', digest, bytes, ds.digest);
+      } catch (err) {
+        throw new Error(`${file}: not a valid casync chunk: ${(err as Error).message}`, { cause: err });
+      }
+      const key = chunkObjectKey(ds, digest);
+      report.chunks++;
+      if (!owned || (await touchChunk(ds, owned, digest)) === 'upload') {
+        if ((await headObjectSize(client, ds.bucket, key)) === undefined) {
+          await putObjectBytes(client, ds.bucket, key, bytes);
+          report.uploadedChunks++;
+          report.uploadedBytes += bytes.byteLength;
+        }
+        await owned?.known.record(ds.name, [digest]);
+      }
+      opts.onProgress?.({ chunks: report.chunks, uploaded: report.uploadedChunks });
+    });
+    for (const idx of indexes) {
+      await putObjectBytes(client, ds.bucket, indexObjectKey(ds, idx.name), idx.bytes);
+      report.indexes.push(idx.name);
     }
-    const key = chunkObjectKey(ds, digest);
-    report.chunks++;
-    if ((await headObjectSize(client, ds.bucket, key)) === undefined) {
-      await putObjectBytes(client, ds.bucket, key, bytes);
-      report.uploadedChunks++;
-      report.uploadedBytes += bytes.byteLength;
-    }
-    opts.onProgress?.({ chunks: report.chunks, uploaded: report.uploadedChunks });
+    return report;
   });
-  for (const idx of indexes) {
-    await putObjectBytes(client, ds.bucket, indexObjectKey(ds, idx.name), idx.bytes);
-    report.indexes.push(idx.name);
-  }
-  return report;
 }

@@ -7,6 +7,7 @@ import { ClaimWaitTimeoutError, IndexError, IndexScriptCode, RedisUnavailableErr
 import { gcKeys, knownKey } from './keys.js';
 import { KnownChunks } from './known-chunks.js';
 import { cleanup, connect, keysOf, testNamespace } from './test-redis.js';
+import type { Redis } from 'ioredis';
 
 const ns = testNamespace('touches');
 const connections = connect(1);
@@ -17,6 +18,7 @@ const known = new KnownChunks(redis, ns);
 afterAll(() => cleanup(ns, connections));
 
 const digest = () => randomBytes(32).toString('hex');
+const chunks = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 const DAY = 24 * 3600_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The Redis server's clock (the one the scripts use). */
@@ -156,6 +158,10 @@ describe('ChunkTouches (GC claims)', () => {
     await sleep(5);
     await touches.touch('g5', [digest()], DAY);
     expect(await touches.touchEpoch('g5')).toBeGreaterThan(first!);
+    // GC may start it where no writer did; an existing one stays.
+    const started = await touches.startTouchEpoch('g5-idle');
+    expect(await touches.touchEpoch('g5-idle')).toBe(started);
+    expect(await touches.startTouchEpoch('g5')).toBe(await touches.touchEpoch('g5'));
   });
 
   it('handles more digests than one script call takes', async () => {
@@ -167,6 +173,45 @@ describe('ChunkTouches (GC claims)', () => {
     expect((await touches.touch('g6', many, DAY)).every((a) => a === 'claimed')).toBe(true);
     await touches.release('g6', 'run', many.slice(0, 600), many.slice(600));
     expect(await known.count('g6')).toBe(500);
+  });
+});
+
+describe('ChunkTouches (touch and claim race)', () => {
+  it('a digest is either touched by a writer or claimed by GC, never both, whatever the interleaving', async () => {
+    const racers = connect(4);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const store = `race${round}`;
+        const digests = Array.from({ length: 300 }, digest);
+        const now = await redisNow();
+        // All last touched long ago: claimable, unless a writer touches them first.
+        await redis.zadd(knownKey(ns, store), ...digests.flatMap((d) => [now - 2 * DAY, d]));
+        const shuffled = (xs: string[]) =>
+          xs
+            .map((x) => [Math.random(), x] as const)
+            .sort((a, b) => a[0] - b[0])
+            .map(([, x]) => x);
+        const touched = new Set<string>();
+        const writer = async (conn: Redis) => {
+          const t = new ChunkTouches(conn, ns);
+          for (const batch of chunks(shuffled(digests).slice(0, 150), 7)) {
+            const answers = await t.touch(store, batch, DAY);
+            batch.forEach((d, i) => answers[i] !== 'claimed' && touched.add(d));
+          }
+        };
+        const gc = async (conn: Redis) => {
+          const claimed: string[] = [];
+          for (const batch of chunks(shuffled(digests), 11)) claimed.push(...(await new ChunkTouches(conn, ns).claim(store, 'race-gc', batch, now - DAY, 60_000)));
+          return claimed;
+        };
+        const [claimed] = await Promise.all([gc(racers[0]!), writer(racers[1]!), writer(racers[2]!), writer(racers[3]!)]);
+        expect(claimed.filter((d) => touched.has(d))).toEqual([]);
+        // And each was decided one way or the other: GC asked for all of them.
+        expect(claimed.length + touched.size).toBe(digests.length);
+      }
+    } finally {
+      await Promise.all(racers.map((c) => c.quit()));
+    }
   });
 });
 

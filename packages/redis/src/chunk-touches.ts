@@ -139,6 +139,20 @@ export class ChunkTouches implements WriterTouches, GcFence {
     return value === null ? undefined : replyInt(op, value);
   }
 
+  /**
+   * The touch epoch, started now (Redis time) when missing: for a GC that finds none, since every writer touches from
+   * now on. A store nobody writes to would otherwise never get one, and never be swept. Not part of GcFence.
+   */
+  async startTouchEpoch(store: string): Promise<number> {
+    const op = 'ChunkTouches.startTouchEpoch';
+    assertKey(op, 'store', store);
+    const key = gcKeys(this.namespace, store).epoch;
+    const [s, us] = await guard(op, () => this.redis.time());
+    await guard(op, () => this.redis.set(key, Number(s) * 1000 + Math.floor(Number(us) / 1000), 'NX'));
+    const value = await guard(op, () => this.redis.get(key));
+    return replyInt(op, value);
+  }
+
   async claim(store: string, runId: string, digests: readonly string[], cutoffMs: number, leaseMs: number): Promise<string[]> {
     const op = 'ChunkTouches.claim';
     assertKey(op, 'store', store);

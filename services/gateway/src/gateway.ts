@@ -4,7 +4,7 @@ import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/a
 import { StatusError, statusOf } from '@larder/errors';
 import { FetchClient, decodeJson, subjects, type EvictedEvent, type NatsConnection } from '@larder/bus';
 import { parseListen, type Config } from '@larder/config';
-import { KnownChunks, type ChunkIndex, type Redis } from '@larder/redis';
+import { ChunkTouches, KnownChunks, type ChunkIndex, type Redis } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import { configGeneration, decodedCacheBudgetBytes, decodedCacheBytes, openChunkFiles, renderMetrics } from '@larder/metrics';
 import { SavedIndexes, type Volume } from '@larder/volume';
@@ -166,7 +166,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     retainMs: () => deps.config().gateway.knownChunkTtl,
     onError: (op, err) => log.warn('known chunks: Redis did not answer', { op, err: err.message }),
   });
-  const defaultChunkObjects = (node: ChunkObjectNode) => (chunkObjects = new ChunkObjectStore({ ...node, known }));
+  const chunkTouches = new ChunkTouches(deps.redis, deps.config().namespace, {
+    onError: (op, err) => log.warn('chunk touches: Redis did not answer', { op, err: err.message }),
+  });
+  const defaultChunkObjects = (node: ChunkObjectNode) => (chunkObjects = new ChunkObjectStore({ ...node, known, touches: chunkTouches }));
   if (s3Listen !== false) {
     try {
       s3 = await startS3Server({

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedDatastore } from '@larder/config';
 import { encodeChunk, encodeDataBlob } from '@larder/formats';
 import { ChunkObjectStore, S3ApiError, type ChunkUpload } from '@larder/gateway';
-import { KnownChunks, createRedis } from '@larder/redis';
+import { ChunkTouches, KnownChunks, createRedis } from '@larder/redis';
 import { startOwnRedis } from '@larder/redis/testing';
 import { chunkObjectKey, deleteObject, headObjectSize, putObjectBytes, s3ClientFor } from '@larder/s3';
 import { chunkKey } from '@larder/volume';
@@ -23,7 +23,9 @@ const stack = await startTestStack();
 const g = stack.gateways[0]!;
 const { redis, volume, index, nc } = stack.deps;
 const known = new KnownChunks(redis, stack.ns);
-const store = (k: KnownChunks = known) => new ChunkObjectStore({ config: () => stack.config, chunks: g.chunks, readahead: g.chunkReadahead, known: k, volume, index, nc });
+const touches = new ChunkTouches(redis, stack.ns, { pollMs: 10 });
+const store = (k: KnownChunks = known, t: ChunkTouches = touches, claimWaitMs?: number) =>
+  new ChunkObjectStore({ config: () => stack.config, chunks: g.chunks, readahead: g.chunkReadahead, known: k, touches: t, claimWaitMs, volume, index, nc });
 const objects = store();
 const pbs = stack.ds('demo');
 const cas = stack.ds('cas');
@@ -240,7 +242,7 @@ describe('ChunkObjectStore', () => {
   it('answers a PUT that S3 took even when the volume has no room for it (counted, not cached)', async () => {
     // The whole filesystem reserved: no chunk can ever fit.
     const small = { ...stack.config, volume: { ...stack.config.volume, reserve: 1 } };
-    const tiny = new ChunkObjectStore({ config: () => small, chunks: g.chunks, known, volume, index, nc });
+    const tiny = new ChunkObjectStore({ config: () => small, chunks: g.chunks, known, touches, volume, index, nc });
     const { digest, bytes } = chunk(pbs);
     const u = uploader(pbs, digest);
     expect(await putSettled(tiny, pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
@@ -265,6 +267,60 @@ describe('ChunkObjectStore', () => {
       expect(await putSettled(down, pbs, digest, bytes, u.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: true });
       expect(u.calls).toHaveLength(1);
       expect(existsSync(volume.chunkPath('demo', digest))).toBe(true);
+    } finally {
+      conn.disconnect();
+      await own.stop();
+    }
+  });
+
+  it('an owned datastore: a PUT touches first, waits while GC claims the chunk, then uploads; a known one is skipped', async () => {
+    const owned = { ...pbs, owned: true };
+    const writes = store(known, touches, 10_000);
+    const { digest, bytes } = chunk(owned);
+    expect(await touches.claim('demo', 'gc-run', [digest], Date.now() - 3_600_000, 60_000)).toEqual([digest]);
+    const u = uploader(owned, digest);
+    const put = putSettled(writes, owned, digest, bytes, u.upload, { ifNoneMatch: false });
+    // It waits for the claim (nothing uploaded while GC may be deleting it) ...
+    while (writes.status().putsClaimWaits === 0) await sleep(10);
+    expect(u.calls).toHaveLength(0);
+    // ... and uploads once GC released it (deleted).
+    await touches.release('demo', 'gc-run', [digest], []);
+    expect(await put).toMatchObject({ uploaded: true });
+    expect(u.calls).toHaveLength(1);
+    expect(await inS3(owned, digest)).toBe(bytes.byteLength);
+    // Touched and recorded: the next PUT is skipped, and GC cannot claim it.
+    const again = uploader(owned, digest);
+    expect(await putSettled(writes, owned, digest, bytes, again.upload, { ifNoneMatch: false })).toMatchObject({ uploaded: false });
+    expect(again.calls).toHaveLength(0);
+    expect(await touches.claim('demo', 'gc-run', [digest], Date.now() - 3_600_000, 60_000)).toEqual([]);
+  });
+
+  it('an owned datastore: a PUT of a chunk still claimed after the wait is SlowDown (503), nothing uploaded', async () => {
+    const owned = { ...pbs, owned: true };
+    const { digest, bytes } = chunk(owned);
+    await touches.claim('demo', 'gc-stuck', [digest], Date.now() - 3_600_000, 60_000);
+    const u = uploader(owned, digest);
+    const err = await putSettled(store(known, touches, 50), owned, digest, bytes, u.upload, { ifNoneMatch: false }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'SlowDown', status: 503 });
+    expect(u.calls).toHaveLength(0);
+    await touches.release('demo', 'gc-stuck', [], [digest]);
+  });
+
+  it('an owned datastore: a PUT fails (503) when Redis cannot record the touch — no unrecorded upload', async () => {
+    const own = await startOwnRedis();
+    const conn = createRedis({ url: own.url });
+    conn.on('error', () => {});
+    try {
+      const down = store(new KnownChunks(conn, stack.ns), new ChunkTouches(conn, stack.ns));
+      const owned = { ...pbs, owned: true };
+      const { digest, bytes } = chunk(owned);
+      await conn.ping();
+      await own.stop();
+      const u = uploader(owned, digest);
+      const err = await putSettled(down, owned, digest, bytes, u.upload, { ifNoneMatch: false }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 503, name: 'RedisUnavailableError' });
+      expect(u.calls).toHaveLength(0);
+      expect(await inS3(owned, digest)).toBeUndefined();
     } finally {
       conn.disconnect();
       await own.stop();

@@ -101,8 +101,8 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
       await stack.stop();
       const redis = createRedis({ url: config.redis.url });
       await new ChunkIndex(redis, ns).clear();
-      const known = await redis.keys(`{${ns}}:known:*`);
-      if (known.length > 0) await redis.unlink(...known);
+      const records = [...(await redis.keys(`{${ns}}:known:*`)), ...(await redis.keys(`{${ns}}:gc:*`))];
+      if (records.length > 0) await redis.unlink(...records);
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });
     },

@@ -5,7 +5,7 @@ import type { Config, ResolvedDatastore } from '@larder/config';
 import { statusOf } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { decodeAndVerifyChunk, isFormatError } from '@larder/formats';
-import type { ChunkIndex, KnownChunks } from '@larder/redis';
+import { ClaimWaitTimeoutError, type ChunkIndex, type KnownChunks, type WriterTouches } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
 import { chunkDigestOfKey } from '@larder/s3';
 import { ChunkWriter, chunkKey, fileIdentity, type Volume } from '@larder/volume';
@@ -20,6 +20,9 @@ const log = createLogger('gateway');
 /** How long, at most, a PUT waits for room on a full volume to cache its chunk (the object is in S3 already: caching it is a bonus). */
 const PUT_CACHE_WAIT_MS = 2000;
 
+/** How long, at most, a PUT of a chunk that GC claimed (it is deleting it) waits for the claim to end, then SlowDown. */
+export const PUT_CLAIM_WAIT_MS = 30_000;
+
 /** An ETag that is an MD5 (S3's for a single-part PUT). */
 const MD5_ETAG = /^"[0-9a-fA-F]{32}"$/;
 
@@ -30,6 +33,10 @@ export interface ChunkObjectStoreDeps {
   /** Readahead for clients that walk an index chunk by chunk (a PBS restore or verify through the S3 endpoint). */
   readahead?: Pick<ChunkReadahead, 'observe'>;
   known: KnownChunks;
+  /** The GC protocol's writer side: PUTs to an owned datastore touch their chunk first (issue 12). */
+  touches: WriterTouches;
+  /** How long a PUT of a claimed chunk waits (default {@link PUT_CLAIM_WAIT_MS}). */
+  claimWaitMs?: number;
   volume: Volume;
   index: ChunkIndex;
   /** For room on a full volume (`indexEvict`), the pressure signal, and telling every gateway of the node about deleted chunks. */
@@ -42,6 +49,8 @@ export interface ChunkObjectStats {
   putsUploaded: number;
   /** Chunk PUTs not sent: the chunk was known to be in S3. */
   putsKnown: number;
+  /** Chunk PUTs to an owned datastore that found the chunk claimed by GC and waited for the claim to end. */
+  putsClaimWaits: number;
   /** Chunk PUTs S3 answered 412 to (If-None-Match: the object was there). */
   putsExisting: number;
   /** Body bytes of the PUTs not sent. */
@@ -74,6 +83,7 @@ export class ChunkObjectStore implements ChunkObjects {
   private readonly counters: ChunkObjectStats = {
     putsUploaded: 0,
     putsKnown: 0,
+    putsClaimWaits: 0,
     putsExisting: 0,
     bytesNotUploaded: 0,
     verifyRefused: 0,
@@ -146,7 +156,7 @@ export class ChunkObjectStore implements ChunkObjects {
   }
 
   async knownPut(ds: ResolvedDatastore, digest: string, bytes: number): Promise<boolean> {
-    const [isKnown] = await this.deps.known.known(ds.name, [digest], this.deps.config().gateway.knownChunkTtl);
+    const isKnown = await this.isKnown(ds, digest);
     if (isKnown) {
       this.counters.putsKnown++;
       this.counters.bytesNotUploaded += bytes;
@@ -207,8 +217,8 @@ export class ChunkObjectStore implements ChunkObjects {
    * checked the body), else computed. Caching it follows in the background: the client's answer waits for S3 alone.
    */
   private async upload(ds: ResolvedDatastore, digest: string, body: Buffer, upload: ChunkUpload, opts: ChunkPutOptions): Promise<{ outcome: UploadOutcome; etag: string }> {
-    const { known, config } = this.deps;
-    const [isKnown] = opts.unknown ? [false] : await known.known(ds.name, [digest], config().gateway.knownChunkTtl);
+    const { known } = this.deps;
+    const isKnown = opts.unknown ? false : await this.isKnown(ds, digest);
     let outcome: UploadOutcome;
     let etag: string | undefined;
     if (isKnown) {
@@ -231,6 +241,32 @@ export class ChunkObjectStore implements ChunkObjects {
     });
     this.caching.set(key, caching);
     return { outcome, etag };
+  }
+
+  /**
+   * Whether S3 is known to hold the chunk, so its PUT need not be sent. For an owned datastore this is the GC protocol's
+   * touch (before the upload or the skip, see ChunkTouches): a chunk GC claimed is waited for, then touched again; a
+   * Redis that cannot record the touch fails the PUT (503) rather than let a write go unrecorded. Otherwise the known
+   * record is asked, and a Redis that does not answer only costs an upload.
+   */
+  private async isKnown(ds: ResolvedDatastore, digest: string): Promise<boolean> {
+    const { known, touches, config } = this.deps;
+    const trustMs = config().gateway.knownChunkTtl;
+    if (!ds.owned) return (await known.known(ds.name, [digest], trustMs))[0] === true;
+    const waitMs = this.deps.claimWaitMs ?? PUT_CLAIM_WAIT_MS;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const [answer] = await touches.touch(ds.name, [digest], trustMs);
+      if (answer !== 'claimed') return answer === 'known';
+      this.counters.putsClaimWaits++;
+      try {
+        await touches.awaitUnclaimed(ds.name, [digest], Math.max(0, deadline - Date.now()));
+      } catch (err) {
+        if (err instanceof ClaimWaitTimeoutError)
+          throw new S3ApiError('SlowDown', `chunk ${digest} of datastore ${ds.name} is being deleted by GC; retry`, undefined, { cause: err });
+        throw err;
+      }
+    }
   }
 
   /** Wait for the chunks this store is writing to the volume (after their PUTs were answered). */
