@@ -105,7 +105,7 @@ async function runDatastore(deps: GcEngineDeps, ds: ResolvedDatastore, opts: GcR
     report.cacheBytes = cache.bytes;
     checkCancelled(opts.signal);
 
-    const skip = await s3SkipReason(deps, ds, mark.indexes, startedAt, writerAtStart, cfg.gc.grace);
+    const skip = await s3SkipReason(deps, ds, mark.indexes, startedAt, writerAtStart, cfg.gc.grace, opts.apply);
     if (typeof skip === 'string') {
       report.s3Skipped = skip;
     } else {
@@ -183,6 +183,7 @@ async function s3SkipReason(
   startedAt: number,
   writerAtStart: number | undefined,
   grace: number,
+  apply: boolean,
 ): Promise<string | { cutoffMs: number }> {
   if (!ds.owned) return 'not owned by Larder';
   const fence = deps.fence;
@@ -192,7 +193,11 @@ async function s3SkipReason(
   const writerNow = await fence.oldestWriter(ds.name);
   const cutoffMs = Math.min(startedAt, writerAtStart ?? Infinity, writerNow ?? Infinity) - grace;
   const epoch = await fence.touchEpoch(ds.name);
-  if (epoch === undefined) return `the touch record of ${ds.name} is missing (new, or Redis lost it): S3 is swept once it is older than the grace period`;
+  if (epoch === undefined) {
+    // Every writer touches from now on: the record is complete from now, and S3 is swept once that is a grace period ago.
+    if (apply && fence.startTouchEpoch) await fence.startTouchEpoch(ds.name);
+    return `the touch record of ${ds.name} is missing (new, or Redis lost it)${apply && fence.startTouchEpoch ? ', started now' : ''}: S3 is swept once it is older than the grace period`;
+  }
   if (epoch > cutoffMs) return `the touch record of ${ds.name} is younger than the grace period (since ${new Date(epoch).toISOString()}): S3 is swept once it is older`;
   return { cutoffMs };
 }

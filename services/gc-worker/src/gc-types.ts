@@ -10,8 +10,11 @@ export interface GcEngineDeps {
   index: ChunkIndex;
   volume: Volume;
   config: () => Config;
-  /** The writers' fence (`ChunkTouches` of @larder/redis): without it an owned datastore's S3 is not swept (`s3Skipped`). */
-  fence?: GcFence;
+  /**
+   * The writers' fence (`ChunkTouches` of @larder/redis): without it an owned datastore's S3 is not swept (`s3Skipped`).
+   * With `startTouchEpoch`, an applied run that finds no touch epoch starts it (a store nobody writes to gets one).
+   */
+  fence?: GcFence & { startTouchEpoch?(store: string): Promise<number> };
   /** Digest bytes sorted in memory per run of the mark's external sort (default 32 MiB; tests use less). */
   runBytes?: number;
   /** How long a claim lives unless renewed (default 60 s). */
