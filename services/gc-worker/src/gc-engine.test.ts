@@ -1,6 +1,12 @@
 import { decodeJson, subjects, type EvictedEvent, type GcReport } from '@larder/bus';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { importRawImage } from '@larder/datastore';
+import { parseIndex } from '@larder/formats';
 import { KnownChunks } from '@larder/redis';
-import { indexObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
+import { deleteObject, getObjectBytes, indexObjectKey, putObjectBytes, s3ClientFor } from '@larder/s3';
 import { chunkKey } from '@larder/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKET, HOUR, openGcTestBed, randomDigest, type GcTestBed } from './test-gc.js';
@@ -19,8 +25,9 @@ beforeAll(async () => {
     cut: { layout: 'pbs', owned: true },
     race: { layout: 'pbs', owned: true },
     miss: { layout: 'pbs', owned: true },
+    imp: { layout: 'pbs', owned: true },
   });
-  for (const s of ['pbs', 'dry', 'bad', 'foreign', 'ca', 'cut', 'race', 'miss']) await bed.ageTouchRecord(s, 2 * HOUR);
+  for (const s of ['pbs', 'dry', 'bad', 'foreign', 'ca', 'cut', 'race', 'miss', 'imp']) await bed.ageTouchRecord(s, 2 * HOUR);
 }, 30_000);
 
 afterAll(async () => {
@@ -278,5 +285,61 @@ describe('GC engine', () => {
     expect(keptByTouch).toBeGreaterThan(0);
     // Not asserted (timing decides), but shown: how often a writer's touch kept a chunk GC would have deleted.
     console.log(`race: ${deleted} chunks deleted, ${keptByTouch} kept by a writer's touch, ${waited} found claimed by the writer over 20 rounds`);
+  }, 180_000);
+
+  it('larder import (the real writer) racing GC: every chunk of every imported image stays in S3', async () => {
+    const store = 'imp';
+    const ds = bed.ds(store);
+    const known = new KnownChunks(bed.deps.redis, bed.config.namespace);
+    const owned = { touches: bed.fence, known, trustMs: 24 * HOUR };
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-gc-import-'));
+    const kept: string[] = [];
+    let deleted = 0;
+    try {
+      for (let round = 0; round < 6; round++) {
+        // An old backup: imported, then pruned (its index deleted) long ago — its chunks are garbage, recorded as known.
+        const chunk = 4096;
+        const old = randomBytes(24 * chunk);
+        await writeFile(path.join(dir, 'old.img'), old);
+        await importRawImage({ ds, file: path.join(dir, 'old.img'), name: `old/${round}`, chunkSize: chunk, owned });
+        const oldKey = indexObjectKey(ds, `old/${round}.fidx`);
+        const oldIndex = parseIndex(oldKey, await getObjectBytes(s3ClientFor(ds), BUCKET, oldKey));
+        const oldDigests = Array.from({ length: oldIndex.chunkCount }, (_, i) => oldIndex.chunkDigest(i));
+        await known.record(store, oldDigests, Date.now() - 2 * HOUR);
+        for (const d of oldDigests) await bed.ageChunk(store, d, 2 * HOUR);
+        await deleteObject(s3ClientFor(ds), BUCKET, oldKey);
+        // The new backup shares most chunks with the old one.
+        const next = Buffer.from(old);
+        randomBytes(4 * chunk).copy(next, 0);
+        await writeFile(path.join(dir, 'new.img'), next);
+        const late = round % 2 === 1;
+        const gc = (async () => {
+          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 50)));
+          try {
+            return await bed.run(store, { onProgress: (r) => late && r.phase === 'sweep-s3' && bed.s3.setFault({ delayMs: 100 }) });
+          } finally {
+            bed.s3.setFault(undefined);
+          }
+        })();
+        const imported = (async () => {
+          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * (late ? 600 : 50))));
+          return importRawImage({ ds, file: path.join(dir, 'new.img'), name: `new/${round}`, chunkSize: chunk, owned });
+        })();
+        const [report] = await Promise.all([gc, imported]);
+        expect(report.error).toBeUndefined();
+        deleted += report.s3Chunks;
+        const newKey = indexObjectKey(ds, `new/${round}.fidx`);
+        const idx = parseIndex(newKey, await getObjectBytes(s3ClientFor(ds), BUCKET, newKey));
+        kept.push(...Array.from({ length: idx.chunkCount }, (_, i) => idx.chunkDigest(i)));
+        const inS3 = new Set(await bed.s3Chunks(store));
+        for (const d of kept) expect(inS3.has(d), `round ${round}: ${d}`).toBe(true);
+      }
+      const last = await bed.run(store);
+      expect(last.phase).toBe('done');
+      // The old backups' own chunks (4 a round) went.
+      expect(deleted + last.s3Chunks).toBeGreaterThanOrEqual(24);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 180_000);
 });

@@ -28,6 +28,8 @@ export interface GcTestBed {
   ds(store: string): ResolvedDatastore;
   /** Upload a chunk object with a random digest (or `digest`); `ageMs` back-dates its LastModified. */
   putChunk(store: string, opts?: { digest?: string; ageMs?: number }): Promise<string>;
+  /** Back-date a chunk object's LastModified. */
+  ageChunk(store: string, digest: string, ageMs: number): Promise<void>;
   /** Upload an index referencing `digests` (`.fidx` for pbs, `.caibx` for casync). */
   putIndex(store: string, name: string, digests: string[]): Promise<void>;
   /** Put a chunk into the cache (file and index). */
@@ -69,7 +71,21 @@ export async function openGcTestBed(datastores: Record<string, { layout: 'pbs' |
   const ds = (store: string) => resolveDatastore(config, store) as ResolvedDatastore;
   const client = () => s3ClientFor(ds(Object.keys(datastores)[0] as string));
 
+  // s3rver answers LastModified from the object file's mtime, and may answer a PUT before its file write landed: wait
+  // for the whole body (when its size is known), then back-date it.
+  const ageObject = async (key: string, size: number | undefined, ageMs: number) => {
+    const t = new Date(Date.now() - ageMs);
+    const file = path.join(s3Dir, BUCKET, `${key}._S3rver_object`);
+    for (let i = 0; i < 200; i++) {
+      const st = await stat(file).catch(() => undefined);
+      if (st && (size === undefined || st.size === size)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await utimes(file, t, t);
+  };
+
   const bed: GcTestBed = {
+    ageChunk: (store, digest, ageMs) => ageObject(chunkObjectKey(ds(store), digest), undefined, ageMs),
     config,
     deps,
     s3,
@@ -81,14 +97,7 @@ export async function openGcTestBed(datastores: Record<string, { layout: 'pbs' |
       const key = chunkObjectKey(ds(store), digest);
       const body = randomBytes(100);
       await putObjectBytes(client(), BUCKET, key, body);
-      if (opts.ageMs) {
-        const t = new Date(Date.now() - opts.ageMs);
-        // s3rver answers LastModified from the object file's mtime, and may answer a PUT before its file write
-        // landed: wait for the whole body, then back-date it.
-        const file = path.join(s3Dir, BUCKET, `${key}._S3rver_object`);
-        for (let i = 0; i < 200 && (await stat(file).catch(() => undefined))?.size !== body.length; i++) await new Promise((r) => setTimeout(r, 10));
-        await utimes(file, t, t);
-      }
+      if (opts.ageMs) await ageObject(key, body.length, opts.ageMs);
       return digest;
     },
     async putIndex(store, name, digests) {
