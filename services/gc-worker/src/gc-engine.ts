@@ -96,13 +96,21 @@ async function runDatastore(deps: GcEngineDeps, ds: ResolvedDatastore, opts: GcR
     marked = await DigestSet.open(mark.file);
 
     phase('sweep-cache');
-    const cache = await sweepCache({ nc: deps.nc, index: deps.index, volume: deps.volume, namespace: cfg.namespace }, ds.name, marked, {
-      apply: opts.apply,
-      signal: opts.signal,
-      progress: (done) => progress(done),
-    });
-    report.cacheChunks = cache.chunks;
-    report.cacheBytes = cache.bytes;
+    const cache = { chunks: 0, bytes: 0 };
+    const showCache = () => {
+      report.cacheChunks = cache.chunks;
+      report.cacheBytes = cache.bytes;
+    };
+    try {
+      const sweepDeps = { nc: deps.nc, index: deps.index, volume: deps.volume, namespace: cfg.namespace };
+      const progressCache = (done: number) => {
+        showCache();
+        progress(done);
+      };
+      await sweepCache(sweepDeps, ds.name, marked, { apply: opts.apply, signal: opts.signal, progress: progressCache }, cache);
+    } finally {
+      showCache();
+    }
     checkCancelled(opts.signal);
 
     const skip = await s3SkipReason(deps, ds, mark.indexes, startedAt, writerAtStart, cfg.gc.grace, opts.apply);

@@ -24,23 +24,23 @@ export async function sweepCache(
   store: string,
   marked: DigestSet,
   opts: { apply: boolean; signal: AbortSignal; progress: (done: number) => void },
+  out: { chunks: number; bytes: number } = { chunks: 0, bytes: 0 },
 ): Promise<{ chunks: number; bytes: number }> {
-  let chunks = 0;
-  let bytes = 0;
   let seen = 0;
   let batch: { key: string; digest: string; size: number }[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
     const victims = batch;
     batch = [];
-    chunks += victims.length;
-    bytes += victims.reduce((s, v) => s + v.size, 0);
-    if (!opts.apply) return;
-    const keys = victims.map((v) => v.key);
-    await deps.index.remove(keys);
-    // Unlink, never truncate: a reader that has the file open still reads it whole.
-    await Promise.all(victims.map((v) => deps.volume.removeChunk(store, v.digest)));
-    deps.nc.publish(subjects(deps.namespace).indexEvicted, encodeJson({ keys } satisfies EvictedEvent));
+    if (opts.apply) {
+      const keys = victims.map((v) => v.key);
+      await deps.index.remove(keys);
+      // Unlink, never truncate: a reader that has the file open still reads it whole.
+      await Promise.all(victims.map((v) => deps.volume.removeChunk(store, v.digest)));
+      deps.nc.publish(subjects(deps.namespace).indexEvicted, encodeJson({ keys } satisfies EvictedEvent));
+    }
+    out.chunks += victims.length;
+    out.bytes += victims.reduce((s, v) => s + v.size, 0);
   };
   for await (const page of deps.index.scan()) {
     for (const { key, size } of page) {
@@ -59,5 +59,5 @@ export async function sweepCache(
     }
   }
   await flush();
-  return { chunks, bytes };
+  return out;
 }
