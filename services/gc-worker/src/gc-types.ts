@@ -1,6 +1,6 @@
 import type { GcReport, NatsConnection } from '@larder/bus';
 import type { Config, ResolvedDatastore } from '@larder/config';
-import type { ChunkIndex, Redis } from '@larder/redis';
+import type { ChunkIndex, GcFence, Redis } from '@larder/redis';
 import type { Volume } from '@larder/volume';
 
 /** What a GC engine needs: the node's connections and the current config. */
@@ -10,6 +10,15 @@ export interface GcEngineDeps {
   index: ChunkIndex;
   volume: Volume;
   config: () => Config;
+  /**
+   * The writers' fence (`ChunkTouches` of @larder/redis): without it an owned datastore's S3 is not swept (`s3Skipped`).
+   * With `startTouchEpoch`, an applied run that finds no touch epoch starts it (a store nobody writes to gets one).
+   */
+  fence?: GcFence & { startTouchEpoch?(store: string): Promise<number> };
+  /** Digest bytes sorted in memory per run of the mark's external sort (default 32 MiB; tests use less). */
+  runBytes?: number;
+  /** How long a claim lives unless renewed (default 60 s). */
+  claimLeaseMs?: number;
 }
 
 /** One run of one datastore. */
