@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChunkingKind } from './chunking.js';
 import { POLICIES, POLICY_VARIANTS, type PolicyFactory } from './policies/index.js';
+import { OPTIMAL, replayOptimal } from './optimal.js';
 import { CACHE_SHARES, replay } from './replay.js';
 import { type SimReport, type TraceResults, decide, markdown } from './report.js';
 import type { Trace } from './trace.js';
@@ -15,12 +16,13 @@ const CACHED_SAMPLE = join(BENCH, '.cache/sim/cloudPhysicsIO.csv');
 
 const USAGE = `Usage: pnpm sim [--fetch] [--variants] [--trace FORMAT:PATH]... [--out DIR]
 
-Replays block traces against eviction policies (LRU, S3-FIFO, 2Q) at 1%, 5%, 10% and 25% of each trace's working set
+Replays block traces against eviction policies (LRU, S3-FIFO, 2Q, ARC, W-TinyLFU, adaptive S3-FIFO; and Belady's
+OPT as a bound) at 1%, 5%, 10% and 25% of each trace's working set
 and writes latest.md and latest.json to DIR (default bench/results/sim). Works offline on the synthetic traces; the
 public CloudPhysics sample is replayed when it is in bench/.cache/sim (put there by --fetch).
 
   --fetch               download the public CloudPhysics sample (about 3 MB) first
-  --variants            also replay parameter variants of S3-FIFO and 2Q (about twice as long)
+  --variants            also replay parameter variants of S3-FIFO, 2Q and W-TinyLFU (about twice as long)
   --trace FORMAT:PATH   also replay a local block trace; FORMAT is msr (MSR Cambridge CSV, e.g. from SNIA IOTTA,
                         .csv or .csv.gz) or cloudphysics (CSV version,time,op,size,lbn)
   --out DIR             where the report goes
@@ -57,7 +59,7 @@ function parseArgs(argv: readonly string[]): Args | undefined {
 
 function results(trace: Trace, policies: readonly { name: string; make: PolicyFactory }[]): TraceResults {
   const t0 = performance.now();
-  const out = policies.flatMap((p) => CACHE_SHARES.map((s) => replay(trace, p, s)));
+  const out = [...policies.flatMap((p) => CACHE_SHARES.map((s) => replay(trace, p, s))), ...CACHE_SHARES.map((s) => replayOptimal(trace, s))];
   process.stdout.write(`  ${trace.workload} (${trace.chunking}): ${trace.refs.length.toLocaleString('en')} refs in ${Math.round(performance.now() - t0)} ms\n`);
   return {
     workload: trace.workload,
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
   const targetWorkloads = ['mixed', ...publicFiles.map((f) => f.name)];
   const report: SimReport = {
     generatedAt: new Date().toISOString(),
-    mainPolicies: POLICIES.map((p) => p.name),
+    mainPolicies: [...POLICIES.map((p) => p.name), OPTIMAL],
     traces,
     decision: decide(traces, targetWorkloads, [0.05, 0.1, 0.25]),
     missing,

@@ -1,4 +1,5 @@
 import { CHUNKING_LABEL, type ChunkingKind } from './chunking.js';
+import { OPTIMAL } from './optimal.js';
 import type { ReplayResult } from './replay.js';
 
 /** Results of every policy at every size on one trace. */
@@ -42,9 +43,9 @@ function reduction(lru: ReplayResult, other: ReplayResult): number {
   return lru.misses === 0 ? (other.misses === 0 ? 0 : -1) : (lru.misses - other.misses) / lru.misses;
 }
 
-/** Judge each non-LRU policy against the target; the winner meets it with the largest mean reduction (else LRU stays). */
+/** Judge each policy but LRU and the OPT bound against the target; the winner meets it with the largest mean reduction (else LRU stays). */
 export function decide(traces: TraceResults[], targetWorkloads: string[], targetShares: number[]): Decision {
-  const policies = [...new Set(traces.flatMap((t) => t.results.map((r) => r.policy)))].filter((p) => p !== 'LRU');
+  const policies = [...new Set(traces.flatMap((t) => t.results.map((r) => r.policy)))].filter((p) => p !== 'LRU' && p !== OPTIMAL);
   const candidates = policies.map((policy) => {
     const onTarget: number[] = [];
     let worstIncrease = 0;

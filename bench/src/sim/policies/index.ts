@@ -1,11 +1,17 @@
+import { Arc } from './arc.js';
 import { Lru } from './lru.js';
 import type { PolicyFactory } from './policy.js';
 import { S3Fifo } from './s3fifo.js';
+import { S3FifoAdaptive } from './s3fifo-adaptive.js';
+import { WTinyLfu } from './tinylfu.js';
 import { TwoQ } from './two-q.js';
 
 export type { Policy, PolicyFactory } from './policy.js';
 export { Lru } from './lru.js';
+export { Arc } from './arc.js';
 export { S3Fifo } from './s3fifo.js';
+export { S3FifoAdaptive } from './s3fifo-adaptive.js';
+export { FrequencySketch, WTinyLfu } from './tinylfu.js';
 export { TwoQ } from './two-q.js';
 
 /** The policies the simulator compares, LRU (today's index) first. */
@@ -13,6 +19,9 @@ export const POLICIES: readonly { name: string; make: PolicyFactory }[] = [
   { name: 'LRU', make: (c) => new Lru(c) },
   { name: 'S3-FIFO', make: (c) => new S3Fifo(c) },
   { name: '2Q', make: (c) => new TwoQ(c) },
+  { name: 'ARC', make: (c) => new Arc(c) },
+  { name: 'W-TinyLFU', make: (c) => new WTinyLfu(c) },
+  { name: 'S3-FIFO adaptive', make: (c) => new S3FifoAdaptive(c) },
 ];
 
 /**
@@ -25,4 +34,7 @@ export const POLICY_VARIANTS: readonly { name: string; make: PolicyFactory }[] =
   { name: 'S3-FIFO 2 hits', make: (c) => new S3Fifo(c, 0.1, 2) },
   { name: '2Q Kout=100%', make: (c) => new TwoQ(c, 0.25, 1) },
   { name: '2Q Kin=50%', make: (c) => new TwoQ(c, 0.5, 1) },
+  { name: 'W-TinyLFU W=20%', make: (c) => new WTinyLfu(c, 0.2) },
+  { name: 'W-TinyLFU climbing', make: (c) => new WTinyLfu(c, 0.01, true) },
+  { name: 'S3-FIFO adaptive, GM to S', make: (c) => new S3FifoAdaptive(c, 0.01, 0.9, false) },
 ];
