@@ -50,3 +50,9 @@ export function flightKey(namespace: string, chunkKey: string): string {
 export function knownKey(namespace: string, store: string): string {
   return `{${namespace}}:known:${store}`;
 }
+
+/** The GC records of one datastore (see GcRuns): its lease, the run in progress, the last run, the last applied run's start, a cancel request. */
+export function gcKeys(namespace: string, store: string): { lock: string; current: string; last: string; appliedAt: string; cancel: string } {
+  const p = `{${namespace}}:gc:`;
+  return { lock: `${p}lock:${store}`, current: `${p}current:${store}`, last: `${p}last:${store}`, appliedAt: `${p}applied-at:${store}`, cancel: `${p}cancel:${store}` };
+}

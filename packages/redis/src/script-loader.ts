@@ -17,6 +17,9 @@ const SCRIPTS = {
   extendLock: { url: new URL('./scripts/extend-lock.lua', import.meta.url), keys: 1 },
   rebuildAdd: { url: new URL('./scripts/rebuild-add.lua', import.meta.url), keys: 3 },
   rebuildCommit: { url: new URL('./scripts/rebuild-commit.lua', import.meta.url), keys: 7 },
+  gcBegin: { url: new URL('./scripts/gc-begin.lua', import.meta.url), keys: 3 },
+  gcProgress: { url: new URL('./scripts/gc-progress.lua', import.meta.url), keys: 2 },
+  gcEnd: { url: new URL('./scripts/gc-end.lua', import.meta.url), keys: 3 },
 } as const;
 
 /** Name of one of the package's Lua scripts. */
