@@ -9,6 +9,7 @@ export { requestEviction } from './eviction.js';
 export { FetchStatus, FETCH_PROGRESS_HEADER, FETCH_PROGRESS_INTERVAL_MS } from './fetch-wire.js';
 export { FetchClient } from './fetch-client.js';
 export type { FetchClientSettings } from './fetch-client.js';
+export { abandonedReport, gcStoreStatus } from './gc-status.js';
 export type { GcPhase, GcRunRequest, GcRunReply, GcCancelRequest, GcCancelReply, GcReport, GcStatus } from './gc-wire.js';
 export type { FetchRequest, FetchReply, FetchOutcome, FetchProgress } from './fetch-wire.js';
 export { Svcm, ServiceError } from '@nats-io/services';

@@ -70,7 +70,7 @@ describe('larder gc', () => {
     expect(r.stderr).toMatch(/dry run: nothing is removed/);
     expect(r.stderr).toMatch(/a: \[[#.]+\] mark \(2\/5\)/);
     expect(r.stdout).toMatch(
-      /a: dry run done in [\d.]+ s on \S+\n {2}4 indexes read, 100 chunks referenced\n {2}cache: would remove 7 chunks \(28(\.0)? KiB\)\n {2}S3: would delete 5 chunks .* kept 2 by the grace period, 1 touched by writers/,
+      /a: dry run done in [\d.]+ s on \S+\n {2}4 indexes read, 100 chunks referenced\n {2}cache: would remove 7 chunks \(28(\.00?)? KiB\)\n {2}S3: would delete 5 chunks .* kept 2 by the grace period, 1 touched by writers/,
     );
     expect(r.stdout).toMatch(/b: dry run done .*\n.*\n.*\n {2}S3: not swept \(not owned\)/);
     expect(engine.started.map((s) => [s.store, s.apply])).toEqual([

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   Svcm,
+  abandonedReport,
   decodeJson,
+  gcStoreStatus,
   encodeJson,
   subjects,
   type GcCancelReply,
@@ -16,7 +18,7 @@ import {
 } from '@larder/bus';
 import { resolveDatastore, type Config } from '@larder/config';
 import { gcLastDuration, gcLastRunTimestamp, gcReclaimedBytes, gcReclaimedChunks, gcRuns } from '@larder/metrics';
-import { GcRuns, type ChunkIndex, type GcRecords, type Redis } from '@larder/redis';
+import { GcRuns, type ChunkIndex, type Redis } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
 import type { GcEngine } from './gc-types.js';
@@ -96,25 +98,6 @@ function queuedReport(store: string, runId: string, apply: boolean, worker: stri
     keptByTouch: 0,
     worker,
   };
-}
-
-/** The report of a run whose worker died (its lease expired with the run unfinished). */
-export function abandonedReport(r: GcReport, now = Date.now()): GcReport {
-  return {
-    ...r,
-    phase: 'failed',
-    finishedAt: r.finishedAt ?? now,
-    error: `abandoned in phase ${r.phase}: its gc-worker ${r.worker ?? ''} stopped before the run ended (its lease expired)`,
-  };
-}
-
-/** The status of a datastore from its records: the run in progress, or an abandoned one as the last report. */
-function statusOf(rec: GcRecords<GcReport>): { running?: GcReport; last?: GcReport } {
-  const { holder, current, last } = rec;
-  if (current && holder && holder.runId === current.runId) return { running: current, last };
-  // A run record without its lease: the run's worker died; shown as failed until the next run settles it.
-  if (current && (!last || last.startedAt <= current.startedAt)) return { last: abandonedReport(current) };
-  return { last };
 }
 
 /**
@@ -278,7 +261,7 @@ export async function startGcWorker(deps: GcWorkerDeps): Promise<GcWorker> {
     const stores = [...new Set([...Object.keys(deps.config().datastores), ...active.keys()])].sort();
     const out: GcStatus = { running: [], last: [] };
     for (const rec of await runs.read(stores)) {
-      const s = statusOf(rec);
+      const s = gcStoreStatus(rec);
       // This worker's own runs: its report in memory is fresher than the one in Redis.
       const running = active.get(rec.store)?.report ?? s.running;
       if (running) out.running.push(running);
@@ -323,7 +306,7 @@ export async function startGcWorker(deps: GcWorkerDeps): Promise<GcWorker> {
     .read(Object.keys(cfg0.datastores))
     .then((recs) => {
       for (const rec of recs) {
-        const last = statusOf(rec).last;
+        const last = gcStoreStatus(rec).last;
         if (!last?.finishedAt) continue;
         gcLastRunTimestamp.set({ store: rec.store }, last.finishedAt / 1000);
         gcLastDuration.set({ store: rec.store }, Math.max(0, last.finishedAt - last.startedAt) / 1000);

@@ -8,6 +8,7 @@ await runMain(
     const deps = await connectNodeDeps(config(), 'gc-worker');
     try {
       const engine = await loadGcEngine({ ...deps, config });
+      if (!engine) throw new Error('this build of the gc-worker has no GC engine (gc-engine.js)');
       const worker = await startGcWorker({ ...deps, config, engine });
       return {
         stop: async () => {
