@@ -3,9 +3,13 @@ import type { GcEngine } from '@larder/gc-worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from './test-stack.js';
 
+/** Runs the engine started: store and apply. */
+const started: [string, boolean][] = [];
+
 /** A GC engine stand-in: reports a sweep of the cache at once, deletes nothing. */
 const engine: GcEngine = {
   async runDatastore(store, opts): Promise<GcReport> {
+    started.push([store.name, opts.apply]);
     const report: GcReport = {
       store: store.name,
       runId: opts.runId,
@@ -30,7 +34,8 @@ const engine: GcEngine = {
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack({ gcEngine: engine });
+  // The config-service: a schedule set with `larder config set` reaches the gc-worker through its config cache.
+  stack = await startTestStack({ gcEngine: engine, configService: true, gcScheduleCheckMs: 100 });
 });
 afterAll(() => stack?.cleanup());
 
@@ -56,5 +61,18 @@ describe('the stack runs a gc-worker; /v1/status and larder status show GC per d
     const status = await stack.cli(['status']);
     expect(status.stdout).toMatch(/gc demo +last GC \S+ done in [\d.]+ s: reclaimed 3 chunks \(3(\.00?)? MiB\) from the cache, S3 not swept/);
     expect(status.stdout).toMatch(/gc cas +never run/);
+  });
+
+  it('runs an applied GC on the schedule a config change sets, once', async () => {
+    expect(started.filter(([s]) => s === 'cas')).toEqual([]);
+    const set = await stack.cli(['config', 'set', 'datastores.cas.gcEvery', '1h']);
+    expect(set.code).toBe(0);
+    const deadline = Date.now() + 30_000;
+    while (!started.some(([s]) => s === 'cas') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(started.filter(([s]) => s === 'cas')).toEqual([['cas', true]]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(started.filter(([s]) => s === 'cas')).toHaveLength(1);
+    const s = (await (await fetch(`${stack.gateway()}/v1/status`)).json()) as { gc: GcSection[] };
+    expect(s.gc.find((g) => g.store === 'cas')).toMatchObject({ gcEveryMs: 3_600_000, last: { apply: true, phase: 'done' } });
   });
 });
