@@ -23,13 +23,13 @@ export function busAddress(config: () => Config): BusAddress {
   }
 }
 
-/** Connect to NATS for one CLI command, run `fn`, close. */
-export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+/** Connect to NATS for one CLI command, run `fn`, close; `service` names what the command wanted to reach. */
+export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => Promise<T>, service = 'the config-service'): Promise<T> {
   let nc: NatsConnection;
   try {
     nc = await connectBus({ servers: addr.servers, name: 'larder-cli', timeoutMs: 3000 });
   } catch (err) {
-    throw new CliError(`${(err as Error).message}: cannot reach the config-service (is 'pnpm start' running?)`, 1, { cause: err });
+    throw new CliError(`${(err as Error).message}: cannot reach ${service} (is 'pnpm start' running?)`, 1, { cause: err });
   }
   try {
     return await fn(nc);

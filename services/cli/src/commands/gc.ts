@@ -118,52 +118,64 @@ async function run(ctx: CommandContext, addr: BusAddress, rest: string[]): Promi
     options: { store: { type: 'string' }, apply: { type: 'boolean' }, detach: { type: 'boolean' } },
   });
   if (positionals.length) throw usage('gc run takes [--store NAME] [--apply] [--detach]');
-  await withBus(addr, async (nc) => {
-    const reply = await ask<GcRunReply>(nc, addr, subjects(addr.namespace).gcRun, { store: values.store, apply: values.apply === true });
-    for (const r of reply.refused) ctx.err.write(`${r.store}: not started: ${r.reason}\n`);
-    if (reply.runs.length === 0) throw new CliError('no GC run started', 1);
-    if (!values.apply) ctx.err.write('dry run: nothing is removed (--apply removes)\n');
-    if (values.detach) {
-      for (const r of reply.runs) ctx.out.write(`${r.store}: started run ${r.runId} on ${r.worker ?? 'a gc-worker'} ('larder gc status' follows it)\n`);
-      return;
-    }
-    const finals = await follow(ctx, nc, addr, reply.runs);
-    for (const r of finals) ctx.out.write(describeRun(r));
-    if (finals.some((r) => r.phase !== 'done'))
-      throw new CliError(
-        `GC did not complete for ${finals
-          .filter((r) => r.phase !== 'done')
-          .map((r) => `${r.store} (${r.phase})`)
-          .join(', ')}`,
-        1,
-      );
-  });
+  await withBus(
+    addr,
+    async (nc) => {
+      const reply = await ask<GcRunReply>(nc, addr, subjects(addr.namespace).gcRun, { store: values.store, apply: values.apply === true });
+      for (const r of reply.refused) ctx.err.write(`${r.store}: not started: ${r.reason}\n`);
+      if (reply.runs.length === 0) throw new CliError('no GC run started', 1);
+      if (!values.apply) ctx.err.write('dry run: nothing is removed (--apply removes)\n');
+      if (values.detach) {
+        for (const r of reply.runs) ctx.out.write(`${r.store}: started run ${r.runId} on ${r.worker ?? 'a gc-worker'} ('larder gc status' follows it)\n`);
+        return;
+      }
+      const finals = await follow(ctx, nc, addr, reply.runs);
+      for (const r of finals) ctx.out.write(describeRun(r));
+      if (finals.some((r) => r.phase !== 'done'))
+        throw new CliError(
+          `GC did not complete for ${finals
+            .filter((r) => r.phase !== 'done')
+            .map((r) => `${r.store} (${r.phase})`)
+            .join(', ')}`,
+          1,
+        );
+    },
+    'a gc-worker',
+  );
 }
 
 async function status(ctx: CommandContext, addr: BusAddress, rest: string[]): Promise<void> {
   const json = rest.includes('--json');
   if (rest.some((a) => a !== '--json')) throw usage('gc status takes [--json]');
-  await withBus(addr, async (nc) => {
-    const s = await ask<GcStatus>(nc, addr, subjects(addr.namespace).gcStatus, {});
-    if (json) {
-      ctx.out.write(`${JSON.stringify(s, null, 2)}\n`);
-      return;
-    }
-    if (s.running.length === 0) ctx.out.write('no GC running\n');
-    for (const r of s.running) ctx.out.write(`running  ${progressLine(r)}${r.apply ? '' : ' (dry run)'} since ${new Date(r.startedAt).toISOString()} on ${r.worker ?? '?'}\n`);
-    if (s.last.length === 0) ctx.out.write('no GC has run yet\n');
-    for (const r of s.last) ctx.out.write(`last     ${new Date(r.finishedAt ?? r.startedAt).toISOString()}  ${describeRun(r)}`);
-  });
+  await withBus(
+    addr,
+    async (nc) => {
+      const s = await ask<GcStatus>(nc, addr, subjects(addr.namespace).gcStatus, {});
+      if (json) {
+        ctx.out.write(`${JSON.stringify(s, null, 2)}\n`);
+        return;
+      }
+      if (s.running.length === 0) ctx.out.write('no GC running\n');
+      for (const r of s.running) ctx.out.write(`running  ${progressLine(r)}${r.apply ? '' : ' (dry run)'} since ${new Date(r.startedAt).toISOString()} on ${r.worker ?? '?'}\n`);
+      if (s.last.length === 0) ctx.out.write('no GC has run yet\n');
+      for (const r of s.last) ctx.out.write(`last     ${new Date(r.finishedAt ?? r.startedAt).toISOString()}  ${describeRun(r)}`);
+    },
+    'a gc-worker',
+  );
 }
 
 async function cancel(ctx: CommandContext, addr: BusAddress, rest: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' } } });
   if (positionals.length) throw usage('gc cancel takes [--store NAME]');
-  await withBus(addr, async (nc) => {
-    const reply = await ask<GcCancelReply>(nc, addr, subjects(addr.namespace).gcCancel, { store: values.store });
-    if (reply.cancelled.length === 0) ctx.out.write(`no GC ${values.store ? `of ${values.store} ` : ''}is running\n`);
-    for (const c of reply.cancelled) ctx.out.write(`${c.store}: cancelling run ${c.runId} on ${c.worker ?? '?'} (it stops at its next safe point)\n`);
-  });
+  await withBus(
+    addr,
+    async (nc) => {
+      const reply = await ask<GcCancelReply>(nc, addr, subjects(addr.namespace).gcCancel, { store: values.store });
+      if (reply.cancelled.length === 0) ctx.out.write(`no GC ${values.store ? `of ${values.store} ` : ''}is running\n`);
+      for (const c of reply.cancelled) ctx.out.write(`${c.store}: cancelling run ${c.runId} on ${c.worker ?? '?'} (it stops at its next safe point)\n`);
+    },
+    'a gc-worker',
+  );
 }
 
 /** `larder gc run|status|cancel`: garbage collection of unreferenced chunks, through the gc-worker. */
