@@ -61,6 +61,7 @@ describe('the stack runs a gc-worker; /v1/status and larder status show GC per d
     const status = await stack.cli(['status']);
     expect(status.stdout).toMatch(/gc demo +last GC \S+ done in [\d.]+ s: reclaimed 3 chunks \(3(\.00?)? MiB\) from the cache, S3 not swept/);
     expect(status.stdout).toMatch(/gc cas +never run/);
+    expect(status.stdout).toMatch(/gc-workers +1 online/);
   });
 
   it('runs an applied GC on the schedule a config change sets, once', async () => {

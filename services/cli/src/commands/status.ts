@@ -60,6 +60,7 @@ export const status: Command = {
         `fetchers         ${n('fetchersOnline')} online, ${n('fetchesInFlight')} fetches in flight`,
         `cache-index      ${s.cacheIndexOnline ? 'online' : 'OFFLINE'}`,
         `verify failures  ${n('verifyFailures')} (${n('quarantined')} chunk files quarantined)`,
+        ...(s.gcWorkersOnline === undefined ? [] : [`gc-workers       ${n('gcWorkersOnline')} online`]),
         ...gcLines(s.gc as GcEntry[] | null | undefined),
         '',
       ].join('\n'),

@@ -11,7 +11,7 @@ import type { ChunkReadahead } from '../chunk-readahead/index.js';
 import type { RecentError } from '../recent-errors.js';
 import { STATUS_PAGE } from './status-page.js';
 
-/** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
+/** Count the instances of a service (chunk-fetchers, gc-workers) answering $SRV.STATS and add up their fetches in flight. */
 async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online: number; inflight: number; queued: number }> {
   const out = { online: 0, inflight: 0, queued: 0 };
   try {
@@ -123,7 +123,7 @@ export function statusRoutes(deps: {
             redisError ??= err instanceof Error ? err.message : String(err);
             return undefined;
           });
-        const [totals, stats, fetchers, index, images, gc] = await Promise.all([
+        const [totals, stats, fetchers, index, images, gc, gcWorkers] = await Promise.all([
           fromRedis(deps.index.totals()),
           fromRedis(deps.index.stats()),
           fetcherStats(deps.nc, subjects(cfg.namespace).fetcherService),
@@ -133,6 +133,7 @@ export function statusRoutes(deps: {
             .catch(() => undefined),
           deps.images?.() ?? null,
           deps.redis ? gcSection(deps.redis, cfg) : null,
+          fetcherStats(deps.nc, subjects(cfg.namespace).gcService),
         ]);
         const stat = (name: string) => (stats ? (stats[name] ?? 0) : null);
         const s3Endpoint = deps.s3Endpoint?.() ?? null;
@@ -180,6 +181,7 @@ export function statusRoutes(deps: {
           recentErrors: deps.recentErrors?.() ?? [],
           // Garbage collection per datastore: the run in progress and the last one (gc-worker records in Redis).
           gc,
+          gcWorkersOnline: gcWorkers.online,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });
       },
