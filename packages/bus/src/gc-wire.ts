@@ -42,6 +42,19 @@ export interface GcReport {
   s3Skipped?: string;
   /** Why the run failed (phase `failed`). */
   error?: string;
+  /** The GC worker running it (its NATS service instance id), filled in by the worker. */
+  worker?: string;
+}
+
+/** `gcRun` reply: the runs started (with `wait`, their final reports), and the datastores refused (already running, unknown). */
+export interface GcRunReply {
+  runs: GcReport[];
+  refused: { store: string; reason: string }[];
+}
+
+/** `gcCancel` reply: the runs asked to stop (they stop at their next safe point and report phase `cancelled`). */
+export interface GcCancelReply {
+  cancelled: { store: string; runId: string; worker?: string }[];
 }
 
 /** `gcStatus` reply: the runs in progress and the last finished run per datastore. */

@@ -4,6 +4,8 @@ export { createRedis, redisConnected, redisOptionsFrom, redisServer } from './co
 export { ChunkIndex, IndexRebuild } from './chunk-index.js';
 export { FlightLocks } from './flight-locks.js';
 export { KnownChunks } from './known-chunks.js';
+export { GcRuns } from './gc-runs.js';
+export type { GcBegin, GcHolder, GcRecords, GcRunRecord } from './gc-runs.js';
 export type { KnownChunksOptions } from './known-chunks.js';
 export type { TouchResult, WriterRegistration, WriterTouches, GcFence } from './chunk-touches-types.js';
 export { ChunkTouches } from './chunk-touches.js';

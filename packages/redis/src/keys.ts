@@ -84,3 +84,9 @@ export function gcKeys(namespace: string, store: string): GcKeys {
     heartbeats: `${gc}heartbeats:${store}`,
   };
 }
+
+/** The GC records of one datastore (see GcRuns): its lease, the run in progress, the last run, the last applied run's start, a cancel request. */
+export function gcRunKeys(namespace: string, store: string): { lock: string; current: string; last: string; appliedAt: string; cancel: string } {
+  const p = `{${namespace}}:gc:`;
+  return { lock: `${p}lock:${store}`, current: `${p}current:${store}`, last: `${p}last:${store}`, appliedAt: `${p}applied-at:${store}`, cancel: `${p}cancel:${store}` };
+}

@@ -26,15 +26,15 @@ export function busAddress(config: () => Config): BusAddress {
   }
 }
 
-/** Connect to NATS for one CLI command, run `fn`, close. */
-export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+/** Connect to NATS for one CLI command, run `fn`, close; `service` names what the command wanted to reach. */
+export async function withBus<T>(addr: BusAddress, fn: (nc: NatsConnection) => Promise<T>, service = 'the config-service'): Promise<T> {
   let nc: NatsConnection;
   try {
     nc = await connectBus({ ...busOptionsFrom(addr, 'larder-cli'), timeoutMs: 3000 });
   } catch (err) {
     // Refused credentials or TLS, or an unreadable certificate file: the message says what to fix.
     if ((err instanceof BusConnectError && err.reason !== 'unreachable') || err instanceof ConfigError) throw new CliError((err as Error).message, 1, { cause: err });
-    throw new CliError(`${(err as Error).message}: cannot reach the config-service (is 'pnpm start' running?)`, 1, { cause: err });
+    throw new CliError(`${(err as Error).message}: cannot reach ${service} (is 'pnpm start' running?)`, 1, { cause: err });
   }
   try {
     return await fn(nc);

@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { GcPhase, GcReport } from '@larder/bus';
 import type { ResolvedDatastore } from '@larder/config';
+import { ChunkTouches } from '@larder/redis';
 import { s3ClientFor, type RetryPolicy } from '@larder/s3';
 import { createLogger } from '@larder/telemetry';
 import { DigestSet } from './digest-file.js';
@@ -25,7 +26,9 @@ export function gcWorkDir(workDir: string, namespace: string, store: string): st
 
 /** The GC engine: mark, sweep the cache, sweep S3 (owned datastores) and verify, one datastore per call. */
 export function createGcEngine(deps: GcEngineDeps): GcEngine {
-  return { runDatastore: (store, opts) => runDatastore(deps, store, opts) };
+  // The writers' fence is the node's own unless a test brings one: without it no owned datastore would ever be swept.
+  const withFence: GcEngineDeps = { ...deps, fence: deps.fence ?? new ChunkTouches(deps.redis, deps.config().namespace) };
+  return { runDatastore: (store, opts) => runDatastore(withFence, store, opts) };
 }
 
 async function runDatastore(deps: GcEngineDeps, ds: ResolvedDatastore, opts: GcRunOptions): Promise<GcReport> {

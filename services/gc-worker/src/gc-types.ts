@@ -11,7 +11,7 @@ export interface GcEngineDeps {
   volume: Volume;
   config: () => Config;
   /**
-   * The writers' fence (`ChunkTouches` of @larder/redis): without it an owned datastore's S3 is not swept (`s3Skipped`).
+   * The writers' fence (default: `ChunkTouches` of @larder/redis on `redis`); an owned datastore's S3 is swept only through it.
    * With `startTouchEpoch`, an applied run that finds no touch epoch starts it (a store nobody writes to gets one).
    */
   fence?: GcFence & { startTouchEpoch?(store: string): Promise<number> };

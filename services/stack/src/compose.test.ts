@@ -46,8 +46,8 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
   });
 
   it('runs every service in its own container, with Redis, NATS, MinIO and the bucket job', () => {
-    expect(Object.keys(services).sort()).toEqual(['cache-index', 'chunk-fetcher', 'config-service', 'gateway', 'minio', 'minio-init', 'nats', 'redis']);
-    for (const name of ['cache-index', 'chunk-fetcher', 'config-service', 'gateway']) {
+    expect(Object.keys(services).sort()).toEqual(['cache-index', 'chunk-fetcher', 'config-service', 'gateway', 'gc-worker', 'minio', 'minio-init', 'nats', 'redis']);
+    for (const name of ['cache-index', 'chunk-fetcher', 'config-service', 'gateway', 'gc-worker']) {
       expect(services[name]?.image).toBe('larder:dev');
       expect(services[name]?.command).toEqual(['node', `services/${name}/dist/main.js`]);
     }
@@ -69,7 +69,7 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
   });
 
   it('shares one chunk volume at one path between gateway, fetchers and cache-index, and keeps Redis and NATS data', () => {
-    for (const name of ['gateway', 'chunk-fetcher', 'cache-index']) {
+    for (const name of ['gateway', 'chunk-fetcher', 'cache-index', 'gc-worker']) {
       expect(services[name]?.volumes).toContain('chunks:/var/lib/larder:rw');
       expect(services[name]?.environment?.LARDER_VOLUME_PATH).toBe('/var/lib/larder');
     }
@@ -77,7 +77,8 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     expect(services.redis?.volumes).toEqual(['redis-data:/data:rw']);
     expect(services.redis?.command?.join(' ')).toMatch(/redis-server - --appendonly yes/);
     expect(services.nats?.volumes).toEqual(['nats-data:/data:rw', `${path.join(root, 'infra/nats/nats.conf')}:/etc/nats/nats.conf:ro`]);
-    expect(Object.keys(volumes).sort()).toEqual(['chunks', 'config', 'nats-data', 'redis-data', 's3data']);
+    expect(services['gc-worker']?.volumes).toContain('gc-work:/var/lib/larder-gc:rw');
+    expect(Object.keys(volumes).sort()).toEqual(['chunks', 'config', 'gc-work', 'nats-data', 'redis-data', 's3data']);
   });
 
   it("gives the gateway a config it starts with: infra/larder.yaml under the container's environment", () => {
@@ -93,6 +94,7 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
     expect(services.gateway?.volumes?.some((v) => v.endsWith(':/etc/larder-nbd/keys.psk:ro'))).toBe(true);
     expect(config.accessKeys.map((k) => k.access)).toEqual(['read-write']);
     expect(config.volume.path).toBe('/var/lib/larder');
+    expect(config.gc.workDir).toBe('/var/lib/larder-gc');
     expect(config.redis.url).toBe('redis://redis:6379');
     expect(config.redis.password).toBe('change-me-redis-password');
     expect(config.nats).toMatchObject({ servers: 'nats://nats:4222', user: 'larder', pass: 'change-me-nats-password' });
@@ -107,7 +109,8 @@ describe.skipIf(!installed)('infra/docker-compose.yml', () => {
   });
 
   it('has health checks that the services depend on', () => {
-    for (const name of ['redis', 'nats', 'minio', 'config-service', 'gateway']) expect(services[name]?.healthcheck?.test.length).toBeGreaterThan(1);
+    for (const name of ['redis', 'nats', 'minio', 'config-service', 'gateway', 'gc-worker']) expect(services[name]?.healthcheck?.test.length).toBeGreaterThan(1);
+    expect(services['gc-worker']?.healthcheck?.test.join(' ')).toMatch(/services\/cli\/dist\/main\.js gc status/);
     expect(services.gateway?.healthcheck?.test.join(' ')).toMatch(/\/healthz/);
     expect(services['cache-index']?.depends_on?.['config-service']?.condition).toBe('service_healthy');
   });

@@ -56,8 +56,8 @@ async function putChunk(store: string) {
 }
 
 describe('config-service in the stack', () => {
-  it('runs five services on generation 1 and shows it in /v1/status', async () => {
-    expect(Object.keys(stack.configCaches).sort()).toEqual(['cache-index', 'chunk-fetcher-0', 'chunk-fetcher-1', 'gateway-0', 'gateway-1']);
+  it('runs six services on generation 1 and shows it in /v1/status', async () => {
+    expect(Object.keys(stack.configCaches).sort()).toEqual(['cache-index', 'chunk-fetcher-0', 'chunk-fetcher-1', 'gateway-0', 'gateway-1', 'gc-worker']);
     expect(generation()).toBe(1);
     await everyService('start', 1);
     const s = await status();

@@ -2,6 +2,7 @@ import { startCacheIndex, type CacheIndexService } from '@larder/cache-index';
 import { startChunkFetcher, type ChunkFetcher } from '@larder/chunk-fetcher';
 import { resolveDatastores, usesEmbeddedS3, type Config } from '@larder/config';
 import { startGateway, type Gateway } from '@larder/gateway';
+import { createGcEngine, startGcWorker, type GcEngine, type GcWorker } from '@larder/gc-worker';
 import { destroyObjectGetters, destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
 import { connectNodeDeps, type NodeDeps } from '@larder/service-kit';
@@ -19,11 +20,16 @@ export interface StackOptions {
   gatewayListen?: string;
   /** The config file: when given, the stack runs the config-service on it and each service's ConfigCache follows it; without it the caches hold the given config. */
   configFile?: string;
+  /** The GC engine of the gc-worker (tests: a stand-in); default the build's engine; false: no gc-worker. */
+  gcEngine?: GcEngine | false;
+  /** The gc-worker's lease and schedule check (tests); defaults as the gc-worker's. */
+  gcLeaseMs?: number;
+  gcScheduleCheckMs?: number;
   /** TTL (ms) of the config-service's file check and of the caches' generation check; default LARDER_CONFIG_TTL or 60 s. */
   configTtlMs?: number;
 }
 
-/** A whole Larder node running in one process: embedded S3 (when configured), cache-index, fetchers, gateways. */
+/** A whole Larder node running in one process: embedded S3 (when configured), cache-index, gc-worker, fetchers, gateways. */
 export interface Stack {
   /** The config with the embedded S3 endpoint filled in. */
   readonly config: Config;
@@ -31,6 +37,8 @@ export interface Stack {
   readonly gateways: Gateway[];
   readonly fetchers: ChunkFetcher[];
   readonly cacheIndex: CacheIndexService;
+  /** The gc-worker (undefined with `gcEngine: false`). */
+  readonly gcWorker: GcWorker | undefined;
   /** Connections of the first gateway, for tests and tools. */
   readonly deps: NodeDeps;
   /** Stop one fetcher (tests of failures). */
@@ -83,6 +91,16 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
     const cacheIndex = await startCacheIndex(indexDeps);
     cleanups.push(() => cacheIndex.stop());
 
+    // The gc-worker: one per stack; runs GC only when asked or scheduled (`datastores.*.gcEvery`).
+    let gcWorker: GcWorker | undefined;
+    if (opts.gcEngine !== false) {
+      const gcDeps = await connect('gc-worker');
+      const engine = opts.gcEngine ?? createGcEngine(gcDeps);
+      const w = await startGcWorker({ ...gcDeps, engine, leaseMs: opts.gcLeaseMs, scheduleCheckMs: opts.gcScheduleCheckMs });
+      gcWorker = w;
+      cleanups.push(() => w.stop());
+    }
+
     const fetchers: ChunkFetcher[] = [];
     const startFetcher = async () => {
       const f = await startChunkFetcher(await connect(`chunk-fetcher-${fetchers.length}`));
@@ -112,6 +130,7 @@ export async function startStack(input: Config, opts: StackOptions = {}): Promis
       gateways,
       fetchers,
       cacheIndex,
+      gcWorker,
       deps: firstDeps as NodeDeps,
       stopFetcher: (i) => fetchers[i]?.stop() ?? Promise.resolve(),
       startFetcher,

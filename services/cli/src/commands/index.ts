@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { configCommand } from './config.js';
+import { gc } from './gc.js';
 import { get } from './get.js';
 import { importCommand } from './import.js';
 import { pushCasync } from './push-casync.js';
@@ -16,4 +17,5 @@ export const commands: Record<string, Command> = {
   restore,
   warm,
   config: configCommand,
+  gc,
 };

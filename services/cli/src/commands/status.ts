@@ -3,6 +3,40 @@ import type { Command } from '../command.js';
 import { gatewayGet } from '../gateway-client.js';
 import { s3CostLines } from './s3-cost-lines.js';
 
+/** A datastore's GC in /v1/status (the fields printed here). */
+interface GcRun {
+  apply: boolean;
+  phase: string;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number;
+  cache: { chunks: number; bytes: number };
+  s3: { chunks: number; bytes: number; skipped: string | null };
+  error: string | null;
+}
+interface GcEntry {
+  store: string;
+  running: GcRun | null;
+  last: GcRun | null;
+}
+
+/** One line per datastore: its GC in progress, and its last run (when, how long, what it reclaimed). */
+export function gcLines(gc: GcEntry[] | null | undefined): string[] {
+  if (gc === undefined) return [];
+  if (gc === null) return ['gc               unknown (Redis did not answer)'];
+  return gc.map((g) => {
+    const parts: string[] = [];
+    if (g.running) parts.push(`running ${g.running.apply ? '' : 'dry run '}(${g.running.phase}) since ${g.running.startedAt}`);
+    const l = g.last;
+    if (l) {
+      const verb = l.apply ? 'reclaimed' : 'would reclaim';
+      const what = `${verb} ${l.cache.chunks} chunks (${formatSize(l.cache.bytes)}) from the cache, ${l.s3.skipped ? 'S3 not swept' : `${l.s3.chunks} (${formatSize(l.s3.bytes)}) from S3`}`;
+      parts.push(`last ${l.apply ? 'GC' : 'dry run'} ${l.finishedAt ?? l.startedAt} ${l.phase} in ${(l.durationMs / 1000).toFixed(1)} s: ${l.error ?? what}`);
+    }
+    return `gc ${g.store.padEnd(14)}${parts.length ? parts.join('; ') : 'never run'}`;
+  });
+}
+
 /** `larder status [--json]`: the gateway's /v1/status. */
 export const status: Command = {
   summary: 'show capacity, usage, hits and misses, S3 requests and their cost, fetchers',
@@ -26,6 +60,8 @@ export const status: Command = {
         `fetchers         ${n('fetchersOnline')} online, ${n('fetchesInFlight')} fetches in flight`,
         `cache-index      ${s.cacheIndexOnline ? 'online' : 'OFFLINE'}`,
         `verify failures  ${n('verifyFailures')} (${n('quarantined')} chunk files quarantined)`,
+        ...(s.gcWorkersOnline === undefined ? [] : [`gc-workers       ${n('gcWorkersOnline')} online`]),
+        ...gcLines(s.gc as GcEntry[] | null | undefined),
         '',
       ].join('\n'),
     );

@@ -64,6 +64,7 @@ export const STATUS_PAGE = String.raw`<!doctype html>
   <section class="card"><h2>S3 endpoint</h2><table id="s3-endpoint"></table></section>
   <section class="card"><h2>Integrity and eviction</h2><table id="integrity"></table></section>
   <section class="card"><h2>Datastores</h2><table id="datastores"></table></section>
+  <section class="card"><h2>Garbage collection</h2><table id="gc"></table></section>
   <section class="card full"><h2>Recent errors</h2><table id="errors"></table></section>
 </main>
 <script>
@@ -195,6 +196,7 @@ export const STATUS_PAGE = String.raw`<!doctype html>
       ['cache-index', yesNo(s.cacheIndexOnline, 'online', 'OFFLINE')],
       ['config-service', cfg ? yesNo(cfg.configServiceOnline, 'online', 'OFFLINE') : 'not used (config file)'],
       ['fetchers', yesNo(s.fetchersOnline > 0, count(s.fetchersOnline) + ' online', 'none online')],
+      ['gc-workers', count(s.gcWorkersOnline) + ' online'],
     ]);
     var restart = cfg && cfg.restartRequired ? cfg.restartRequired : [];
     table('config', cfg ? [
@@ -227,6 +229,16 @@ export const STATUS_PAGE = String.raw`<!doctype html>
       ['evictions', count(s.evictions) + ' (' + size(s.evictedBytes) + ')'],
     ]);
     table('datastores', (s.datastores || []).map(function (d) { return [d.name, d.layout + ' · s3://' + d.bucket + '/' + (d.prefix || '')]; }));
+
+    // Per datastore: the GC in progress, else the last run (when it ended, result, what it removed or would remove).
+    table('gc', s.gc === null ? [['', { text: 'unknown (Redis did not answer)', cls: 'warn' }]] : (s.gc || []).map(function (g) {
+      var r = g.running, l = g.last;
+      if (r) return [g.store, 'running: ' + r.phase + (r.apply ? '' : ' (dry run)')];
+      if (!l) return [g.store, 'never run'];
+      var what = (l.apply ? 'removed ' : 'would remove ') + count(l.cache.chunks) + ' cached (' + size(l.cache.bytes) + ')' + (l.s3.skipped ? '' : ', ' + count(l.s3.chunks) + ' in S3 (' + size(l.s3.bytes) + ')');
+      var when = String(l.finishedAt || l.startedAt).replace('T', ' ').slice(0, 19);
+      return [g.store, l.phase === 'done' ? when + ' · ' + what : { text: when + ' · ' + l.phase + (l.error ? ': ' + l.error : ''), cls: 'warn' }];
+    }));
 
     var errs = s.recentErrors || [];
     var et = $('errors');

@@ -1,6 +1,6 @@
-import { Svcm, decodeJson, subjects, type NatsConnection } from '@larder/bus';
+import { Svcm, decodeJson, gcStoreStatus, subjects, type GcReport, type NatsConnection } from '@larder/bus';
 import type { Config } from '@larder/config';
-import { s3RequestCounts, s3StoreCounts, type ChunkIndex } from '@larder/redis';
+import { GcRuns, s3RequestCounts, s3StoreCounts, type ChunkIndex, type Redis } from '@larder/redis';
 import { sendJson, type Route } from '../http-kit.js';
 import type { TouchBatcher } from '../touch-batcher.js';
 import type { S3UsageCounter } from '../s3-usage.js';
@@ -11,7 +11,7 @@ import type { ChunkReadahead } from '../chunk-readahead/index.js';
 import type { RecentError } from '../recent-errors.js';
 import { STATUS_PAGE } from './status-page.js';
 
-/** Count the chunk-fetchers answering $SRV.STATS and add up their fetches in flight. */
+/** Count the instances of a service (chunk-fetchers, gc-workers) answering $SRV.STATS and add up their fetches in flight. */
 async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online: number; inflight: number; queued: number }> {
   const out = { online: 0, inflight: 0, queued: 0 };
   try {
@@ -28,11 +28,54 @@ async function fetcherStats(nc: NatsConnection, name: string): Promise<{ online:
   return out;
 }
 
+/** How long /v1/status waits for the GC records in Redis before it answers without them. */
+const GC_STATUS_MS = 500;
+
+/** A GC run as /v1/status shows it. */
+function gcRunStatus(r: GcReport) {
+  return {
+    runId: r.runId,
+    apply: r.apply,
+    phase: r.phase,
+    startedAt: new Date(r.startedAt).toISOString(),
+    finishedAt: r.finishedAt ? new Date(r.finishedAt).toISOString() : null,
+    durationMs: (r.finishedAt ?? Date.now()) - r.startedAt,
+    worker: r.worker ?? null,
+    done: r.done,
+    total: r.total ?? null,
+    cache: { chunks: r.cacheChunks, bytes: r.cacheBytes },
+    s3: { chunks: r.s3Chunks, bytes: r.s3Bytes, keptByGrace: r.keptByGrace, keptByTouch: r.keptByTouch, skipped: r.s3Skipped ?? null },
+    error: r.error ?? null,
+  };
+}
+
+/** The `gc` section: per datastore the run in progress and the last run, from the GC records in Redis (null when Redis does not answer in time). */
+async function gcSection(redis: Redis, cfg: Config) {
+  const stores = Object.keys(cfg.datastores).sort();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), GC_STATUS_MS)));
+  try {
+    const recs = await Promise.race([new GcRuns<GcReport>(redis, cfg.namespace).read(stores), timeout]);
+    if (!recs) return null;
+    return recs.map((rec) => {
+      const { running, last } = gcStoreStatus(rec);
+      const ds = cfg.datastores[rec.store];
+      return { store: rec.store, owned: ds?.owned ?? false, gcEveryMs: ds?.gcEvery ?? null, running: running ? gcRunStatus(running) : null, last: last ? gcRunStatus(last) : null };
+    });
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `GET /` (the status page), `GET /healthz` and `GET /v1/status`. */
 export function statusRoutes(deps: {
   config: () => Config;
   nc: NatsConnection;
   index: ChunkIndex;
+  /** For the GC records (the `gc` section); without it the section is null. */
+  redis?: Redis;
   touches: TouchBatcher;
   s3Usage?: S3UsageCounter;
   decodedCache: DecodedChunkCache;
@@ -84,7 +127,7 @@ export function statusRoutes(deps: {
             redisError ??= err instanceof Error ? err.message : String(err);
             return undefined;
           });
-        const [totals, stats, fetchers, index, images] = await Promise.all([
+        const [totals, stats, fetchers, index, images, gc, gcWorkers] = await Promise.all([
           fromRedis(deps.index.totals()),
           fromRedis(deps.index.stats()),
           fetcherStats(deps.nc, subjects(cfg.namespace).fetcherService),
@@ -93,6 +136,8 @@ export function statusRoutes(deps: {
             .then((m) => decodeJson<{ effectiveCapacityBytes?: number; index?: object; volume?: object; scrub?: object }>(m.data))
             .catch(() => undefined),
           deps.images?.() ?? null,
+          deps.redis ? gcSection(deps.redis, cfg) : null,
+          fetcherStats(deps.nc, subjects(cfg.namespace).gcService),
         ]);
         const stat = (name: string) => (stats ? (stats[name] ?? 0) : null);
         const s3Endpoint = deps.s3Endpoint?.() ?? null;
@@ -138,6 +183,9 @@ export function statusRoutes(deps: {
           nbd: deps.nbd?.() ?? null,
           config: deps.configStatus?.() ?? null,
           recentErrors: deps.recentErrors?.() ?? [],
+          // Garbage collection per datastore: the run in progress and the last one (gc-worker records in Redis).
+          gc,
+          gcWorkersOnline: gcWorkers.online,
           datastores: Object.entries(cfg.datastores).map(([name, d]) => ({ name, layout: d.layout, bucket: d.bucket, prefix: d.prefix })),
         });
       },
