@@ -24,9 +24,9 @@ const SCRIPTS = {
   gcClaimed: { url: new URL('./scripts/gc-claimed.lua', import.meta.url), keys: 1 },
   gcWriter: { url: new URL('./scripts/gc-writer.lua', import.meta.url), keys: 2 },
   gcOldestWriter: { url: new URL('./scripts/gc-oldest-writer.lua', import.meta.url), keys: 2 },
-  gcBegin: { url: new URL('./scripts/gc-begin.lua', import.meta.url), keys: 3 },
-  gcProgress: { url: new URL('./scripts/gc-progress.lua', import.meta.url), keys: 2 },
-  gcEnd: { url: new URL('./scripts/gc-end.lua', import.meta.url), keys: 3 },
+  gcBegin: { url: new URL('./scripts/gc-run-begin.lua', import.meta.url), keys: 3 },
+  gcProgress: { url: new URL('./scripts/gc-run-progress.lua', import.meta.url), keys: 2 },
+  gcEnd: { url: new URL('./scripts/gc-run-end.lua', import.meta.url), keys: 3 },
 } as const;
 
 /** Name of one of the package's Lua scripts. */

@@ -1,5 +1,5 @@
 --[[
-  gc-begin.lua: take a datastore's GC lease and record the run as the one in progress.
+  gc-run-begin.lua: take a datastore's GC lease and record the run as the one in progress.
 
   One GC per datastore at a time, across every GC worker: the lease is a lock key that
   holds the run's holder record (its token) and expires unless renewed (extend-lock.lua).

@@ -1,10 +1,10 @@
 --[[
-  gc-progress.lua: record the report of a run in progress, if the run still holds its lease.
+  gc-run-progress.lua: record the report of a run in progress, if the run still holds its lease.
 
   KEYS[1]  lock     string `{ns}:gc:lock:<store>`, value the holder record (the token)
   KEYS[2]  current  string `{ns}:gc:current:<store>`, the report of the run in progress (JSON)
 
-  ARGV[1]  holder   the holder record the run began with (gc-begin.lua)
+  ARGV[1]  holder   the holder record the run began with (gc-run-begin.lua)
   ARGV[2]  report   the run's report (JSON)
 
   Returns an array; its first element is the code:

@@ -1,5 +1,5 @@
 --[[
-  gc-end.lua: end a run: its final report becomes the datastore's last report, its run record
+  gc-run-end.lua: end a run: its final report becomes the datastore's last report, its run record
   and its lease go.
 
   A run whose lease expired meanwhile still ends cleanly unless another run began since (that
@@ -9,7 +9,7 @@
   KEYS[2]  current  string `{ns}:gc:current:<store>`, the report of the run in progress (JSON)
   KEYS[3]  last     string `{ns}:gc:last:<store>`, the last finished run's report (JSON)
 
-  ARGV[1]  holder   the holder record the run began with (gc-begin.lua)
+  ARGV[1]  holder   the holder record the run began with (gc-run-begin.lua)
   ARGV[2]  runId    the run's id (the `runId` of its reports)
   ARGV[3]  report   the final report (JSON)
 
