@@ -9,3 +9,5 @@ export type { TouchResult, WriterRegistration, WriterTouches, GcFence } from './
 export { IndexError, IndexScriptCode, RedisUnavailableError, isConnectionFailure } from './errors.js';
 export { s3RequestCounts, s3RequestField, s3StoreCounts, s3StoreFields } from './stats-fields.js';
 export type { S3RequestOutcome, S3Operation, S3OperationCount } from './stats-fields.js';
+export { RequestBudgets, BudgetTimeoutError, PRIORITY_SHARE } from './request-budget.js';
+export type { BudgetClass, BudgetPriority, BudgetSettings, BudgetLease, BudgetStatus, BudgetClassStatus, BudgetObserver, RequestBudgetsOptions } from './request-budget.js';

@@ -50,3 +50,9 @@ export function flightKey(namespace: string, chunkKey: string): string {
 export function knownKey(namespace: string, store: string): string {
   return `{${namespace}}:known:${store}`;
 }
+
+/** The keys of S3 request budget `name`: a hash per operation class, the leases in flight and the processes sharing it. */
+export function budgetKeys(namespace: string, name: string): { cls: (c: string) => string; inflight: string; members: string } {
+  const prefix = `{${namespace}}:budget:${name}:`;
+  return { cls: (c) => `${prefix}${c}`, inflight: `${prefix}inflight`, members: `${prefix}members` };
+}

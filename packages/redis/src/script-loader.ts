@@ -17,6 +17,9 @@ const SCRIPTS = {
   extendLock: { url: new URL('./scripts/extend-lock.lua', import.meta.url), keys: 1 },
   rebuildAdd: { url: new URL('./scripts/rebuild-add.lua', import.meta.url), keys: 3 },
   rebuildCommit: { url: new URL('./scripts/rebuild-commit.lua', import.meta.url), keys: 7 },
+  budgetAcquire: { url: new URL('./scripts/budget-acquire.lua', import.meta.url), keys: 3 },
+  budgetThrottle: { url: new URL('./scripts/budget-throttle.lua', import.meta.url), keys: 1 },
+  budgetState: { url: new URL('./scripts/budget-state.lua', import.meta.url), keys: 2 },
 } as const;
 
 /** Name of one of the package's Lua scripts. */
