@@ -28,6 +28,8 @@ function emptyStats(): S3ServerStats {
     getsByKey: new Map(),
     putsByKey: new Map(),
     headsByKey: new Map(),
+    getsPerSecond: new Map(),
+    throttled: 0,
   };
 }
 
@@ -56,6 +58,8 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
   const handler = s3rver.callback();
   let stats = emptyStats();
   let fault: S3Fault | undefined;
+  /** Object GETs and HEADs in the current second, for the `rateLimit` fault. */
+  const window = { second: 0, n: 0 };
   const sockets = new Set<Socket>();
   /** Requests held by a `hang` fault, served when it is cleared. */
   const held = new Set<() => void>();
@@ -66,7 +70,15 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     stats.byMethod.set(method, (stats.byMethod.get(method) ?? 0) + 1);
     stats.bytesReceived += Number(req.headers['content-length'] ?? 0) || 0;
     const key = objectPath(req.url ?? '/');
+    const second = Math.floor(Date.now() / 1000);
+    let throttle = false;
+    if ((req.method === 'GET' || req.method === 'HEAD') && key) {
+      if (window.second !== second) Object.assign(window, { second, n: 0 });
+      window.n++;
+      throttle = fault?.rateLimit !== undefined && window.n > fault.rateLimit.getsPerSecond;
+    }
     if (req.method === 'GET' && key) {
+      stats.getsPerSecond.set(second, (stats.getsPerSecond.get(second) ?? 0) + 1);
       stats.objectGets++;
       stats.getsByKey.set(key, (stats.getsByKey.get(key) ?? 0) + 1);
       const corrupt = fault?.corrupt;
@@ -96,6 +108,12 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     }
     const serve = () => {
       const f = fault;
+      if (throttle && f?.rateLimit) {
+        stats.throttled++;
+        const code = f.rateLimit.code ?? 'SlowDown';
+        res.writeHead(f.rateLimit.status ?? 503, { 'content-type': 'application/xml' });
+        return res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>Please reduce your request rate.</Message></Error>`);
+      }
       if (f?.hang) {
         held.add(serve);
         res.on('close', () => held.delete(serve));

@@ -101,7 +101,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
       await stack.stop();
       const redis = createRedis({ url: config.redis.url });
       await new ChunkIndex(redis, ns).clear();
-      const known = await redis.keys(`{${ns}}:known:*`);
+      const known = [...(await redis.keys(`{${ns}}:known:*`)), ...(await redis.keys(`{${ns}}:budget:*`))];
       if (known.length > 0) await redis.unlink(...known);
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });

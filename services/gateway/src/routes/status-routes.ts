@@ -46,6 +46,8 @@ export function statusRoutes(deps: {
   nbd?: () => { clients: number } | null;
   /** The last failed requests of this process, newest first. */
   recentErrors?: () => RecentError[];
+  /** The node's S3 request budgets. */
+  budgets?: { status(): Promise<object[]> };
 }): Route[] {
   return [
     {
@@ -80,7 +82,7 @@ export function statusRoutes(deps: {
             redisError ??= err instanceof Error ? err.message : String(err);
             return undefined;
           });
-        const [totals, stats, fetchers, index, images] = await Promise.all([
+        const [totals, stats, fetchers, index, images, s3Budgets] = await Promise.all([
           fromRedis(deps.index.totals()),
           fromRedis(deps.index.stats()),
           fetcherStats(deps.nc, subjects(cfg.namespace).fetcherService),
@@ -89,6 +91,7 @@ export function statusRoutes(deps: {
             .then((m) => decodeJson<{ effectiveCapacityBytes?: number; index?: object; volume?: object; scrub?: object }>(m.data))
             .catch(() => undefined),
           deps.images?.() ?? null,
+          deps.budgets?.status().catch(() => null) ?? [],
         ]);
         const stat = (name: string) => (stats ? (stats[name] ?? 0) : null);
         const s3Endpoint = deps.s3Endpoint?.() ?? null;
@@ -131,6 +134,8 @@ export function statusRoutes(deps: {
           images,
           chunkReadahead: deps.chunkReadahead?.stats() ?? null,
           s3Endpoint,
+          // Per budget and operation class: the rate in force (after throttle cuts), throttle answers, requests waiting here.
+          s3Budgets,
           nbd: deps.nbd?.() ?? null,
           config: deps.configStatus?.() ?? null,
           recentErrors: deps.recentErrors?.() ?? [],
