@@ -105,7 +105,8 @@ describe('RequestBudgets', () => {
     other.on('error', () => undefined);
     const b = budgets(other, settings);
     // Both processes seen in Redis: each one's share is half the limit.
-    (await Promise.all([a.acquire('down', 'get'), b.acquire('down', 'get')])).forEach((l) => l.release());
+    (await b.acquire('down', 'get')).release();
+    (await a.acquire('down', 'get')).release();
     await own.stop();
     try {
       const taken = await Promise.all(Array.from({ length: 12 }, () => a.acquire('down', 'get')));

@@ -25,6 +25,11 @@ export interface BudgetLease {
   release(): void;
   /** The second (Unix time, of the Redis clock; of this process's clock while degraded) the slot was granted in. */
   readonly second: number;
+  /**
+   * When (this process's `Date.now()`) the request must be sent by to reach S3 within that second (the grant's second
+   * less the guard); undefined when the class has no rate limit. A request not sent by then takes another slot.
+   */
+  readonly sendBy?: number;
 }
 
 /** The wait for a slot outlived the request's deadline (named as a timeout, so S3 error classification agrees). */
@@ -73,7 +78,7 @@ export interface BudgetObserver {
 }
 
 export interface RequestBudgetsOptions {
-  /** No grants in the last `guardMs` of a second, so a request reaches S3 in the second it was granted in (default 20). */
+  /** No grants in the last `guardMs` of a second, so a request reaches S3 in the second it was granted in (default 50). */
   guardMs?: number;
   /** A lease not released or renewed within this long is freed (a killed process): default 60 s, renewed every third of it. */
   leaseMs?: number;
@@ -134,7 +139,7 @@ export class RequestBudgets {
   ) {
     assertNamespace('RequestBudgets', namespace);
     this.opts = {
-      guardMs: opts.guardMs ?? 20,
+      guardMs: opts.guardMs ?? 50,
       leaseMs: opts.leaseMs ?? 60_000,
       redisTimeoutMs: opts.redisTimeoutMs ?? 250,
       retryRedisAfterMs: opts.retryRedisAfterMs ?? 1000,
@@ -295,7 +300,7 @@ class Budget {
   /** One attempt at a slot: from Redis, or from this process's share while Redis is unreachable. */
   private async take(cls: BudgetClass, priority: BudgetPriority): Promise<Take & { lease?: BudgetLease }> {
     const s = this.settings();
-    if (!s) return { granted: true, waitMs: 0, lease: this.lease(cls, undefined, Math.floor(Date.now() / 1000)) };
+    if (!s) return { granted: true, waitMs: 0, lease: this.lease(cls, undefined, Date.now(), false) };
     if (!this.degraded) {
       const id = `${this.processId}:${randomUUID()}`;
       const keys = budgetKeys(this.owner.namespace, this.name);
@@ -317,7 +322,7 @@ class Budget {
         this.local(cls).rate = milli < 0 ? 0 : milli / 1000;
         if (replyInt('RequestBudgets.acquire', values[0]) !== 1) return { granted: false, waitMs: replyInt('RequestBudgets.acquire', values[1]) };
         if (s.concurrency) this.leases.add(id);
-        return { granted: true, waitMs: 0, lease: this.lease(cls, s.concurrency ? id : undefined, replyInt('RequestBudgets.acquire', values[4])) };
+        return { granted: true, waitMs: 0, lease: this.lease(cls, s.concurrency ? id : undefined, replyInt('RequestBudgets.acquire', values[4]), milli >= 0) };
       } catch (err) {
         this.degradedUntil = Date.now() + o.retryRedisAfterMs;
         if (!this.warned) {
@@ -340,9 +345,10 @@ class Budget {
       st.sec = sec;
       st.n = 0;
     }
+    if (rate > 0 && now - sec * 1000 >= 1000 - this.owner.opts.guardMs) return { granted: false, waitMs: 1000 - (now - sec * 1000) };
     if (rate > 0 && st.n >= Math.max(1, Math.floor((rate / this.members) * PRIORITY_SHARE[priority]))) return { granted: false, waitMs: 1000 - (now - sec * 1000) };
     st.n++;
-    return { granted: true, waitMs: 0, lease: this.lease(cls, undefined, sec) };
+    return { granted: true, waitMs: 0, lease: this.lease(cls, undefined, now, rate > 0) };
   }
 
   /** The local AIMD rate (as budget-rate.lua). */
@@ -358,11 +364,13 @@ class Budget {
     return grown;
   }
 
-  private lease(cls: BudgetClass, id: string | undefined, second: number): BudgetLease {
+  /** `atMs`: when it was granted (Unix ms of the clock that counted it); `limited`: whether the class has a rate limit. */
+  private lease(cls: BudgetClass, id: string | undefined, atMs: number, limited: boolean): BudgetLease {
     this.localInflight++;
     let released = false;
     return {
-      second,
+      second: Math.floor(atMs / 1000),
+      sendBy: limited ? Date.now() + (1000 - (atMs % 1000)) - this.owner.opts.guardMs : undefined,
       answered: (status) => {
         const s = this.settings();
         if (status === undefined || !s || !s.throttleStatuses.includes(status)) return false;

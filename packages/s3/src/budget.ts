@@ -11,6 +11,8 @@ export interface S3BudgetLease {
   answered(status: number | undefined): boolean;
   /** The request is over: its concurrency slot is free. Idempotent. */
   release(): void;
+  /** `Date.now()` by which the request must be sent to reach S3 in the second it was counted in (undefined: any time). */
+  readonly sendBy?: number;
 }
 
 /** The node's request budgets, by name (the datastores' `budget`). */
@@ -61,7 +63,12 @@ export function inS3Attempt<T>(signal: AbortSignal, fn: () => T): T {
  */
 export async function acquireS3Slot(ds: { budget?: string }, cls: S3RequestClass, signal?: AbortSignal): Promise<S3BudgetLease | undefined> {
   if (ds.budget === undefined || !installed) return undefined;
-  return installed.acquire(ds.budget, cls, priorityScope.getStore() ?? 'client', signal ?? attemptScope.getStore());
+  for (;;) {
+    const lease = await installed.acquire(ds.budget, cls, priorityScope.getStore() ?? 'client', signal ?? attemptScope.getStore());
+    // Granted near the end of its second and delayed here (a busy event loop): S3 would count it in the next one.
+    if (lease.sendBy === undefined || Date.now() <= lease.sendBy) return lease;
+    lease.release();
+  }
 }
 
 /**

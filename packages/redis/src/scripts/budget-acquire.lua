@@ -20,8 +20,8 @@
   ARGV[7]  process      process id (non-empty)
 
   Returns an array; its first element is the code:
-    { 0, granted, waitMs, members, rateMilli, second }  OK; granted 1: the slot is taken (lease held when
-                                                 concurrency > 0) in `second` (Unix seconds of the Redis clock),
+    { 0, granted, waitMs, members, rateMilli, nowMs }  OK; granted 1: the slot is taken (lease held when
+                                                 concurrency > 0) at nowMs (Unix ms of the Redis clock),
                                                  granted 0: try again in waitMs; members: processes seen in the last
                                                  10 s; rateMilli: effective rate x 1000 (-1: unlimited)
     { -2, message }  BAD_ARGUMENT; nothing was changed
@@ -87,4 +87,4 @@ if concurrency > 0 then
   redis.call('ZADD', KEYS[2], now + leaseMs, ARGV[4])
   redis.call('PEXPIRE', KEYS[2], leaseMs * 2)
 end
-return { 0, 1, 0, members, rateMilli, sec }
+return { 0, 1, 0, members, rateMilli, now }
