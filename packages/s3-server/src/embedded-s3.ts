@@ -180,6 +180,8 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     },
     setFault: (f) => {
       fault = f;
+      // A rate limit counts from when it is set.
+      Object.assign(window, { second: 0, n: 0 });
       if (f?.hang) return;
       const waiting = [...held];
       held.clear();

@@ -27,7 +27,7 @@ export interface S3Fault {
   /**
    * A provider's request-rate limit: object GETs and HEADs beyond `getsPerSecond` in one second (whole seconds of
    * the server's clock, by arrival) are answered `status` (503) with error code `code` (`SlowDown`) — some providers
-   * answer 403 — and counted in `throttled`.
+   * answer 403 — and counted in `throttled`. Counted from when the fault is set.
    */
   rateLimit?: { getsPerSecond: number; status?: number; code?: string };
 }
