@@ -68,6 +68,9 @@ describe('a request budget that respects the provider', () => {
     const status = JSON.parse((await fetchBytes(`${stack.gateway()}/v1/status`)).body.toString()) as {
       s3Budgets: { name: string; classes: { get: { limit: number; rate: number; throttled: number } } }[];
     };
+    const metrics = (await fetchBytes(`${stack.gateway()}/metrics`)).body.toString();
+    expect(metrics).toMatch(new RegExp(`^larder_s3_budget_rate\\{[^}]*budget="provider",class="get"[^}]*\\} ${LIMIT}$`, 'm'));
+    expect(metrics).toMatch(/^larder_s3_budget_wait_seconds_count\{[^}]*budget="provider",class="get"[^}]*\} \d+/m);
     expect(status.s3Budgets).toEqual([
       expect.objectContaining({ name: 'provider', classes: expect.objectContaining({ get: expect.objectContaining({ limit: LIMIT, rate: LIMIT }) }) }),
     ]);
