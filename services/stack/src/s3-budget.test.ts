@@ -3,6 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { importRawImage } from '@larder/datastore';
+import { createRedis } from '@larder/redis';
 import { ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3Process, type EmbeddedS3Process } from '@larder/s3-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,5 +75,21 @@ describe('a request budget that respects the provider', () => {
     expect(status.s3Budgets).toEqual([
       expect.objectContaining({ name: 'provider', classes: expect.objectContaining({ get: expect.objectContaining({ limit: LIMIT, rate: LIMIT }) }) }),
     ]);
+  }, 120_000);
+
+  it('the CLI imports within the budget too (background priority), sharing it with the node through Redis', async () => {
+    const file = path.join(stack.dir, 'small.raw');
+    await writeFile(file, randomBytes(8 * CHUNK));
+    const imported = await stack.cli(['import', file, '--store', 'demo', '--name', 'vm/2/disk', '--chunk-size', '64KiB']);
+    expect(imported.stderr).not.toMatch(/error/i);
+    expect(imported.code).toBe(0);
+    const redis = createRedis({ url: stack.config.redis.url });
+    try {
+      // Its HEADs counted as GETs, its uploads as PUTs, in the node's budget state.
+      expect(await redis.hget(`{${stack.ns}}:budget:provider:put`, 'n')).not.toBeNull();
+      expect(await redis.exists(`{${stack.ns}}:budget:provider:members`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
   }, 120_000);
 });

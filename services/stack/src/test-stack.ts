@@ -63,6 +63,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
       s3: { endpoint: c.s3.endpoint, region: c.s3.region, pathStyle: c.s3.pathStyle },
       fetcher: { timeout: c.fetcher.timeout, retries: c.fetcher.retries, backoff: c.fetcher.backoff },
       datastores: c.datastores,
+      budgets: c.budgets,
     };
     await writeFile(file, stringify(raw));
     return file;

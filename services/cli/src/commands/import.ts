@@ -4,6 +4,7 @@ import { importRawImage } from '@larder/datastore';
 import { usage } from '../cli-error.js';
 import type { Command } from '../command.js';
 import { datastoreArg } from '../datastore-arg.js';
+import { inBudget } from '../budgeted-run.js';
 import { Progress } from '../progress.js';
 
 /** `larder import <raw-image> --store NAME --name IMAGE`. */
@@ -18,17 +19,20 @@ export const importCommand: Command = {
     const chunkSize = values['chunk-size'] ? parseSize(values['chunk-size']) : undefined;
     if (values['chunk-size'] && !chunkSize) throw usage(`bad --chunk-size ${values['chunk-size']}`);
     const ds = datastoreArg(config(), values.store);
+    const name = values.name;
     let progress: Progress | undefined;
-    const r = await importRawImage({
-      ds,
-      file,
-      name: values.name,
-      chunkSize,
-      onProgress: (p) => {
-        progress ??= new Progress('import', p.of === 0 ? 0 : Math.ceil((p.bytes / p.chunks) * p.of));
-        progress.update(p.bytes);
-      },
-    });
+    const r = await inBudget(config(), ds, () =>
+      importRawImage({
+        ds,
+        file,
+        name,
+        chunkSize,
+        onProgress: (p) => {
+          progress ??= new Progress('import', p.of === 0 ? 0 : Math.ceil((p.bytes / p.chunks) * p.of));
+          progress.update(p.bytes);
+        },
+      }),
+    );
     progress?.finish(r.size);
     const pct = r.storedBytes ? ((100 * r.uploadedBytes) / r.storedBytes).toFixed(1) : '0';
     out.write(
