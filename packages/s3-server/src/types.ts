@@ -27,9 +27,11 @@ export interface S3Fault {
   /**
    * A provider's request-rate limit: object GETs and HEADs beyond `getsPerSecond` in one second (whole seconds of
    * the server's clock, by arrival) are answered `status` (503) with error code `code` (`SlowDown`) — some providers
-   * answer 403 — and counted in `throttled`. Counted from when the fault is set.
+   * answer 403 — and counted in `throttled`. Counted from when the fault is set. `by: 'signed'` counts each request
+   * in the second of its signature's `X-Amz-Date` (when the client sent it) instead of its arrival: the seconds of a
+   * client-side limiter, without the network's (or a busy event loop's) delay between sending and arriving.
    */
-  rateLimit?: { getsPerSecond: number; status?: number; code?: string };
+  rateLimit?: { getsPerSecond: number; status?: number; code?: string; by?: 'arrival' | 'signed' };
 }
 
 /** Request counters, as seen at the server. */
@@ -55,6 +57,8 @@ export interface S3ServerStats {
   headsByKey: Map<string, number>;
   /** Object GETs per second of arrival (Unix seconds of the server's clock), throttled ones included. */
   getsPerSecond: Map<number, number>;
+  /** Object GETs per second of their signature's `X-Amz-Date` (Unix seconds; unsigned ones by arrival), throttled ones included. */
+  getsPerSignedSecond: Map<number, number>;
   /** Requests answered by the `rateLimit` fault instead of served. */
   throttled: number;
 }

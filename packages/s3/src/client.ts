@@ -34,7 +34,8 @@ export function s3ClientFor(conn: Connection, opts: { maxSockets?: number } = {}
     });
     if (conn.budget !== undefined) {
       const budget = { budget: conn.budget };
-      // Innermost but for deserialization: each attempt (withRetry's) is one request of the budget, its answer's status seen.
+      // Each attempt (withRetry's) is one request of the budget, its answer's status seen; in the build step, before
+      // signing (finalizeRequest), so that the signature's time is when the request was let go.
       client.middlewareStack.add(
         (next, context) => (args) =>
           budgeted(
@@ -43,7 +44,7 @@ export function s3ClientFor(conn: Connection, opts: { maxSockets?: number } = {}
             () => next(args),
             (out) => (out.response as { statusCode?: number }).statusCode,
           ),
-        { step: 'finalizeRequest', name: 'larderRequestBudget' },
+        { step: 'build', name: 'larderRequestBudget' },
       );
     }
     clients.set(id, client);
