@@ -259,6 +259,8 @@ export async function startProcessStack(opts: { fetchers?: number; config?: Reco
       destroyObjectGetters();
       const redis = createRedis({ url: config.redis.url });
       await new ChunkIndex(redis, ns).clear().catch(() => {});
+      const budgetKeys = await redis.keys(`{${ns}}:budget:*`).catch(() => []);
+      if (budgetKeys.length > 0) await redis.unlink(...budgetKeys).catch(() => 0);
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });
     },
