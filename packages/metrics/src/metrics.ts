@@ -1,4 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { registry } from './registry.js';
 import { SummedGauge } from './summed-gauge.js';
 
@@ -204,3 +204,71 @@ export class S3UpstreamMetrics {
     s.latency.observe(seconds);
   }
 }
+
+// S3 request budgets (see RequestBudgets in @larder/redis).
+/** Throttle answers (503 SlowDown, 429, a configured 403) by budget and operation class. */
+export const s3BudgetThrottled = new Counter({
+  name: 'larder_s3_throttled_total',
+  help: 'S3 answers with a throttle status of the request budget, by budget and operation class (get, put, list).',
+  labelNames: ['budget', 'class'],
+  registers,
+});
+/** How long requests waited for a slot of their budget. */
+export const s3BudgetWait = new Histogram({
+  name: 'larder_s3_budget_wait_seconds',
+  help: 'Time S3 requests waited for a slot of their request budget, by budget and operation class.',
+  labelNames: ['budget', 'class'],
+  buckets: LATENCY_BUCKETS,
+  registers,
+});
+
+/** One budget class as a process sees it at scrape time. */
+export interface BudgetReading {
+  budget: string;
+  class: string;
+  /** Requests per second in force (undefined: unlimited). */
+  rate?: number;
+  /** Requests of this process waiting for a slot. */
+  waiting: number;
+}
+const budgetSources = new Set<() => Promise<BudgetReading[]>>();
+
+/** Register a process's budgets for the `larder_s3_budget_rate` and `larder_s3_budget_waiting` gauges; call the result to remove them. */
+export function addBudgetSource(fn: () => Promise<BudgetReading[]>): () => void {
+  budgetSources.add(fn);
+  return () => budgetSources.delete(fn);
+}
+
+async function budgetReadings(): Promise<BudgetReading[]> {
+  const all = await Promise.all([...budgetSources].map((fn) => fn().catch(() => [] as BudgetReading[])));
+  return all.flat();
+}
+
+new Gauge({
+  name: 'larder_s3_budget_rate',
+  help: 'Requests per second an S3 request budget allows now, by budget and operation class (after throttle cuts; no series: unlimited).',
+  labelNames: ['budget', 'class'],
+  registers,
+  async collect() {
+    this.reset();
+    // The rate is the node's (Redis): several sources in one process agree, the last one read stands.
+    for (const r of await budgetReadings()) if (r.rate !== undefined) this.set({ budget: r.budget, class: r.class }, r.rate);
+  },
+});
+new Gauge({
+  name: 'larder_s3_budget_waiting',
+  help: 'S3 requests waiting for a slot of their request budget, by budget and operation class.',
+  labelNames: ['budget', 'class'],
+  registers,
+  async collect() {
+    this.reset();
+    const sums = new Map<string, { budget: string; class: string; n: number }>();
+    for (const r of await budgetReadings()) {
+      const k = `${r.budget}\0${r.class}`;
+      const s = sums.get(k) ?? { budget: r.budget, class: r.class, n: 0 };
+      s.n += r.waiting;
+      sums.set(k, s);
+    }
+    for (const s of sums.values()) this.set({ budget: s.budget, class: s.class }, s.n);
+  },
+});

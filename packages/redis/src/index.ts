@@ -14,3 +14,5 @@ export { ClaimWaitTimeoutError, IndexError, IndexScriptCode, RedisAuthError, Red
 export type { RedisRefusal } from './errors.js';
 export { s3RequestCounts, s3RequestField, s3StoreCounts, s3StoreFields } from './stats-fields.js';
 export type { S3RequestOutcome, S3Operation, S3OperationCount } from './stats-fields.js';
+export { RequestBudgets, BudgetTimeoutError, PRIORITY_SHARE } from './request-budget.js';
+export type { BudgetClass, BudgetPriority, BudgetSettings, BudgetLease, BudgetStatus, BudgetClassStatus, BudgetObserver, RequestBudgetsOptions } from './request-budget.js';

@@ -90,3 +90,9 @@ export function gcRunKeys(namespace: string, store: string): { lock: string; cur
   const p = `{${namespace}}:gc:`;
   return { lock: `${p}lock:${store}`, current: `${p}current:${store}`, last: `${p}last:${store}`, appliedAt: `${p}applied-at:${store}`, cancel: `${p}cancel:${store}` };
 }
+
+/** The keys of S3 request budget `name`: a hash per operation class, the leases in flight and the processes sharing it. */
+export function budgetKeys(namespace: string, name: string): { cls: (c: string) => string; inflight: string; members: string } {
+  const prefix = `{${namespace}}:budget:${name}:`;
+  return { cls: (c) => `${prefix}${c}`, inflight: `${prefix}inflight`, members: `${prefix}members` };
+}

@@ -13,6 +13,9 @@ describe('Lua scripts', () => {
     expect(files.sort()).toEqual([
       'admit-chunk.lua',
       'admit-fetched.lua',
+      'budget-acquire.lua',
+      'budget-state.lua',
+      'budget-throttle.lua',
       'evict-to-target.lua',
       'extend-lock.lua',
       'gc-claim.lua',

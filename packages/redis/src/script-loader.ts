@@ -27,6 +27,9 @@ const SCRIPTS = {
   gcBegin: { url: new URL('./scripts/gc-run-begin.lua', import.meta.url), keys: 3 },
   gcProgress: { url: new URL('./scripts/gc-run-progress.lua', import.meta.url), keys: 2 },
   gcEnd: { url: new URL('./scripts/gc-run-end.lua', import.meta.url), keys: 3 },
+  budgetAcquire: { url: new URL('./scripts/budget-acquire.lua', import.meta.url), keys: 3 },
+  budgetThrottle: { url: new URL('./scripts/budget-throttle.lua', import.meta.url), keys: 1 },
+  budgetState: { url: new URL('./scripts/budget-state.lua', import.meta.url), keys: 2 },
 } as const;
 
 /** Name of one of the package's Lua scripts. */

@@ -28,6 +28,9 @@ function emptyStats(): S3ServerStats {
     getsByKey: new Map(),
     putsByKey: new Map(),
     headsByKey: new Map(),
+    getsPerSecond: new Map(),
+    getsPerSignedSecond: new Map(),
+    throttled: 0,
   };
 }
 
@@ -38,6 +41,15 @@ function objectPath(url: string): string | undefined {
   const slash = rest.indexOf('/');
   if (slash <= 0 || slash === rest.length - 1) return undefined;
   return decodeURIComponent(rest);
+}
+
+/** The Unix second of a request's SigV4 time (`X-Amz-Date: 20260101T120000Z`, header or query), or undefined. */
+function signedSecond(req: http.IncomingMessage): number | undefined {
+  const raw = req.headers['x-amz-date'] ?? /[?&]X-Amz-Date=(\d{8}T\d{6}Z)/.exec(req.url ?? '')?.[1];
+  const m = typeof raw === 'string' ? /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(raw) : null;
+  if (!m) return undefined;
+  const n = m.slice(1).map(Number);
+  return Date.UTC(n[0] ?? 0, (n[1] ?? 1) - 1, n[2], n[3], n[4], n[5]) / 1000;
 }
 
 /** Start s3rver behind a thin HTTP layer that counts requests and can inject faults. */
@@ -56,6 +68,8 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
   const handler = s3rver.callback();
   let stats = emptyStats();
   let fault: S3Fault | undefined;
+  /** Object GETs and HEADs per second (the last few), for the `rateLimit` fault. */
+  const window = new Map<number, number>();
   const sockets = new Set<Socket>();
   /** Requests held by a `hang` fault, served when it is cleared. */
   const held = new Set<() => void>();
@@ -66,7 +80,20 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     stats.byMethod.set(method, (stats.byMethod.get(method) ?? 0) + 1);
     stats.bytesReceived += Number(req.headers['content-length'] ?? 0) || 0;
     const key = objectPath(req.url ?? '/');
+    const second = Math.floor(Date.now() / 1000);
+    const signed = signedSecond(req) ?? second;
+    let throttle = false;
+    if ((req.method === 'GET' || req.method === 'HEAD') && key && fault?.rateLimit) {
+      const counted = fault.rateLimit.by === 'signed' ? signed : second;
+      // Per second, the window being counted; requests signed in an earlier second are counted apart.
+      const n = (window.get(counted) ?? 0) + 1;
+      window.set(counted, n);
+      if (window.size > 8) window.delete(window.keys().next().value!);
+      throttle = n > fault.rateLimit.getsPerSecond;
+    }
     if (req.method === 'GET' && key) {
+      stats.getsPerSecond.set(second, (stats.getsPerSecond.get(second) ?? 0) + 1);
+      stats.getsPerSignedSecond.set(signed, (stats.getsPerSignedSecond.get(signed) ?? 0) + 1);
       stats.objectGets++;
       stats.getsByKey.set(key, (stats.getsByKey.get(key) ?? 0) + 1);
       const corrupt = fault?.corrupt;
@@ -96,6 +123,12 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     }
     const serve = () => {
       const f = fault;
+      if (throttle && f?.rateLimit) {
+        stats.throttled++;
+        const code = f.rateLimit.code ?? 'SlowDown';
+        res.writeHead(f.rateLimit.status ?? 503, { 'content-type': 'application/xml' });
+        return res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>Please reduce your request rate.</Message></Error>`);
+      }
       if (f?.hang) {
         held.add(serve);
         res.on('close', () => held.delete(serve));
@@ -162,6 +195,8 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     },
     setFault: (f) => {
       fault = f;
+      // A rate limit counts from when it is set.
+      window.clear();
       if (f?.hang) return;
       const waiting = [...held];
       held.clear();

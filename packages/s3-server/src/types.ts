@@ -24,6 +24,14 @@ export interface S3Fault {
    * key without it): corruption in transit, the object in S3 untouched. Counted down as bodies are corrupted.
    */
   corrupt?: { times: number; key?: string };
+  /**
+   * A provider's request-rate limit: object GETs and HEADs beyond `getsPerSecond` in one second (whole seconds of
+   * the server's clock, by arrival) are answered `status` (503) with error code `code` (`SlowDown`) — some providers
+   * answer 403 — and counted in `throttled`. Counted from when the fault is set. `by: 'signed'` counts each request
+   * in the second of its signature's `X-Amz-Date` (when the client sent it) instead of its arrival: the seconds of a
+   * client-side limiter, without the network's (or a busy event loop's) delay between sending and arriving.
+   */
+  rateLimit?: { getsPerSecond: number; status?: number; code?: string; by?: 'arrival' | 'signed' };
 }
 
 /** Request counters, as seen at the server. */
@@ -47,6 +55,12 @@ export interface S3ServerStats {
   putsByKey: Map<string, number>;
   /** Object HEADs per object key (`bucket/key`). */
   headsByKey: Map<string, number>;
+  /** Object GETs per second of arrival (Unix seconds of the server's clock), throttled ones included. */
+  getsPerSecond: Map<number, number>;
+  /** Object GETs per second of their signature's `X-Amz-Date` (Unix seconds; unsigned ones by arrival), throttled ones included. */
+  getsPerSignedSecond: Map<number, number>;
+  /** Requests answered by the `rateLimit` fault instead of served. */
+  throttled: number;
 }
 
 /** A running embedded S3 server. */

@@ -2,14 +2,18 @@ import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { ResolvedDatastore } from '@larder/config';
+import { budgeted, s3CommandClass } from './budget.js';
 
-type Connection = Pick<ResolvedDatastore, 'endpoint' | 'region' | 'pathStyle' | 'accessKeyId' | 'secretAccessKey'>;
+type Connection = Pick<ResolvedDatastore, 'endpoint' | 'region' | 'pathStyle' | 'accessKeyId' | 'secretAccessKey'> & { budget?: string };
 
 const clients = new Map<string, S3Client>();
 
-/** An S3 client for a datastore's connection; one client (and keep-alive pool) per distinct connection. */
+/**
+ * An S3 client for a datastore's connection; one client (and keep-alive pool) per distinct connection and request
+ * budget. Every request it sends waits for a slot of the datastore's budget first (see budgeted).
+ */
 export function s3ClientFor(conn: Connection, opts: { maxSockets?: number } = {}): S3Client {
-  const id = JSON.stringify([conn.endpoint, conn.region, conn.pathStyle, conn.accessKeyId, conn.secretAccessKey, opts.maxSockets]);
+  const id = JSON.stringify([conn.endpoint, conn.region, conn.pathStyle, conn.accessKeyId, conn.secretAccessKey, opts.maxSockets, conn.budget]);
   let client = clients.get(id);
   if (!client) {
     const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
@@ -28,6 +32,21 @@ export function s3ClientFor(conn: Connection, opts: { maxSockets?: number } = {}
         httpsAgent: new https.Agent(agentOpts),
       },
     });
+    if (conn.budget !== undefined) {
+      const budget = { budget: conn.budget };
+      // Each attempt (withRetry's) is one request of the budget, its answer's status seen; in the build step, before
+      // signing (finalizeRequest), so that the signature's time is when the request was let go.
+      client.middlewareStack.add(
+        (next, context) => (args) =>
+          budgeted(
+            budget,
+            s3CommandClass(context.commandName),
+            () => next(args),
+            (out) => (out.response as { statusCode?: number }).statusCode,
+          ),
+        { step: 'build', name: 'larderRequestBudget' },
+      );
+    }
     clients.set(id, client);
   }
   return client;

@@ -1,3 +1,5 @@
+import { S3ThrottledError } from './budget.js';
+
 /** Why an S3 operation failed: the object is not there, the request was refused, or S3 could not be reached in time. */
 export type S3ErrorKind = 'not-found' | 'denied' | 'unavailable' | 'timeout' | 'failed';
 
@@ -23,6 +25,8 @@ interface SdkError {
 
 /** Classify an SDK or network error: permanent (`not-found`, `denied`) or worth retrying. */
 export function classifyS3Error(err: unknown): { kind: S3ErrorKind; transient: boolean; status?: number } {
+  // Before the status checks: a budget may count a 403 as "slow down".
+  if (err instanceof S3ThrottledError) return { kind: 'unavailable', transient: true, status: err.status };
   const e = (err ?? {}) as SdkError;
   const status = e.$metadata?.httpStatusCode;
   if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) return { kind: 'not-found', transient: false, status: 404 };

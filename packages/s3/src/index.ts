@@ -13,3 +13,5 @@ export { SigV4Signer, encodeKey, parseEndpoint, objectTarget, UNSIGNED_PAYLOAD, 
 export type { SigV4Credentials, SigV4Request, S3Endpoint } from './sigv4.js';
 export { SigV4Error, verifySigV4, payloadVerifier, streamingDecoder } from './sigv4-verify.js';
 export type { SignedRequest, VerifiedRequest, SecretLookup } from './sigv4-verify.js';
+export { useRequestBudgets, withS3Priority, acquireS3Slot, budgeted, S3ThrottledError, s3RequestClass } from './budget.js';
+export type { S3Budgets, S3BudgetLease, S3Priority, S3RequestClass } from './budget.js';

@@ -1,11 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ResolvedDatastore } from '@larder/config';
+import { budgeted } from './budget.js';
 import { S3Error } from './errors.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { objectTarget, parseEndpoint, SigV4Signer, type S3Endpoint } from './sigv4.js';
 
-type Connection = Pick<ResolvedDatastore, 'endpoint' | 'region' | 'pathStyle' | 'accessKeyId' | 'secretAccessKey'>;
+type Connection = Pick<ResolvedDatastore, 'endpoint' | 'region' | 'pathStyle' | 'accessKeyId' | 'secretAccessKey'> & { budget?: string };
 
 /** Options of {@link objectGetterFor}: the keep-alive pool size (64) and the connect timeout (3 s), as s3ClientFor. */
 export interface ObjectGetterOptions {
@@ -26,9 +27,19 @@ export interface ObjectGetter {
 
 const getters = new Map<string, { getter: ObjectGetter; agent: http.Agent }>();
 
-/** An object getter for a datastore's connection; one getter (and keep-alive pool) per distinct connection. */
+/** An object getter for a datastore's connection; one getter (and keep-alive pool) per distinct connection and request budget. */
 export function objectGetterFor(conn: Connection, opts: ObjectGetterOptions = {}): ObjectGetter {
-  const id = JSON.stringify([conn.endpoint, conn.region, conn.pathStyle, conn.accessKeyId, conn.secretAccessKey, opts.maxSockets, opts.connectTimeoutMs, opts.keepAlive ?? true]);
+  const id = JSON.stringify([
+    conn.endpoint,
+    conn.region,
+    conn.pathStyle,
+    conn.accessKeyId,
+    conn.secretAccessKey,
+    opts.maxSockets,
+    opts.connectTimeoutMs,
+    opts.keepAlive ?? true,
+    conn.budget,
+  ]);
   let entry = getters.get(id);
   if (!entry) {
     const ep = parseEndpoint(conn.endpoint);
@@ -44,7 +55,14 @@ export function objectGetterFor(conn: Connection, opts: ObjectGetterOptions = {}
         } catch (err) {
           return Promise.reject(new S3Error('failed', key, `S3 request failed: ${key} (${(err as Error).message})`, { cause: err }));
         }
-        return withRetry(key, policy, (signal) => getOnce(ep, agent, signer.sign({ method: 'GET', ...target }), target.path, signal, connectTimeoutMs, alloc), onRetry);
+        const budget = { budget: conn.budget };
+        // Signed after the budget's wait: the signature's time is the request's.
+        return withRetry(
+          key,
+          policy,
+          (signal) => budgeted(budget, 'get', () => getOnce(ep, agent, signer.sign({ method: 'GET', ...target }), target.path, signal, connectTimeoutMs, alloc)),
+          onRetry,
+        );
       },
     };
     entry = { getter, agent };

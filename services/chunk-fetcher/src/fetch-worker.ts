@@ -5,7 +5,7 @@ import { StatusError } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { decodeAndVerifyChunk, isHexDigest } from '@larder/formats';
 import { s3RequestField, s3StoreFields, type ChunkIndex, type FlightLocks, type KnownChunks, type S3RequestOutcome } from '@larder/redis';
-import { S3Error, chunkObjectKey, classifyS3Error, objectGetterFor, type S3ErrorKind } from '@larder/s3';
+import { S3Error, S3ThrottledError, chunkObjectKey, classifyS3Error, objectGetterFor, type S3ErrorKind } from '@larder/s3';
 import { createLogger, tracer } from '@larder/telemetry';
 import { ChunkWriter, chunkKey, type Volume } from '@larder/volume';
 import { BodyPool } from './body-pool.js';
@@ -196,7 +196,9 @@ export class FetchWorker {
           (attempt, err) => {
             gets.failed(err);
             fetcherRetries.inc();
-            log.warn('S3 GET failed, retrying', { key: objectKey, attempt, err });
+            // A throttle answer is counted by the budget (larder_s3_throttled_total) and expected under a provider's limit.
+            if (err instanceof S3ThrottledError) log.debug('S3 throttled a GET, retrying within the budget', { key: objectKey, attempt, status: err.status });
+            else log.warn('S3 GET failed, retrying', { key: objectKey, attempt, err });
           },
           (length) => this.bodies.take(length),
         ),

@@ -19,6 +19,7 @@ import { resolveDatastore, type Config } from '@larder/config';
 import { statusOf } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { KnownChunks, type ChunkIndex, type FlightLocks, type Redis } from '@larder/redis';
+import { withS3Priority } from '@larder/s3';
 import { createLogger, tracer } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
 import { fetchFailure } from './fetch-failure.js';
@@ -148,7 +149,9 @@ export async function startChunkFetcher(deps: {
           limit.setLimits(limits());
           const weight = chunkWeight(deps.config(), req.store);
           const low = req.priority === 'low';
-          const reply = await requests.run(`${low ? 'low' : 'normal'}/${req.store}/${req.digest}`, () => limit.run(() => worker.fetch(req.store, req.digest), { weight, low }));
+          const reply = await requests.run(`${low ? 'low' : 'normal'}/${req.store}/${req.digest}`, () =>
+            limit.run(() => withS3Priority(low ? 'readahead' : 'client', () => worker.fetch(req.store, req.digest)), { weight, low }),
+          );
           span.setAttribute('larder.source', reply.source);
           counters.fetched++;
           release();

@@ -4,7 +4,7 @@ import { startChunkFetcher } from './fetcher-service.js';
 await runMain(
   'chunk-fetcher',
   async ({ config }) => {
-    const deps = await connectNodeDeps(config(), 'chunk-fetcher');
+    const deps = await connectNodeDeps(config, 'chunk-fetcher');
     const fetcher = await startChunkFetcher({ ...deps, config });
     return {
       stop: async () => {

@@ -1,6 +1,6 @@
 import type { Config, ResolvedDatastore } from '@larder/config';
 import type { OwnedWrites } from '@larder/datastore';
-import { ChunkTouches, KnownChunks, createRedis } from '@larder/redis';
+import { ChunkTouches, KnownChunks, createRedis, redisOptionsFrom } from '@larder/redis';
 
 /**
  * Run a write to `ds` with the GC protocol's record (Redis of the config) when Larder owns the datastore, else without;
@@ -8,7 +8,7 @@ import { ChunkTouches, KnownChunks, createRedis } from '@larder/redis';
  */
 export async function withOwnedWrites<T>(config: Config, ds: ResolvedDatastore, fn: (owned: OwnedWrites | undefined) => Promise<T>): Promise<T> {
   if (!ds.owned) return fn(undefined);
-  const redis = createRedis({ url: config.redis.url });
+  const redis = createRedis(redisOptionsFrom(config));
   redis.on('error', () => {}); // failures reach the caller as RedisUnavailableError
   try {
     return await fn({

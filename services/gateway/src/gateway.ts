@@ -56,6 +56,8 @@ export interface GatewayDeps {
   chunkObjects?: (node: ChunkObjectNode) => ChunkObjects;
   /** The config cache's status (generation, config-service online, restart required), shown as `config` in /v1/status. */
   configStatus?: () => object;
+  /** The node's S3 request budgets, shown as `s3Budgets` in /v1/status. */
+  budgets?: { status(): Promise<object[]> };
 }
 
 /** A running gateway. */

@@ -271,6 +271,8 @@ export async function startProcessStack(
       const redis = createRedis(redisOptionsFrom(own));
       redis.on('error', () => {});
       await new ChunkIndex(redis, ns).clear().catch(() => {});
+      const budgetKeys = await redis.keys(`{${ns}}:budget:*`).catch(() => []);
+      if (budgetKeys.length > 0) await redis.unlink(...budgetKeys).catch(() => 0);
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });
     },

@@ -63,6 +63,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
       s3: { endpoint: c.s3.endpoint, region: c.s3.region, pathStyle: c.s3.pathStyle },
       fetcher: { timeout: c.fetcher.timeout, retries: c.fetcher.retries, backoff: c.fetcher.backoff },
       datastores: c.datastores,
+      budgets: c.budgets,
     };
     await writeFile(file, stringify(raw));
     return file;
@@ -101,7 +102,7 @@ export async function startTestStack(opts: StackOptions & { config?: Record<stri
       await stack.stop();
       const redis = createRedis(redisOptionsFrom(config));
       await new ChunkIndex(redis, ns).clear();
-      const records = [...(await redis.keys(`{${ns}}:known:*`)), ...(await redis.keys(`{${ns}}:gc:*`))];
+      const records = [...(await redis.keys(`{${ns}}:known:*`)), ...(await redis.keys(`{${ns}}:gc:*`)), ...(await redis.keys(`{${ns}}:budget:*`))];
       if (records.length > 0) await redis.unlink(...records);
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { usage } from '../cli-error.js';
 import type { Command } from '../command.js';
 import { datastoreArg } from '../datastore-arg.js';
 import { withOwnedWrites } from '../owned-writes.js';
+import { inBudget } from '../budgeted-run.js';
 import { Progress } from '../progress.js';
 
 /** `larder import <raw-image> --store NAME --name IMAGE`. */
@@ -21,18 +22,20 @@ export const importCommand: Command = {
     if (values['chunk-size'] && !chunkSize) throw usage(`bad --chunk-size ${values['chunk-size']}`);
     const ds = datastoreArg(config(), values.store);
     let progress: Progress | undefined;
-    const r = await withOwnedWrites(config(), ds, (owned) =>
-      importRawImage({
-        ds,
-        owned,
-        file,
-        name,
-        chunkSize,
-        onProgress: (p) => {
-          progress ??= new Progress('import', p.of === 0 ? 0 : Math.ceil((p.bytes / p.chunks) * p.of));
-          progress.update(p.bytes);
-        },
-      }),
+    const r = await inBudget(config(), ds, () =>
+      withOwnedWrites(config(), ds, (owned) =>
+        importRawImage({
+          ds,
+          owned,
+          file,
+          name,
+          chunkSize,
+          onProgress: (p) => {
+            progress ??= new Progress('import', p.of === 0 ? 0 : Math.ceil((p.bytes / p.chunks) * p.of));
+            progress.update(p.bytes);
+          },
+        }),
+      ),
     );
     progress?.finish(r.size);
     const pct = r.storedBytes ? ((100 * r.uploadedBytes) / r.storedBytes).toFixed(1) : '0';

@@ -5,6 +5,7 @@ import { usage } from '../cli-error.js';
 import type { Command } from '../command.js';
 import { datastoreArg } from '../datastore-arg.js';
 import { withOwnedWrites } from '../owned-writes.js';
+import { inBudget } from '../budgeted-run.js';
 
 /** `larder push-casync <store-dir> [--index FILE.caibx …] --store NAME`. */
 export const pushCasync: Command = {
@@ -15,16 +16,18 @@ export const pushCasync: Command = {
     const dir = positionals[0];
     if (!dir || positionals.length > 1) throw usage('push-casync takes exactly one casync store directory');
     const ds = datastoreArg(config(), values.store);
-    const r = await withOwnedWrites(config(), ds, (owned) =>
-      pushCasyncStore({
-        ds,
-        owned,
-        storeDir: dir,
-        indexes: values.index ?? [],
-        onProgress: (p) => {
-          if (p.chunks % 500 === 0) err.write(`push-casync: ${p.chunks} chunks checked, ${p.uploaded} uploaded\n`);
-        },
-      }),
+    const r = await inBudget(config(), ds, () =>
+      withOwnedWrites(config(), ds, (owned) =>
+        pushCasyncStore({
+          ds,
+          owned,
+          storeDir: dir,
+          indexes: values.index ?? [],
+          onProgress: (p) => {
+            if (p.chunks % 500 === 0) err.write(`push-casync: ${p.chunks} chunks checked, ${p.uploaded} uploaded\n`);
+          },
+        }),
+      ),
     );
     out.write(`pushed ${r.chunks} chunks to ${ds.name} (${r.uploadedChunks} new, ${formatSize(r.uploadedBytes)})${r.indexes.length ? `; indexes: ${r.indexes.join(', ')}` : ''}\n`);
   },

@@ -89,6 +89,8 @@ export function statusRoutes(deps: {
   nbd?: () => { clients: number } | null;
   /** The last failed requests of this process, newest first. */
   recentErrors?: () => RecentError[];
+  /** The node's S3 request budgets. */
+  budgets?: { status(): Promise<object[]> };
 }): Route[] {
   return [
     {
@@ -127,7 +129,7 @@ export function statusRoutes(deps: {
             redisError ??= err instanceof Error ? err.message : String(err);
             return undefined;
           });
-        const [totals, stats, fetchers, index, images, gc, gcWorkers] = await Promise.all([
+        const [totals, stats, fetchers, index, images, gc, gcWorkers, s3Budgets] = await Promise.all([
           fromRedis(deps.index.totals()),
           fromRedis(deps.index.stats()),
           fetcherStats(deps.nc, subjects(cfg.namespace).fetcherService),
@@ -138,6 +140,7 @@ export function statusRoutes(deps: {
           deps.images?.() ?? null,
           deps.redis ? gcSection(deps.redis, cfg) : null,
           fetcherStats(deps.nc, subjects(cfg.namespace).gcService),
+          deps.budgets?.status().catch(() => null) ?? [],
         ]);
         const stat = (name: string) => (stats ? (stats[name] ?? 0) : null);
         const s3Endpoint = deps.s3Endpoint?.() ?? null;
@@ -180,6 +183,8 @@ export function statusRoutes(deps: {
           images,
           chunkReadahead: deps.chunkReadahead?.stats() ?? null,
           s3Endpoint,
+          // Per budget and operation class: the rate in force (after throttle cuts), throttle answers, requests waiting here.
+          s3Budgets,
           nbd: deps.nbd?.() ?? null,
           config: deps.configStatus?.() ?? null,
           recentErrors: deps.recentErrors?.() ?? [],

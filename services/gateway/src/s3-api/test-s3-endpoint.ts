@@ -31,7 +31,7 @@ export interface S3EndpointEnv {
 }
 
 /** Requests are verified with real SigV4 (unless `authenticate` says otherwise). */
-export async function startS3EndpointEnv(opts: { authenticate?: Authenticator; chunkObjects?: ChunkObjects } = {}): Promise<S3EndpointEnv> {
+export async function startS3EndpointEnv(opts: { authenticate?: Authenticator; chunkObjects?: ChunkObjects; budget?: Record<string, unknown> } = {}): Promise<S3EndpointEnv> {
   const ns = `s3e${randomBytes(4).toString('hex')}`;
   const dir = await mkdtemp(path.join(tmpdir(), `larder-${ns}-`));
   const s3 = await startEmbeddedS3({ directory: path.join(dir, 's3'), host: '127.0.0.1', port: 0 });
@@ -40,9 +40,11 @@ export async function startS3EndpointEnv(opts: { authenticate?: Authenticator; c
     volume: { path: path.join(dir, 'volume') },
     s3: { endpoint: s3.endpoint, region: 'us-east-1', pathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     datastores: {
-      demo: { layout: 'pbs', bucket: `${ns}-up`, prefix: 'pfx/store', clientBucket: 'demo' },
+      // `budget`: the upstream requests of `demo` count against request budget `up` with these settings.
+      demo: { layout: 'pbs', bucket: `${ns}-up`, prefix: 'pfx/store', clientBucket: 'demo', ...(opts.budget ? { budget: 'up' } : {}) },
       cas: { layout: 'casync', bucket: `${ns}-cas`, clientBucket: 'cas' },
     },
+    ...(opts.budget ? { budgets: { up: opts.budget } } : {}),
     accessKeys: [
       { ...KEYS.rw, buckets: ['*'], access: 'read-write' },
       { ...KEYS.ro, buckets: ['demo'], access: 'read' },

@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { ResolvedDatastore } from '@larder/config';
 import { S3UpstreamMetrics } from '@larder/metrics';
-import { objectTarget, parseEndpoint, SigV4Signer, UNSIGNED_PAYLOAD, type S3Endpoint } from '@larder/s3';
+import { acquireS3Slot, objectTarget, parseEndpoint, s3RequestClass, SigV4Signer, UNSIGNED_PAYLOAD, type S3BudgetLease, type S3Endpoint } from '@larder/s3';
 import { parseXml, childText, XmlSyntaxError, type XmlElement } from './xml.js';
 import { S3ApiError } from './s3-errors.js';
 import { s3BodyBytes, s3OperationOf, type S3UsageCounter } from '../s3-usage.js';
@@ -46,6 +46,9 @@ export function canonicalQuery(query: [string, string][]): string {
 }
 
 const CONNECT_TIMEOUT_MS = 3000;
+/** How long a request may wait for its datastore's request budget and retry throttle answers before S3's answer is passed on. */
+const BUDGET_DEADLINE_MS = 30_000;
+const THROTTLE_BACKOFF_MS = 100;
 /** A connection that says nothing for this long is given up (a frozen S3). */
 const IDLE_TIMEOUT_MS = 60_000;
 
@@ -79,17 +82,40 @@ export class UpstreamPool {
   /**
    * Send a request; resolves with the response (any status: the caller decides) once its headers arrive. A request
    * without a stream body is tried once more on a connection failure (s3rver drops keep-alive connections now and
-   * then); otherwise a failure to reach S3 is ServiceUnavailable.
+   * then); otherwise a failure to reach S3 is ServiceUnavailable. Each attempt waits for a slot of the datastore's
+   * request budget (its concurrency slot is held until the response is consumed); a throttle answer to a request
+   * without a stream body is retried through the budget, with backoff, for up to 30 s, and then passed on.
    */
   async request(ds: ResolvedDatastore, r: UpstreamRequest): Promise<IncomingMessage> {
     const retriable = r.body === undefined || Buffer.isBuffer(r.body);
     const t0 = performance.now();
+    const deadline = AbortSignal.timeout(BUDGET_DEADLINE_MS);
+    const cls = s3RequestClass(r.method, r.key !== undefined);
+    let throttles = 0;
     for (let attempt = 0; ; attempt++) {
+      let lease: S3BudgetLease | undefined;
       try {
+        lease = await acquireS3Slot(ds, cls, deadline);
         const res = await this.once(ds, r);
+        const throttled = lease?.answered(res.statusCode) ?? false;
+        if (throttled && retriable && !deadline.aborted) {
+          res.resume();
+          lease?.release();
+          const wait = Math.min(2000, THROTTLE_BACKOFF_MS * 2 ** throttles++) * (0.5 + Math.random() / 2);
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          attempt--;
+          continue;
+        }
+        if (lease) res.once('close', () => lease?.release());
         this.metrics.observe(r.method, res.statusCode, (performance.now() - t0) / 1000);
         return res;
       } catch (err) {
+        lease?.answered(undefined);
+        lease?.release();
+        if (!lease && ds.budget !== undefined && deadline.aborted) {
+          this.metrics.observe(r.method, undefined, (performance.now() - t0) / 1000);
+          throw new S3ApiError('SlowDown', `no slot of S3 request budget ${ds.budget} within ${BUDGET_DEADLINE_MS / 1000} s`, 503, { cause: err });
+        }
         if (!retriable || attempt >= 1 || err instanceof S3ApiError) {
           this.metrics.observe(r.method, undefined, (performance.now() - t0) / 1000);
           throw err instanceof S3ApiError ? err : new S3ApiError('ServiceUnavailable', `S3 unavailable: ${(err as Error).message}`, 503, { cause: err });
