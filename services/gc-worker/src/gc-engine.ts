@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { GcPhase, GcReport } from '@larder/bus';
 import type { ResolvedDatastore } from '@larder/config';
 import { ChunkTouches } from '@larder/redis';
-import { s3ClientFor, type RetryPolicy } from '@larder/s3';
+import { s3ClientFor, withS3Priority, type RetryPolicy } from '@larder/s3';
 import { createLogger } from '@larder/telemetry';
 import { DigestSet } from './digest-file.js';
 import { checkCancelled, GcAbort } from './gc-errors.js';
@@ -28,7 +28,8 @@ export function gcWorkDir(workDir: string, namespace: string, store: string): st
 export function createGcEngine(deps: GcEngineDeps): GcEngine {
   // The writers' fence is the node's own unless a test brings one: without it no owned datastore would ever be swept.
   const withFence: GcEngineDeps = { ...deps, fence: deps.fence ?? new ChunkTouches(deps.redis, deps.config().namespace) };
-  return { runDatastore: (store, opts) => runDatastore(withFence, store, opts) };
+  // GC's listings and deletes are background work in the datastore's request budget: client reads come first.
+  return { runDatastore: (store, opts) => withS3Priority('background', () => runDatastore(withFence, store, opts)) };
 }
 
 async function runDatastore(deps: GcEngineDeps, ds: ResolvedDatastore, opts: GcRunOptions): Promise<GcReport> {
