@@ -82,7 +82,7 @@ export interface RequestBudgetsOptions {
   guardMs?: number;
   /** A lease not released or renewed within this long is freed (a killed process): default 60 s, renewed every third of it. */
   leaseMs?: number;
-  /** A Redis call slower than this falls back to the per-process share (default 250 ms). */
+  /** A Redis call slower than this falls back to the per-process share (default 1 s: a loaded event loop alone can delay a reply by a few hundred ms). */
   redisTimeoutMs?: number;
   /** After a failed Redis call, how long this process limits itself before asking Redis again (default 1 s). */
   retryRedisAfterMs?: number;
@@ -141,7 +141,7 @@ export class RequestBudgets {
     this.opts = {
       guardMs: opts.guardMs ?? 50,
       leaseMs: opts.leaseMs ?? 60_000,
-      redisTimeoutMs: opts.redisTimeoutMs ?? 250,
+      redisTimeoutMs: opts.redisTimeoutMs ?? 1000,
       retryRedisAfterMs: opts.retryRedisAfterMs ?? 1000,
       decrease: opts.decrease ?? 0.5,
       increaseShare: opts.increaseShare ?? 0.1,
@@ -322,7 +322,9 @@ class Budget {
         this.local(cls).rate = milli < 0 ? 0 : milli / 1000;
         if (replyInt('RequestBudgets.acquire', values[0]) !== 1) return { granted: false, waitMs: replyInt('RequestBudgets.acquire', values[1]) };
         if (s.concurrency) this.leases.add(id);
-        return { granted: true, waitMs: 0, lease: this.lease(cls, s.concurrency ? id : undefined, replyInt('RequestBudgets.acquire', values[4]), milli >= 0) };
+        const grantedAt = replyInt('RequestBudgets.acquire', values[4]);
+        this.countGrant(cls, grantedAt);
+        return { granted: true, waitMs: 0, lease: this.lease(cls, s.concurrency ? id : undefined, grantedAt, milli >= 0) };
       } catch (err) {
         this.degradedUntil = Date.now() + o.retryRedisAfterMs;
         if (!this.warned) {
@@ -332,6 +334,20 @@ class Budget {
       }
     }
     return this.takeLocal(s, cls, priority);
+  }
+
+  /**
+   * Count a grant in this process's own second, whoever gave it: should Redis stop answering within that second, the
+   * share this process then keeps to includes what Redis already granted it (else one second could see both).
+   */
+  private countGrant(cls: BudgetClass, atMs: number): void {
+    const st = this.local(cls);
+    const sec = Math.floor(atMs / 1000);
+    if (st.sec !== sec) {
+      st.sec = sec;
+      st.n = 0;
+    }
+    st.n++;
   }
 
   /** The per-process share: the limits divided by the processes last seen, counted in this process's seconds. */
@@ -347,7 +363,7 @@ class Budget {
     }
     if (rate > 0 && now - sec * 1000 >= 1000 - this.owner.opts.guardMs) return { granted: false, waitMs: 1000 - (now - sec * 1000) };
     if (rate > 0 && st.n >= Math.max(1, Math.floor((rate / this.members) * PRIORITY_SHARE[priority]))) return { granted: false, waitMs: 1000 - (now - sec * 1000) };
-    st.n++;
+    this.countGrant(cls, now);
     return { granted: true, waitMs: 0, lease: this.lease(cls, undefined, now, rate > 0) };
   }
 

@@ -105,7 +105,7 @@ describe('OpenChunkFiles', () => {
     const b = await files.acquire('s', 'b');
     files.release(b);
     // 'a' is in use, so 'b' is the one closed to get back to one open file.
-    expect(await target(b.fd)).not.toBe(path.join(dir, 'b'));
+    expect(await targetOnceClosed(b.fd, path.join(dir, 'b'))).not.toBe(path.join(dir, 'b'));
     expect(await target(held.fd)).toBe(path.join(dir, 'a'));
     expect(readAll(held.fd, a.length).equals(a)).toBe(true);
     expect(files.openCount).toBe(1);
@@ -113,7 +113,7 @@ describe('OpenChunkFiles', () => {
     expect(await target(held.fd)).toBe(path.join(dir, 'a')); // idle, within the limit: kept open
     const c = await files.acquire('s', 'c');
     files.release(c);
-    expect(await target(held.fd)).not.toBe(path.join(dir, 'a')); // least recently used: closed
+    expect(await targetOnceClosed(held.fd, path.join(dir, 'a'))).not.toBe(path.join(dir, 'a')); // least recently used: closed
     expect(await target(c.fd)).toBe(path.join(dir, 'c'));
     // Closed files are opened again when needed.
     const again = await files.acquire('s', 'a');

@@ -168,8 +168,10 @@ export class ChunkObjectStore implements ChunkObjects {
     if (digests.length === 0) return;
     const { known, volume, index, nc, config, chunks } = this.deps;
     this.counters.deletes += digests.length;
-    await known.forget(ds.name, digests);
     const keys = digests.map((d) => chunkKey(ds.name, d));
+    // A PUT's caching still under way would admit the chunk after it was removed: let it finish first.
+    await Promise.all(keys.map((k) => this.caching.get(k)));
+    await known.forget(ds.name, digests);
     for (const [i, d] of digests.entries()) {
       await volume.removeChunk(ds.name, d).catch((err: unknown) => log.warn('cannot remove a deleted chunk from the volume', { store: ds.name, digest: d, err }));
       this.etags.delete(keys[i]!);
