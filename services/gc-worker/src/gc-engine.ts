@@ -9,6 +9,7 @@ import { DigestSet } from './digest-file.js';
 import { checkCancelled, GcAbort } from './gc-errors.js';
 import type { GcEngine, GcEngineDeps, GcRunOptions } from './gc-types.js';
 import { markDatastore } from './mark.js';
+import { newGcReport } from './gc-report.js';
 import { sweepCache } from './sweep-cache.js';
 import { sweepS3, type S3SweepResult } from './sweep-s3.js';
 import { verifyChunks } from './verify.js';
@@ -34,22 +35,7 @@ export function createGcEngine(deps: GcEngineDeps): GcEngine {
 
 async function runDatastore(deps: GcEngineDeps, ds: ResolvedDatastore, opts: GcRunOptions): Promise<GcReport> {
   const startedAt = Date.now();
-  const report: GcReport = {
-    store: ds.name,
-    runId: opts.runId,
-    apply: opts.apply,
-    phase: 'queued',
-    startedAt,
-    done: 0,
-    indexes: 0,
-    referenced: 0,
-    cacheChunks: 0,
-    cacheBytes: 0,
-    s3Chunks: 0,
-    s3Bytes: 0,
-    keptByGrace: 0,
-    keptByTouch: 0,
-  };
+  const report: GcReport = newGcReport({ store: ds.name, runId: opts.runId, apply: opts.apply }, 'queued', startedAt);
   let lastEmit = 0;
   const emit = () => {
     lastEmit = Date.now();

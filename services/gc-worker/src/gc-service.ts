@@ -21,6 +21,7 @@ import { gcLastDuration, gcLastRunTimestamp, gcReclaimedBytes, gcReclaimedChunks
 import { GcRuns, type ChunkIndex, type Redis } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
 import type { Volume } from '@larder/volume';
+import { newGcReport } from './gc-report.js';
 import type { GcEngine } from './gc-types.js';
 
 const log = createLogger('gc-worker');
@@ -81,23 +82,7 @@ const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 
 /** A report of a run that has not started its first phase. */
 function queuedReport(store: string, runId: string, apply: boolean, worker: string): GcReport {
-  return {
-    store,
-    runId,
-    apply,
-    phase: 'queued',
-    startedAt: Date.now(),
-    done: 0,
-    indexes: 0,
-    referenced: 0,
-    cacheChunks: 0,
-    cacheBytes: 0,
-    s3Chunks: 0,
-    s3Bytes: 0,
-    keptByGrace: 0,
-    keptByTouch: 0,
-    worker,
-  };
+  return { ...newGcReport({ store, runId, apply }, 'queued'), worker };
 }
 
 /**

@@ -2,6 +2,7 @@
 // signal, and deletes nothing; runs can be held in a phase until a test lets them go.
 import type { GcPhase, GcReport } from '@larder/bus';
 import type { ResolvedDatastore } from '@larder/config';
+import { newGcReport } from './gc-report.js';
 import type { GcEngine, GcRunOptions } from './gc-types.js';
 
 const PHASES: GcPhase[] = ['listing', 'mark', 'sweep-cache', 'sweep-s3', 'verify'];
@@ -27,22 +28,7 @@ export class StandInEngine implements GcEngine {
 
   async runDatastore(store: ResolvedDatastore, opts: GcRunOptions): Promise<GcReport> {
     this.started.push({ store: store.name, runId: opts.runId, apply: opts.apply });
-    const report: GcReport = {
-      store: store.name,
-      runId: opts.runId,
-      apply: opts.apply,
-      phase: 'listing',
-      startedAt: Date.now(),
-      done: 0,
-      indexes: 0,
-      referenced: 0,
-      cacheChunks: 0,
-      cacheBytes: 0,
-      s3Chunks: 0,
-      s3Bytes: 0,
-      keptByGrace: 0,
-      keptByTouch: 0,
-    };
+    const report: GcReport = newGcReport({ store: store.name, runId: opts.runId, apply: opts.apply }, 'listing');
     const steps = this.opts.stepsPerPhase ?? 3;
     const aborted = new Promise<void>((r) => opts.signal.addEventListener('abort', () => r(), { once: true }));
     const end = (phase: GcPhase, error?: string): GcReport => ({ ...report, phase, finishedAt: Date.now(), ...(error ? { error } : {}) });
