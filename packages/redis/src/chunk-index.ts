@@ -4,6 +4,7 @@ import { IndexScriptCode, assertInteger, assertKey, commandFailed, indexError } 
 import { type IndexKeys, assertNamespace, epochKey, flightKey, indexKeys, rebuildKeys } from './keys.js';
 import { guard, registerScripts, replyInt, runScript } from './script-loader.js';
 import type { AdmitFetchedResult, AdmitResult, EvictedChunk, IndexEpoch, IndexProbe, IndexTotals, RebuildChunk } from './types.js';
+import { batches } from './batches.js';
 
 /** Keys sent per touch/remove script call. */
 export const SCRIPT_BATCH = 500;
@@ -11,12 +12,6 @@ export const SCRIPT_BATCH = 500;
 export const DEFAULT_EVICT_MAX_COUNT = 1_000;
 /** Default COUNT hint of {@link ChunkIndex.scan}. */
 export const DEFAULT_SCAN_BATCH = 500;
-
-function batches<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 /**
  * The LRU index of the chunks held on a cache node's volume, shared in Redis by every process of

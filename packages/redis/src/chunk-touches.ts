@@ -4,6 +4,7 @@ import type { GcFence, TouchResult, WriterRegistration, WriterTouches } from './
 import { ClaimWaitTimeoutError, IndexScriptCode, assertInteger, assertKey, commandFailed, indexError, type IndexError } from './errors.js';
 import { assertNamespace, gcKeys } from './keys.js';
 import { guard, registerScripts, replyInt, runScript } from './script-loader.js';
+import { batches, unique } from './batches.js';
 
 /** Digests sent per script call (Lua's unpack limit is ~7000). */
 const BATCH = 500;
@@ -66,7 +67,7 @@ export class ChunkTouches implements WriterTouches, GcFence {
     assertDigests(op, digests);
     const k = gcKeys(this.namespace, store);
     const out: TouchResult[] = [];
-    for (const batch of batches(digests)) {
+    for (const batch of batches(digests, BATCH)) {
       const { values } = await runScript(this.redis, op, 'gcTouch', [k.known, k.claims, k.epoch, k.unconfirmed], [trustMs, ...batch]);
       const answers = values[0];
       if (typeof answers !== 'string' || answers.length !== batch.length || ![...answers].every((c) => c in ANSWERS)) {
@@ -162,7 +163,7 @@ export class ChunkTouches implements WriterTouches, GcFence {
     assertDigests(op, digests);
     const k = gcKeys(this.namespace, store);
     const out: string[] = [];
-    for (const batch of batches(unique(digests))) {
+    for (const batch of batches(unique(digests), BATCH)) {
       const { values } = await runScript(this.redis, op, 'gcClaim', [k.known, k.claims], [runId, cutoffMs, leaseMs, ...batch]);
       for (const v of values) out.push(String(v));
     }
@@ -184,8 +185,8 @@ export class ChunkTouches implements WriterTouches, GcFence {
     assertDigests(op, deleted);
     assertDigests(op, kept);
     const k = gcKeys(this.namespace, store);
-    for (const batch of batches(unique(deleted))) await runScript(this.redis, op, 'gcRelease', [k.known, k.claims], [runId, batch.length, ...batch]);
-    for (const batch of batches(unique(kept))) await runScript(this.redis, op, 'gcRelease', [k.known, k.claims], [runId, 0, ...batch]);
+    for (const batch of batches(unique(deleted), BATCH)) await runScript(this.redis, op, 'gcRelease', [k.known, k.claims], [runId, batch.length, ...batch]);
+    for (const batch of batches(unique(kept), BATCH)) await runScript(this.redis, op, 'gcRelease', [k.known, k.claims], [runId, 0, ...batch]);
   }
 
   /** How many of `digests` hold a live claim. */
@@ -193,7 +194,7 @@ export class ChunkTouches implements WriterTouches, GcFence {
     const op = 'ChunkTouches.awaitUnclaimed';
     const k = gcKeys(this.namespace, store);
     let claimed = 0;
-    for (const batch of batches(unique(digests))) {
+    for (const batch of batches(unique(digests), BATCH)) {
       const { values } = await runScript(this.redis, op, 'gcClaimed', [k.claims], batch);
       claimed += replyInt(op, values[0]);
     }
@@ -212,16 +213,6 @@ export class ChunkTouches implements WriterTouches, GcFence {
 function assertDigests(op: string, digests: readonly string[]): void {
   if (!Array.isArray(digests)) throw indexError(IndexScriptCode.BAD_ARGUMENT, op, 'digests must be an array');
   for (const d of digests) assertKey(op, 'digest', d);
-}
-
-function unique(items: readonly string[]): string[] {
-  return [...new Set(items)];
-}
-
-function batches<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += BATCH) out.push(items.slice(i, i + BATCH));
-  return out;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -90,7 +90,14 @@ export class GcRuns<R extends GcRunRecord> {
     const op = 'GcRuns.renew';
     assertKey(op, 'token', token);
     assertInteger(op, 'leaseMs', leaseMs, 1);
-    const { code } = await runScript(this.redis, op, 'extendLock', [gcRunKeys(this.namespace, store).lock], [token, leaseMs], [IndexScriptCode.NOT_FOUND, IndexScriptCode.NOT_OWNER]);
+    const { code } = await runScript(
+      this.redis,
+      op,
+      'extendLock',
+      [gcRunKeys(this.namespace, store).lock],
+      [token, leaseMs],
+      [IndexScriptCode.NOT_FOUND, IndexScriptCode.NOT_OWNER],
+    );
     return code === IndexScriptCode.OK;
   }
 

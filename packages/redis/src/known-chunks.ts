@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { commandFailed, type IndexError } from './errors.js';
 import { assertNamespace, knownKey, unconfirmedKey } from './keys.js';
+import { batches, unique } from './batches.js';
 
 /** Members sent per command. */
 const BATCH = 500;
@@ -41,7 +42,7 @@ export class KnownChunks {
     if (digests.length === 0) return true;
     const key = knownKey(this.namespace, store);
     const pipeline = this.redis.pipeline();
-    for (const batch of batches(unique(digests))) {
+    for (const batch of batches(unique(digests), BATCH)) {
       const args: (string | number)[] = [];
       for (const d of batch) args.push(nowMs, d);
       pipeline.zadd(key, ...args);
@@ -67,7 +68,7 @@ export class KnownChunks {
     const key = knownKey(this.namespace, store);
     const since = nowMs - ttlMs;
     const out: boolean[] = [];
-    for (const batch of batches(digests)) {
+    for (const batch of batches(digests, BATCH)) {
       const scores = await this.run('KnownChunks.known', () => this.redis.zmscore(key, ...batch));
       if (!scores) return digests.map(() => false);
       for (const s of scores) out.push(s !== null && Number(s) >= since);
@@ -80,7 +81,7 @@ export class KnownChunks {
     if (digests.length === 0) return true;
     const key = knownKey(this.namespace, store);
     const pipeline = this.redis.pipeline();
-    for (const batch of batches(unique(digests))) pipeline.zrem(key, ...batch).zrem(unconfirmedKey(this.namespace, store), ...batch);
+    for (const batch of batches(unique(digests), BATCH)) pipeline.zrem(key, ...batch).zrem(unconfirmedKey(this.namespace, store), ...batch);
     return this.exec('KnownChunks.forget', () => pipeline.exec()).then((ok) => ok !== undefined);
   }
 
@@ -120,14 +121,4 @@ export class KnownChunks {
     }
     return results.map(([, v]) => v);
   }
-}
-
-function unique(items: readonly string[]): string[] {
-  return [...new Set(items)];
-}
-
-function batches<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += BATCH) out.push(items.slice(i, i + BATCH));
-  return out;
 }
