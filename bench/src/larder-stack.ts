@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -44,7 +45,12 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     volume: { path: path.join(opts.workDir, 'volume') },
     redis: { url: opts.redis.url },
     // Always a port of its own: the default (8781) may be taken by another Larder on the machine.
-    gateway: { listen: `127.0.0.1:${httpPort}`, nbdListen: `127.0.0.1:${nbdPort}`, s3Listen: `127.0.0.1:${s3Port}` },
+    gateway: {
+      listen: `127.0.0.1:${httpPort}`,
+      nbdListen: `127.0.0.1:${nbdPort}`,
+      s3Listen: `127.0.0.1:${s3Port}`,
+      ...(opts.gatewayWorkers === undefined ? {} : { workers: opts.gatewayWorkers }),
+    },
     accessKeys: [{ ...BENCH_ACCESS_KEY, buckets: ['*'], access: 'read-write' }],
     s3: { endpoint: opts.s3.endpoint, region: opts.s3.region, pathStyle: opts.s3.pathStyle, accessKeyId: opts.s3.accessKeyId, secretAccessKey: opts.s3.secretAccessKey },
     datastores,
@@ -91,7 +97,8 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
         ),
       storeName,
       nbdUri: (image) => `nbd://127.0.0.1:${nbdPort}/${storeName(image)}/${indexName(image)}`,
-      gatewayPids: () => (gateway.child.pid ? [gateway.child.pid] : []),
+      // With `gateway.workers` > 1 the gateway's pid is the supervisor's: its workers are its children.
+      gatewayPids: () => (gateway.child.pid ? [gateway.child.pid, ...childPids(gateway.child.pid)] : []),
       stop,
     };
   } catch (err) {
@@ -154,3 +161,12 @@ export const larderStackHook: LarderHook = {
   start,
   indexBench,
 };
+
+/** The child processes of `pid` (from /proc; none when it cannot be read). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
