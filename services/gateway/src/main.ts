@@ -4,7 +4,7 @@ import { loadConfig } from '@larder/config';
 import { joinClusterMetrics, serveClusterMetrics } from '@larder/metrics';
 import { connectNodeDeps, runMain } from '@larder/service-kit';
 import { startGateway } from './gateway.js';
-import { superviseWorkers, workerCount, workerRole } from './workers.js';
+import { shareProofs, superviseWorkers, workerCount, workerRole } from './workers.js';
 
 // `gateway.workers` > 1: this process only supervises; its workers (this script again) share the HTTP port. A config
 // that does not load is left to runMain, which says what is wrong.
@@ -27,6 +27,7 @@ if (cluster.isPrimary && workers > 1) {
     // NBD and the S3 endpoint run in worker 0 only (their ports are not shared); every worker serves HTTP.
     const single = worker.index === 0 ? {} : { nbdListen: false as const, s3Listen: false as const };
     const gateway = await startGateway({ ...deps, config, configStatus, worker, ...single });
+    shareProofs(gateway.chunks);
     process.stdout.write(`Larder gateway: ${gateway.url}${worker.count > 1 ? ` (worker ${worker.index} of ${worker.count})` : ''}\n`);
     return {
       stop: async () => {

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { createLogger } from '@larder/telemetry';
+import type { FileIdentity } from '@larder/volume';
 
 const log = createLogger('gateway');
 
@@ -93,7 +94,32 @@ export function superviseWorkers(count: number, opts: SuperviseOptions = {}): vo
       quick ? restartDelayMs : 0,
     );
   });
+  // A chunk file one worker verified (or a fetcher verified for it) is proven for the others too: relay the proofs.
+  cluster.on('message', (from, msg: { type?: string }) => {
+    if (msg?.type !== PROOF) return;
+    for (const w of started.keys()) if (w !== from && w.isConnected()) w.send(msg);
+  });
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));
   for (let i = 0; i < count; i++) fork(i);
+}
+
+const PROOF = 'larder:chunk-proof';
+
+/** What a worker's chunk store shares with the other workers: the proofs it makes, and the ones they make. */
+export interface ProofSharing {
+  onProof(fn: (key: string, identity: FileIdentity) => void): void;
+  acceptProof(key: string, identity: FileIdentity): void;
+}
+
+/**
+ * In a worker: send every proof the chunk store makes to the supervisor (which relays it to the other workers), and
+ * take theirs, so that a chunk verified by one worker is not hashed again by each of the others on its first hit there.
+ */
+export function shareProofs(chunks: ProofSharing): void {
+  if (!cluster.isWorker) return;
+  chunks.onProof((key, identity) => process.send?.({ type: PROOF, key, identity }));
+  process.on('message', (msg: { type?: string; key?: string; identity?: FileIdentity }) => {
+    if (msg?.type === PROOF && typeof msg.key === 'string' && msg.identity) chunks.acceptProof(msg.key, msg.identity);
+  });
 }
