@@ -77,7 +77,8 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     spawnNode('cache-index');
     for (let i = 0; i < (opts.fetchers ?? 1); i++) spawnNode('chunk-fetcher');
     const gateway = spawnNode('gateway');
-    await waitForPort('127.0.0.1', httpPort, 20_000, gateway.child).catch((err: Error) => {
+    // Several gateway processes load their modules at once: on a busy 2-core machine that takes longer.
+    await waitForPort('127.0.0.1', httpPort, (opts.gatewayWorkers ?? 1) > 1 ? 60_000 : 20_000, gateway.child).catch((err: Error) => {
       throw new Error(`${err.message}; gateway stderr: ${gateway.stderrTail()}`, { cause: err });
     });
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;

@@ -2,8 +2,6 @@ import '@larder/service-kit/threadpool';
 import cluster from 'node:cluster';
 import { loadConfig } from '@larder/config';
 import { joinClusterMetrics, serveClusterMetrics } from '@larder/metrics';
-import { connectNodeDeps, runMain } from '@larder/service-kit';
-import { startGateway } from './gateway.js';
 import { shareProofs, superviseWorkers, workerCount, workerRole } from './workers.js';
 
 // `gateway.workers` > 1: this process only supervises; its workers (this script again) share the HTTP port. A config
@@ -19,6 +17,8 @@ if (cluster.isPrimary && workers > 1) {
   serveClusterMetrics();
   superviseWorkers(workers);
 } else {
+  // Loaded here, not above: the supervisor does without the gateway's modules (it starts faster and holds less).
+  const [{ connectNodeDeps, runMain }, { startGateway }] = await Promise.all([import('@larder/service-kit'), import('./gateway.js')]);
   const worker = workerRole(workers);
   // `/metrics` on any worker answers for all of them (added up by the supervisor).
   joinClusterMetrics();
