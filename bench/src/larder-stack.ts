@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -88,6 +89,9 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
       if (i > 100) throw new Error(`Larder did not come up: ${JSON.stringify(s)}; gateway stderr: ${gateway.stderrTail()}`);
       await sleep(100);
     }
+    // The port answers once one worker listens; a measurement must not start while the others still load (they would
+    // take the CPU, and the connections made meanwhile all go to the first).
+    if ((opts.gatewayWorkers ?? 1) > 1) await allWorkersAnswer(httpPort, opts.gatewayWorkers ?? 1, 60_000);
     return {
       gatewayUrl,
       // A gateway without the S3 endpoint never opens the port.
@@ -169,5 +173,32 @@ function childPids(pid: number): number[] {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
+  }
+}
+
+/** Wait until each of the gateway's `workers` worker processes has answered `/v1/status` on a connection of its own. */
+async function allWorkersAnswer(port: number, workers: number, timeoutMs: number): Promise<void> {
+  const seen = new Set<number>();
+  const until = Date.now() + timeoutMs;
+  while (seen.size < workers) {
+    if (Date.now() > until) throw new Error(`only gateway workers ${[...seen].join(', ')} of ${workers} answered within ${timeoutMs} ms`);
+    // A new connection each time (no keep-alive agent): the cluster hands each one to the next listening worker.
+    const worker = await new Promise<number | undefined>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/v1/status', agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => {
+            try {
+              resolve((JSON.parse(body) as { gatewayProcess?: { worker?: number } }).gatewayProcess?.worker);
+            } catch {
+              resolve(undefined);
+            }
+          });
+        })
+        .on('error', () => resolve(undefined));
+    });
+    if (worker !== undefined) seen.add(worker);
+    else await sleep(100);
   }
 }
