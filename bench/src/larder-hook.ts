@@ -30,6 +30,8 @@ export interface LarderStartOptions {
   fetchers?: number;
   /** Requests each fetcher works on at once (`fetcher.concurrency`); Larder's default when absent. */
   fetcherConcurrency?: number;
+  /** The gateway's HTTP processes (`gateway.workers`); Larder's default (1) when absent. */
+  gatewayWorkers?: number;
   /** Empty scratch directory for this stack (cache files, config, logs). */
   workDir: string;
   /** More datastores in the same bucket, by name (a scenario's own store, e.g. one made by `casync make`). */

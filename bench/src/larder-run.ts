@@ -8,6 +8,8 @@ import type { BenchContext } from './types.js';
 export interface LarderRunOptions {
   fetchers?: number;
   fetcherConcurrency?: number;
+  /** The gateway's HTTP processes (`gateway.workers`). */
+  gatewayWorkers?: number;
   /** More datastores in the bench bucket (see `LarderStartOptions.extraDatastores`). */
   extraDatastores?: Record<string, ExtraDatastore>;
 }
@@ -27,6 +29,7 @@ export async function withLarder<T>(ctx: BenchContext, fn: (stack: LarderStack) 
     workDir,
     ...(opts.fetchers === undefined ? {} : { fetchers: opts.fetchers }),
     ...(opts.fetcherConcurrency === undefined ? {} : { fetcherConcurrency: opts.fetcherConcurrency }),
+    ...(opts.gatewayWorkers === undefined ? {} : { gatewayWorkers: opts.gatewayWorkers }),
     ...(opts.extraDatastores === undefined ? {} : { extraDatastores: opts.extraDatastores }),
   });
   try {

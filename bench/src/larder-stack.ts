@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -44,7 +46,12 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     volume: { path: path.join(opts.workDir, 'volume') },
     redis: { url: opts.redis.url },
     // Always a port of its own: the default (8781) may be taken by another Larder on the machine.
-    gateway: { listen: `127.0.0.1:${httpPort}`, nbdListen: `127.0.0.1:${nbdPort}`, s3Listen: `127.0.0.1:${s3Port}` },
+    gateway: {
+      listen: `127.0.0.1:${httpPort}`,
+      nbdListen: `127.0.0.1:${nbdPort}`,
+      s3Listen: `127.0.0.1:${s3Port}`,
+      ...(opts.gatewayWorkers === undefined ? {} : { workers: opts.gatewayWorkers }),
+    },
     accessKeys: [{ ...BENCH_ACCESS_KEY, buckets: ['*'], access: 'read-write' }],
     s3: { endpoint: opts.s3.endpoint, region: opts.s3.region, pathStyle: opts.s3.pathStyle, accessKeyId: opts.s3.accessKeyId, secretAccessKey: opts.s3.secretAccessKey },
     datastores,
@@ -71,7 +78,8 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     spawnNode('cache-index');
     for (let i = 0; i < (opts.fetchers ?? 1); i++) spawnNode('chunk-fetcher');
     const gateway = spawnNode('gateway');
-    await waitForPort('127.0.0.1', httpPort, 20_000, gateway.child).catch((err: Error) => {
+    // Several gateway processes load their modules at once: on a busy 2-core machine that takes longer.
+    await waitForPort('127.0.0.1', httpPort, (opts.gatewayWorkers ?? 1) > 1 ? 60_000 : 20_000, gateway.child).catch((err: Error) => {
       throw new Error(`${err.message}; gateway stderr: ${gateway.stderrTail()}`, { cause: err });
     });
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;
@@ -81,6 +89,9 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
       if (i > 100) throw new Error(`Larder did not come up: ${JSON.stringify(s)}; gateway stderr: ${gateway.stderrTail()}`);
       await sleep(100);
     }
+    // The port answers once one worker listens; a measurement must not start while the others still load (they would
+    // take the CPU, and the connections made meanwhile all go to the first).
+    if ((opts.gatewayWorkers ?? 1) > 1) await allWorkersAnswer(httpPort, opts.gatewayWorkers ?? 1, 60_000);
     return {
       gatewayUrl,
       // A gateway without the S3 endpoint never opens the port.
@@ -91,7 +102,8 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
         ),
       storeName,
       nbdUri: (image) => `nbd://127.0.0.1:${nbdPort}/${storeName(image)}/${indexName(image)}`,
-      gatewayPids: () => (gateway.child.pid ? [gateway.child.pid] : []),
+      // With `gateway.workers` > 1 the gateway's pid is the supervisor's: its workers are its children.
+      gatewayPids: () => (gateway.child.pid ? [gateway.child.pid, ...childPids(gateway.child.pid)] : []),
       stop,
     };
   } catch (err) {
@@ -154,3 +166,39 @@ export const larderStackHook: LarderHook = {
   start,
   indexBench,
 };
+
+/** The child processes of `pid` (from /proc; none when it cannot be read). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Wait until each of the gateway's `workers` worker processes has answered `/v1/status` on a connection of its own. */
+async function allWorkersAnswer(port: number, workers: number, timeoutMs: number): Promise<void> {
+  const seen = new Set<number>();
+  const until = Date.now() + timeoutMs;
+  while (seen.size < workers) {
+    if (Date.now() > until) throw new Error(`only gateway workers ${[...seen].join(', ')} of ${workers} answered within ${timeoutMs} ms`);
+    // A new connection each time (no keep-alive agent): the cluster hands each one to the next listening worker.
+    const worker = await new Promise<number | undefined>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/v1/status', agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => {
+            try {
+              resolve((JSON.parse(body) as { gatewayProcess?: { worker?: number } }).gatewayProcess?.worker);
+            } catch {
+              resolve(undefined);
+            }
+          });
+        })
+        .on('error', () => resolve(undefined));
+    });
+    if (worker !== undefined) seen.add(worker);
+    else await sleep(100);
+  }
+}

@@ -13,6 +13,13 @@ import { FORMATS, formatCase } from './common.js';
 /** Concurrency of the chunk-hit load. */
 export const CHUNK_HIT_CONCURRENCY = 64;
 
+/** The gateway's HTTP processes measured (`gateway.workers`): the default, and one per core of this 2-core machine. */
+export const GATEWAY_WORKERS = [1, 2];
+
+function workerLabel(workers: number): string {
+  return workers === 1 ? '1 worker' : `${workers} workers`;
+}
+
 /** Figures of a load run. */
 function loadFigures(r: HttpLoadResult) {
   return [
@@ -55,23 +62,29 @@ export const chunkHits: Scenario = {
       } finally {
         await nginx.stop();
       }
-      await withLarder(ctx, async (stack) => {
-        const store = stack.storeName(image);
-        const paths = image.chunks.map((ch) => `/v1/stores/${encodeURIComponent(store)}/chunks/${ch.digest}`);
-        ctx.log(`larder: caching every ${format} chunk, then the chunk-hit load`);
-        const warm = await runHttpLoad({ base: stack.gatewayUrl, paths, concurrency: CHUNK_HIT_CONCURRENCY, requests: paths.length, durationMs: 600_000 });
-        if (warm.errors) out.note(`Larder ${format}: ${warm.errors} errors while caching the chunks (${warm.firstError ?? ''}).`);
-        const r = await loadTest({ base: stack.gatewayUrl, paths, concurrency: CHUNK_HIT_CONCURRENCY, durationMs: ctx.sizes.loadDurationMs });
-        const row = out.row({
-          case: c,
-          system: 'Larder gateway (cached)',
-          link: `${ctx.linkLabel} (unused: every chunk cached)`,
-          figures: loadFigures(r),
-          note: loadNote(r, paths.length),
-        });
-        out.ratio(c, 'Larder / nginx', 'requests/s', row, nginxRow);
-        out.ratio(c, 'Larder / nginx', 'p99', row, nginxRow);
-      });
+      for (const workers of GATEWAY_WORKERS) {
+        await withLarder(
+          ctx,
+          async (stack) => {
+            const store = stack.storeName(image);
+            const paths = image.chunks.map((ch) => `/v1/stores/${encodeURIComponent(store)}/chunks/${ch.digest}`);
+            ctx.log(`larder (${workerLabel(workers)}): caching every ${format} chunk, then the chunk-hit load`);
+            const warm = await runHttpLoad({ base: stack.gatewayUrl, paths, concurrency: CHUNK_HIT_CONCURRENCY, requests: paths.length, durationMs: 600_000 });
+            if (warm.errors) out.note(`Larder ${format}: ${warm.errors} errors while caching the chunks (${warm.firstError ?? ''}).`);
+            const r = await loadTest({ base: stack.gatewayUrl, paths, concurrency: CHUNK_HIT_CONCURRENCY, durationMs: ctx.sizes.loadDurationMs });
+            const row = out.row({
+              case: c,
+              system: `Larder gateway (cached, ${workerLabel(workers)})`,
+              link: `${ctx.linkLabel} (unused: every chunk cached)`,
+              figures: loadFigures(r),
+              note: loadNote(r, paths.length),
+            });
+            out.ratio(c, `Larder (${workerLabel(workers)}) / nginx`, 'requests/s', row, nginxRow);
+            out.ratio(c, `Larder (${workerLabel(workers)}) / nginx`, 'p99', row, nginxRow);
+          },
+          { gatewayWorkers: workers },
+        );
+      }
     }
     if (!ctx.larder) out.note(LARDER_NOT_WIRED);
     out.note('The load generator shares the 2 cores with the server under test, the same way for both.');

@@ -12,6 +12,7 @@ export const RESTART_PATHS: readonly string[] = [
   'gateway.nbdTls',
   'gateway.s3Listen',
   'gateway.touchFlushInterval',
+  'gateway.workers',
   'volume.path',
   's3.embedded',
   'index.evictInterval',

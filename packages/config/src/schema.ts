@@ -202,6 +202,8 @@ export const configSchema = z
         nbdAccess: z.array(z.object({ identity: z.string().min(1), datastores: z.array(z.string().min(1)).min(1) }).strict()).default([]),
         /** How long a record that a chunk is in S3 (fetched, written or seen by Larder) is believed before a PUT of it is sent to S3 again. */
         knownChunkTtl: duration.default(7 * 24 * 3600_000),
+        /** HTTP processes sharing `listen` (node:cluster) when the gateway runs as its own process; `auto`: one per CPU. */
+        workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
       })
       .strict()
       .default({
@@ -214,6 +216,7 @@ export const configSchema = z
         knownChunkTtl: 7 * 24 * 3600_000,
         allowOpen: false,
         nbdAccess: [],
+        workers: 1,
       }),
     /** Bearer tokens of the HTTP routes and config changes; none: the gateway listens on loopback only and config changes are open to anyone on NATS. */
     tokens: z.array(tokenSchema).default([]),

@@ -1,4 +1,4 @@
-export { registry, initMetrics, renderMetrics } from './registry.js';
+export { registry, initMetrics, renderMetrics, serveClusterMetrics, joinClusterMetrics } from './registry.js';
 export { SummedGauge } from './summed-gauge.js';
 export type { GaugeSource } from './summed-gauge.js';
 export { serveMetrics } from './serve-metrics.js';

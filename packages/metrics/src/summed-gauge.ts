@@ -18,6 +18,8 @@ export class SummedGauge {
       name,
       help,
       registers: [registry],
+      // Across the gateway's worker processes (cluster-metrics.ts) alike.
+      aggregator: combine,
       async collect() {
         const readings = await Promise.all(
           [...sources].map((fn) =>

@@ -58,6 +58,7 @@ export class ChunkStore {
   /** Verifications under way, by chunk key and file identity: concurrent first opens of one file hash it once. */
   private readonly verifying = new SingleFlight<ChunkFileVerdict>();
   private readonly quarantineListeners: ((key: string) => void)[] = [];
+  private readonly proofListeners: ((key: string, identity: FileIdentity) => void)[] = [];
 
   constructor(private readonly deps: ChunkStoreDeps) {}
 
@@ -82,7 +83,7 @@ export class ChunkStore {
       if (reply.source !== 'volume' && this.deps.verify) {
         // Fetched and verified by a chunk-fetcher just now, before it wrote the file.
         const identity = fileIdentity(fstatSync(fetched));
-        this.proofs.add(key, identity);
+        this.prove(key, identity);
         return { fd: fetched, hit: false, size: identity.size };
       }
       const checked = await this.check(store, digest, key, fetched);
@@ -104,7 +105,7 @@ export class ChunkStore {
       // Verified by a chunk-fetcher before it wrote the file, as in `open`: the client's open that follows need not hash it again.
       if (reply.source !== 'volume' && this.deps.verify) {
         try {
-          this.proofs.add(key, fileIdentity(statSync(path)));
+          this.prove(key, fileIdentity(statSync(path)));
         } catch {
           // Gone already (evicted): the client's open fetches it again.
         }
@@ -143,6 +144,16 @@ export class ChunkStore {
 
   /** This process wrote the file `identity` of chunk `key` from a body it verified (an S3 PUT): its first open needs no hash. */
   vouch(key: string, identity: FileIdentity): void {
+    if (this.deps.verify) this.prove(key, identity);
+  }
+
+  /** Call `fn` with every proof this store makes (a file verified here, or by a fetcher for it): the gateway's other workers take them. */
+  onProof(fn: (key: string, identity: FileIdentity) => void): void {
+    this.proofListeners.push(fn);
+  }
+
+  /** A proof another worker of this gateway made: its open of the same unchanged file needs no hash here either. */
+  acceptProof(key: string, identity: FileIdentity): void {
     if (this.deps.verify) this.proofs.add(key, identity);
   }
 
@@ -214,7 +225,7 @@ export class ChunkStore {
       verifyChunkFile(fd, digest, check),
     );
     if (verdict.ok) {
-      this.proofs.add(key, verdict.identity);
+      this.prove(key, verdict.identity);
       return { data: verdict.data, size: verdict.identity.size };
     }
     try {
@@ -223,6 +234,11 @@ export class ChunkStore {
       closeQuietly(fd);
     }
     return undefined;
+  }
+
+  private prove(key: string, identity: FileIdentity): void {
+    this.proofs.add(key, identity);
+    for (const fn of this.proofListeners) fn(key, identity);
   }
 
   /** The chunk's file on this node, opened, or undefined when the volume does not hold it. */

@@ -58,6 +58,8 @@ export interface GatewayDeps {
   configStatus?: () => object;
   /** The node's S3 request budgets, shown as `s3Budgets` in /v1/status. */
   budgets?: { status(): Promise<object[]> };
+  /** This process's place among the gateway's HTTP processes (`gateway.workers`), shown as `gatewayProcess` in /v1/status. */
+  worker?: { index: number; count: number };
 }
 
 /** A running gateway. */

@@ -10,12 +10,14 @@ const ONE_READ = 256 * 1024;
  * A small file costs one synchronous read (its size is what the read returned); a larger one is streamed on
  * from where that first read stopped. Resolves to the body's size (0 for HEAD), for the metrics.
  */
-export async function serveFile(req: IncomingMessage, res: ServerResponse, fd: number, headers: Record<string, string | number>): Promise<number> {
+export async function serveFile(req: IncomingMessage, res: ServerResponse, fd: number, headers: Record<string, string | number>, knownSize?: number): Promise<number> {
   let streaming = false;
   try {
-    const first = Buffer.allocUnsafe(ONE_READ);
-    const bytesRead = readSync(fd, first, 0, ONE_READ, 0);
-    const size = bytesRead < ONE_READ ? bytesRead : fstatSync(fd).size;
+    // A size the caller knows (the chunk store's fstat) sizes the buffer: a 64 KiB chunk does not cost a 256 KiB allocation.
+    const want = knownSize !== undefined && knownSize < ONE_READ ? knownSize + 1 : ONE_READ;
+    const first = Buffer.allocUnsafe(want);
+    const bytesRead = readSync(fd, first, 0, want, 0);
+    const size = bytesRead < want ? bytesRead : fstatSync(fd).size;
     res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') {
       res.end();
@@ -28,7 +30,7 @@ export async function serveFile(req: IncomingMessage, res: ServerResponse, fd: n
     res.write(first);
     // The stream owns the descriptor from here and closes it when it ends or is destroyed.
     streaming = true;
-    await pipeline(createReadStream('', { fd, start: ONE_READ, highWaterMark: 1024 * 1024 }), res).catch(() => {
+    await pipeline(createReadStream('', { fd, start: bytesRead, highWaterMark: 1024 * 1024 }), res).catch(() => {
       // The client went away mid-body: nothing to answer.
     });
     return size;

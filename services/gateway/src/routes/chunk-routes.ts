@@ -52,7 +52,7 @@ async function serveChunk(
   try {
     const chunk = await chunks.open(store, digest, low ? 'low' : 'normal');
     if (chunk.hit) clearImmediate(early);
-    const bytes = await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'));
+    const bytes = await serveFile(req, res, chunk.fd, chunkHeaders(digest, chunk.hit ? 'hit' : 'miss'), chunk.size);
     (chunk.hit ? series.hit : series.miss).observe((performance.now() - t0) / 1000, bytes);
   } catch (err) {
     series.error.observe((performance.now() - t0) / 1000, 0);

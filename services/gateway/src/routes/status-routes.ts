@@ -91,6 +91,8 @@ export function statusRoutes(deps: {
   recentErrors?: () => RecentError[];
   /** The node's S3 request budgets. */
   budgets?: { status(): Promise<object[]> };
+  /** Which of the gateway's HTTP processes answers (`gateway.workers`): its per-process sections are its own. */
+  worker?: { index: number; count: number };
 }): Route[] {
   return [
     {
@@ -146,6 +148,7 @@ export function statusRoutes(deps: {
         const s3Endpoint = deps.s3Endpoint?.() ?? null;
         sendJson(res, 200, {
           namespace: cfg.namespace,
+          gatewayProcess: { pid: process.pid, worker: deps.worker?.index ?? 0, workers: deps.worker?.count ?? 1 },
           redis: { online: redisError === undefined, ...(redisError === undefined ? {} : { error: redisError }) },
           index: index?.index ?? null,
           volume: index?.volume ?? null,
