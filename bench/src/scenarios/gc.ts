@@ -88,7 +88,8 @@ export const gc: Scenario = {
       redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
       nats: { servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
       s3: { endpoint: s3.endpoint, pathStyle: true },
-      fetcher: { timeout: '30s', retries: 3, backoff: '100ms' },
+      // s3rver deletes a key in ~5–50 ms (files and folders): a 1,000-key DeleteObjects may take a minute on a busy machine.
+      fetcher: { timeout: '180s', retries: 3, backoff: '100ms' },
       gc: { grace: '1h', workDir: path.join(dir, 'work') },
       datastores: { [STORE]: { layout: 'pbs', bucket: BUCKET, prefix: STORE, owned: true } },
     });
