@@ -4,6 +4,7 @@ import { chunkHits } from './chunk-hits.js';
 import { coldRestore } from './cold-restore.js';
 import { configLookups } from './config-lookups.js';
 import { fetcherScaling } from './fetcher-scaling.js';
+import { gc } from './gc.js';
 import { indexThroughput } from './index-throughput.js';
 import { memory } from './memory.js';
 import { mixed } from './mixed.js';
@@ -24,6 +25,7 @@ export const SCENARIOS: readonly Scenario[] = [
   configLookups,
   chunkClient,
   seedBackup,
+  gc,
 ];
 
 /** The scenario called `name`, or undefined. */

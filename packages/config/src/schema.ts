@@ -284,9 +284,13 @@ export const configSchema = z
         grace: duration.default(24 * 3600_000 + 5 * 60_000),
         /** Where the mark phase keeps its sorted digest files. */
         workDir: z.string().default('.larder/gc'),
+        /** A datastore's GC lease: a worker that dies mid-run holds the datastore at most this long (renewed every third). */
+        lease: duration.pipe(z.number().min(1000, { message: 'must be at least 1s' })).default(30_000),
+        /** The lease of the chunks a run claims for deletion: a dead run's claims keep those chunks at most this long. */
+        claimLease: duration.pipe(z.number().min(1000, { message: 'must be at least 1s' })).default(60_000),
       })
       .strict()
-      .default({ grace: 24 * 3600_000 + 5 * 60_000, workDir: '.larder/gc' }),
+      .default({ grace: 24 * 3600_000 + 5 * 60_000, workDir: '.larder/gc', lease: 30_000, claimLease: 60_000 }),
     telemetry: z.object({ otlpEndpoint: z.string().url().optional() }).strict().default({}),
     /** Where each service run as its own process serves `/metrics` (`false`: not at all); the gateway serves it on its own port. */
     metrics: z

@@ -30,6 +30,8 @@ function emptyStats(): S3ServerStats {
     headsByKey: new Map(),
     getsPerSecond: new Map(),
     getsPerSignedSecond: new Map(),
+    lists: 0,
+    deleteObjects: 0,
     throttled: 0,
   };
 }
@@ -117,6 +119,11 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
       stats.puts++;
       stats.putsByKey.set(key, (stats.putsByKey.get(key) ?? 0) + 1);
     }
+    const query = (req.url ?? '').split('?')[1] ?? '';
+    // A bucket GET is a LIST page (or a bucket sub-resource such as ?location); POST ?delete is a DeleteObjects batch.
+    if (req.method === 'GET' && !key && /^\/+[^/]+\/?$/.test((req.url ?? '').split('?')[0] ?? '') && !/(^|&)(location|versioning|acl|policy|cors|lifecycle)(=|&|$)/.test(query))
+      stats.lists++;
+    if (req.method === 'POST' && /(^|&)delete(=|&|$)/.test(query)) stats.deleteObjects++;
     if (req.method === 'HEAD' && key) {
       stats.heads++;
       stats.headsByKey.set(key, (stats.headsByKey.get(key) ?? 0) + 1);

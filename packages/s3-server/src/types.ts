@@ -61,6 +61,10 @@ export interface S3ServerStats {
   getsPerSignedSecond: Map<number, number>;
   /** Requests answered by the `rateLimit` fault instead of served. */
   throttled: number;
+  /** Bucket LISTs (one per page of up to 1,000 keys). */
+  lists: number;
+  /** DeleteObjects requests (`POST ?delete`, up to 1,000 keys each). */
+  deleteObjects: number;
 }
 
 /** A running embedded S3 server. */

@@ -164,10 +164,10 @@ describe('GC engine', () => {
   });
 
   it('S3 stopped in the middle of the sweep loses no referenced chunk; the next run completes', async () => {
-    // Enough chunks for two LIST pages (1000 keys each), referenced ones among them.
+    // Enough chunks for three LIST pages (1000 keys each) and two DeleteObjects batches, referenced ones among them.
     const referenced: string[] = [];
     const all: string[] = [];
-    for (let i = 0; i < 1200; i++) {
+    for (let i = 0; i < 2600; i++) {
       const d = await bed.putChunk('cut', { ageMs: 2 * HOUR });
       all.push(d);
       if (i % 5 === 0) referenced.push(d);

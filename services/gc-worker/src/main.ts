@@ -7,8 +7,9 @@ await runMain(
   async ({ config }) => {
     const deps = await connectNodeDeps(config(), 'gc-worker');
     try {
-      const engine = createGcEngine({ ...deps, config });
-      const worker = await startGcWorker({ ...deps, config, engine });
+      const { lease, claimLease } = config().gc;
+      const engine = createGcEngine({ ...deps, config, claimLeaseMs: claimLease });
+      const worker = await startGcWorker({ ...deps, config, engine, leaseMs: lease });
       return {
         stop: async () => {
           await worker.stop();

@@ -39,8 +39,8 @@ export interface S3SweepResult {
 
 /**
  * Delete from S3 the chunk objects no index references, older than the cutoff and not touched by a writer since:
- * a streaming merge-join of the LIST (digest order) against the marked file; each page's candidates are claimed in the
- * fence, deleted with DeleteObjects and released. A dry run claims and deletes nothing and counts the candidates.
+ * a streaming merge-join of the LIST (digest order) against the marked file; candidates, in batches of 1,000 across
+ * pages, are claimed in the fence, deleted with DeleteObjects and released. A dry run claims and deletes nothing and counts the candidates.
  * A LIST failure stops the sweep (throws) before anything of that page is deleted; `out` holds the counts so far.
  */
 export async function sweepS3(ds: ResolvedDatastore, opts: S3SweepOptions, out: S3SweepResult = { chunks: 0, bytes: 0, keptByGrace: 0, keptByTouch: 0 }): Promise<S3SweepResult> {
@@ -48,6 +48,9 @@ export async function sweepS3(ds: ResolvedDatastore, opts: S3SweepOptions, out: 
   let listed = 0;
   try {
     let cur = reader.next();
+    // Candidates gather across LIST pages into full DeleteObjects batches: one request per 1,000 deletes, not one per
+    // page (unreferenced chunks are spread over every page). Those of a page whose successor fails to list are not deleted.
+    let candidates: ChunkObject[] = [];
     const pages = listChunkPages(opts.client, ds, opts.policy)[Symbol.asyncIterator]();
     for (;;) {
       let step: IteratorResult<ChunkObject[]>;
@@ -57,7 +60,6 @@ export async function sweepS3(ds: ResolvedDatastore, opts: S3SweepOptions, out: 
         throw new GcAbort('failed', `listing the chunks of ${ds.name} in S3 failed, S3 sweep stopped: ${(err as Error).message}`, { cause: err });
       }
       if (step.done) break;
-      const candidates: ChunkObject[] = [];
       for (const obj of step.value) {
         listed++;
         const digest = Buffer.from(obj.digest, 'hex');
@@ -66,10 +68,14 @@ export async function sweepS3(ds: ResolvedDatastore, opts: S3SweepOptions, out: 
         if (obj.lastModified > opts.cutoffMs) out.keptByGrace++;
         else candidates.push(obj);
       }
-      for (let i = 0; i < candidates.length; i += DELETE_BATCH) await deleteBatch(ds, candidates.slice(i, i + DELETE_BATCH), opts, out);
+      while (candidates.length >= DELETE_BATCH) {
+        await deleteBatch(ds, candidates.slice(0, DELETE_BATCH), opts, out);
+        candidates = candidates.slice(DELETE_BATCH);
+      }
       opts.progress(listed);
       checkCancelled(opts.signal);
     }
+    if (candidates.length > 0) await deleteBatch(ds, candidates, opts, out);
   } finally {
     await reader.close();
   }
