@@ -23,8 +23,7 @@ export function chunkFolder(ds: Pick<ResolvedDatastore, 'layout' | 'prefix'>): s
 
 /**
  * Every object under `prefix`, one LIST page (up to 1000 keys) at a time, in key order. ListObjects (v1) paged by
- * Marker = the last key seen: every S3 serves it, and the embedded S3 server (s3rver) fails v2's continuation tokens
- * on this Node (DES is gone from OpenSSL 3).
+ * Marker = the last key seen: every S3 serves it, older S3-compatible servers among them.
  */
 export async function* listPages(client: S3Client, bucket: string, prefix: string, policy: RetryPolicy): AsyncIterable<ListedObject[]> {
   let marker: string | undefined;
