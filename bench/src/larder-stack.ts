@@ -55,6 +55,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
   await writeFile(file, stringify(config));
   const env = { ...process.env, LARDER_CONFIG: file, LARDER_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const services: Service[] = [];
+  const roles: { role: string; service: Service }[] = [];
   const spawnNode = (service: string) => {
     // LARDER_BENCH_PROFILE_DIR=DIR writes a CPU profile of every Larder process (read them to see where time goes).
     const prof = process.env.LARDER_BENCH_PROFILE_DIR
@@ -62,6 +63,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
       : [];
     const s = spawnService(process.execPath, [...prof, main(service)], { env });
     services.push(s);
+    roles.push({ role: service, service: s });
     return s;
   };
   const stop = async () => {
@@ -92,6 +94,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
       storeName,
       nbdUri: (image) => `nbd://127.0.0.1:${nbdPort}/${storeName(image)}/${indexName(image)}`,
       gatewayPids: () => (gateway.child.pid ? [gateway.child.pid] : []),
+      processes: () => roles.flatMap((r) => (r.service.child.pid ? [{ role: r.role, pid: r.service.child.pid }] : [])),
       stop,
     };
   } catch (err) {
