@@ -73,7 +73,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     spawnNode('cache-index');
     for (let i = 0; i < (opts.fetchers ?? 1); i++) spawnNode('chunk-fetcher');
     const gateway = spawnNode('gateway');
-    await waitForPort('127.0.0.1', httpPort, 20_000, gateway.child).catch((err: Error) => {
+    await waitForPort('127.0.0.1', httpPort, 60_000, gateway.child).catch((err: Error) => {
       throw new Error(`${err.message}; gateway stderr: ${gateway.stderrTail()}`, { cause: err });
     });
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;
