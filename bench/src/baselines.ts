@@ -20,6 +20,7 @@ export function s3QueueDepth1(ctx: BenchContext, format: ImageFormat, set?: Imag
       endpoint: s3.endpoint,
       bucket: BENCH_BUCKET,
       keys: fx.images[format].chunks.map((c) => c.key),
+      plainSizes: fx.images[format].chunks.map((c) => c.size),
       concurrency: 1,
       budgetMs: ctx.sizes.qd1BudgetMs,
     });
@@ -34,7 +35,13 @@ export function s3Limit(ctx: BenchContext, format: ImageFormat, set?: ImageSet):
     const s3 = all.s3;
     ctx.log(`baseline: ${fx.label}, ${format} chunks from S3 with parallel GETs (${ctx.sizes.concurrencies.join('/')})`);
     return bestParallelGets(
-      { endpoint: s3.endpoint, bucket: BENCH_BUCKET, keys: fx.images[format].chunks.map((c) => c.key), budgetMs: ctx.sizes.parallelBudgetMs },
+      {
+        endpoint: s3.endpoint,
+        bucket: BENCH_BUCKET,
+        keys: fx.images[format].chunks.map((c) => c.key),
+        plainSizes: fx.images[format].chunks.map((c) => c.size),
+        budgetMs: ctx.sizes.parallelBudgetMs,
+      },
       ctx.sizes.concurrencies,
     );
   });
@@ -51,6 +58,7 @@ export function s3Unshaped(ctx: BenchContext, format: ImageFormat, concurrency: 
       endpoint: s3.directEndpoint,
       bucket: BENCH_BUCKET,
       keys: fx.images[format].chunks.map((c) => c.key),
+      plainSizes: fx.images[format].chunks.map((c) => c.size),
       concurrency,
       budgetMs: ctx.sizes.parallelBudgetMs,
     });

@@ -29,7 +29,6 @@ export interface ImageStats {
       bytes: number;
       chunks: number;
       distinct: number;
-      /** Image bytes per byte GET over the chunk list in order (repeats included): turns a GET rate into image bytes per second. */ expansion: number;
     }
   >;
 }
@@ -160,8 +159,7 @@ async function uploadImageSet(opts: FixtureOptions, s3: WanS3, kind: ImageKind, 
     });
     if (opts.larder?.writeIndex) await opts.larder.writeIndex(image, put);
     images[format] = image;
-    const listed = image.chunks.reduce((a, c) => a + (sizes.get(c.digest) ?? c.size), 0);
-    stored[format] = { bytes: [...sizes.values()].reduce((a, b) => a + b, 0), chunks: image.chunks.length, distinct: sizes.size, expansion: listed ? sizeBytes / listed : 1 };
+    stored[format] = { bytes: [...sizes.values()].reduce((a, b) => a + b, 0), chunks: image.chunks.length, distinct: sizes.size };
   }
   const stats: ImageStats = { zeroShare: await zeroShare(rawPath), stored };
   return {
