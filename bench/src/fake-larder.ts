@@ -67,6 +67,7 @@ async function startFake(opts: LarderStartOptions): Promise<LarderStack> {
       return n.uri;
     },
     gatewayPids: () => [process.pid],
+    processes: () => [{ role: 'gateway', pid: process.pid }],
     stop: async () => {
       for (const n of exports.values()) await n.stop();
       server.closeAllConnections();

@@ -79,7 +79,11 @@ describe('every scenario with a stand-in Larder wired', () => {
         const sf = byName.get('single-flight');
         const larderGets = sf?.rows.filter((r) => /larder/i.test(r.system)).map((r) => r.figures[0]?.value);
         expect(larderGets).toEqual([1, 1]);
-        expect(byName.get('fetcher-scaling')?.rows.filter((r) => /larder/i.test(r.system))).toHaveLength(6);
+        // Both images (ext4 first, then random) × both formats × 1/2/4 fetchers.
+        expect(byName.get('fetcher-scaling')?.rows.filter((r) => /larder/i.test(r.system))).toHaveLength(12);
+        const cold = byName.get('cold-restore')?.rows.filter((r) => /larder/i.test(r.system)) ?? [];
+        expect(cold.map((r) => r.case.split(',')[0])).toEqual(['ext4 image', 'ext4 image', 'random image', 'random image']);
+        expect(cold.every((r) => r.figures.some((f) => f.metric === 'CPU gateway' && f.unit === 's/GiB'))).toBe(true);
         expect(byName.get('index-throughput')?.ratios).toHaveLength(2);
         expect(processesMentioning(dir)).toEqual([]);
       } finally {

@@ -7,6 +7,7 @@ import type { Fixtures } from './fixtures.js';
 import type { LarderHook } from './larder-hook.js';
 import { describeLink, makeLink } from './link.js';
 import { killAllChildren } from './processes.js';
+import { ext4Image } from './scenarios/common.js';
 import { startPrivateRedis } from './redis-bench.js';
 import type { PrivateRedis } from './redis-bench.js';
 import type { RunReport, ScenarioReport } from './run-report.js';
@@ -47,7 +48,7 @@ export async function runBench(opts: RunBenchOptions): Promise<RunReport> {
     linkLabel,
     workDir,
     larder: opts.larder,
-    fixtures: () => (fixtures ??= createFixtures({ workDir, imageBytes: sizes.imageBytes, link, larder: opts.larder, log })),
+    fixtures: () => (fixtures ??= createFixtures({ workDir, imageBytes: sizes.imageBytes, link, larder: opts.larder, ext4Image: () => ext4Image(ctx), log })),
     redis: () => (redis ??= startPrivateRedis(join(workDir, 'redis'))),
     memo: <T>(key: string, compute: () => Promise<T>): Promise<T> => {
       let p = memo.get(key) as Promise<T> | undefined;

@@ -62,6 +62,8 @@ export interface LarderStack {
   nbdUri(image: ChunkedImage): string;
   /** Process ids of the gateway (the memory scenario samples their RSS). */
   gatewayPids(): number[];
+  /** Every process of the stack by role (`gateway`, `chunk-fetcher`, `cache-index`): the restores read their CPU time. */
+  processes(): { role: string; pid: number }[];
   /** Stop every process of the stack. */
   stop(): Promise<void>;
 }

@@ -24,7 +24,7 @@ export async function withLarder<T>(ctx: BenchContext, fn: (stack: LarderStack) 
   const workDir = await mkdtemp(join(ctx.workDir, 'larder-'));
   const stack = await hook.start({
     s3: { endpoint: fx.s3.endpoint, bucket: fx.bucket, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', pathStyle: true },
-    images: Object.values(fx.images),
+    images: fx.builtImages(),
     redis,
     workDir,
     ...(opts.fetchers === undefined ? {} : { fetchers: opts.fetchers }),

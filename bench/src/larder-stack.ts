@@ -62,6 +62,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
   await writeFile(file, stringify(config));
   const env = { ...process.env, LARDER_CONFIG: file, LARDER_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const services: Service[] = [];
+  const roles: { role: string; service: Service }[] = [];
   const spawnNode = (service: string) => {
     // LARDER_BENCH_PROFILE_DIR=DIR writes a CPU profile of every Larder process (read them to see where time goes).
     const prof = process.env.LARDER_BENCH_PROFILE_DIR
@@ -69,6 +70,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
       : [];
     const s = spawnService(process.execPath, [...prof, main(service)], { env });
     services.push(s);
+    roles.push({ role: service, service: s });
     return s;
   };
   const stop = async () => {
@@ -78,8 +80,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     spawnNode('cache-index');
     for (let i = 0; i < (opts.fetchers ?? 1); i++) spawnNode('chunk-fetcher');
     const gateway = spawnNode('gateway');
-    // Several gateway processes load their modules at once: on a busy 2-core machine that takes longer.
-    await waitForPort('127.0.0.1', httpPort, (opts.gatewayWorkers ?? 1) > 1 ? 60_000 : 20_000, gateway.child).catch((err: Error) => {
+    await waitForPort('127.0.0.1', httpPort, 60_000, gateway.child).catch((err: Error) => {
       throw new Error(`${err.message}; gateway stderr: ${gateway.stderrTail()}`, { cause: err });
     });
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;
@@ -104,6 +105,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
       nbdUri: (image) => `nbd://127.0.0.1:${nbdPort}/${storeName(image)}/${indexName(image)}`,
       // With `gateway.workers` > 1 the gateway's pid is the supervisor's: its workers are its children.
       gatewayPids: () => (gateway.child.pid ? [gateway.child.pid, ...childPids(gateway.child.pid)] : []),
+      processes: () => roles.flatMap((r) => (r.service.child.pid ? [{ role: r.role, pid: r.service.child.pid }] : [])),
       stop,
     };
   } catch (err) {

@@ -59,7 +59,7 @@ export function markdownReport(report: RunReport, charts: ReadonlyMap<string, st
     `Run ${report.startedAt}, ${report.durationSec.toFixed(0)} s${report.quick ? ', **quick mode: small data, figures prove the harness only**' : ''}.`,
     '',
     `- Link to S3: **${report.link.label}** (plus one round trip to open a connection); rows marked local ran without it.`,
-    `- Image: ${formatBytes(report.sizes.imageBytes)} of random data, as a pbs store (4 MiB chunks) and a casync store (~64 KiB chunks), and as one raw object.`,
+    `- Images: ${formatBytes(report.sizes.imageBytes)} each — a realistic ext4 filesystem (the main case: logs, media, repeated files and free space; its compression is in the restore scenarios' notes) and random data (incompressible, the second case) — each as a pbs store (4 MiB chunks) and a casync store (~64 KiB chunks), and as one raw object.`,
     `- Machine: ${m.cpus} cores, ${m.memoryGiB.toFixed(0)} GiB, ${m.platform} ${m.kernel}, Node ${m.node}.`,
     `- Tools: ${Object.entries(report.tools)
       .map(([k, v]) => `${k} ${v}`)

@@ -1,18 +1,42 @@
+import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
-/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
-const TICKS_PER_SEC = 100;
+let ticks: number | undefined;
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; USER_HZ, 100 on Linux, when getconf fails). */
+export function ticksPerSec(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
+}
+
+/** utime, stime, cutime, cstime of a process in ticks (fields 14–17 of /proc/PID/stat); undefined when it is gone. */
+async function statTimes(pid: number | 'self'): Promise<number[] | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses: state is field 3, utime 14 … cstime 17.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return fields.slice(11, 15).map(Number);
+  } catch {
+    return undefined;
+  }
+}
 
 /** CPU time (user + system) a process has used so far, in ms (from /proc/PID/stat); 0 when it is gone. */
 export async function cpuMsOf(pid: number): Promise<number> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) in parentheses: state is field 3, utime 14, stime 15.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SEC;
-  } catch {
-    return 0;
-  }
+  const t = await statTimes(pid);
+  return t ? (((t[0] ?? 0) + (t[1] ?? 0)) * 1000) / ticksPerSec() : 0;
+}
+
+/** CPU ms of this process's children that have exited and been waited for (cutime + cstime of /proc/self/stat). */
+export async function reapedChildrenCpuMs(): Promise<number> {
+  const t = await statTimes('self');
+  return t ? (((t[2] ?? 0) + (t[3] ?? 0)) * 1000) / ticksPerSec() : 0;
 }
 
 /** Summed CPU ms of `pids`. */

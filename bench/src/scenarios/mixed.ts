@@ -5,7 +5,7 @@ import { LOCAL_LINK } from '../link.js';
 import { LARDER_NOT_WIRED, withLarder } from '../larder-run.js';
 import { fig, OutcomeBuilder } from '../outcome.js';
 import type { ResultRow, Scenario } from '../types.js';
-import { FORMATS, formatCase } from './common.js';
+import { FORMATS, imageSets, setCase } from './common.js';
 import { scrubPorts } from '../units.js';
 
 /** Figures of the random-read job. */
@@ -20,11 +20,10 @@ export const mixed: Scenario = {
   description:
     'fio random reads of 4–64 KiB at queue depth 16 over NBD, alone and while a second fio job copies the image sequentially ' +
     '(256 KiB reads at queue depth 64): p50/p99 completion latency of the random reads with and without the copy. Larder runs each ' +
-    'half on a fresh cold stack. Lower latency is better; the ratio is p99 with copy / p99 alone.',
-  needs: ['nbdkit', 'fio'],
+    'half on a fresh cold stack, on the realistic ext4 image (main case) and the random one. Lower latency is better; the ratio is p99 with copy / p99 alone.',
+  needs: ['nbdkit', 'fio', 'mkfs.ext4'],
   async run(ctx) {
     const out = new OutcomeBuilder();
-    const fx = await ctx.fixtures();
     const secs = ctx.sizes.fioRuntimeSec;
     const add = (c: string, system: string, link: string, alone: FioResult, withCopy: FioResult, copy: FioResult) => {
       const a: ResultRow = out.row({ case: c, system: `${system}, random reads alone`, link, figures: randomFigures(alone), note: `\`${scrubPorts(alone.command)}\`` });
@@ -37,21 +36,23 @@ export const mixed: Scenario = {
       });
       out.ratio(c, `${system}: p99 with copy / alone`, 'random p99', b, a);
     };
-    ctx.log('baseline: fio mixed against nbdkit file plugin');
-    const nk = await startNbdkit({ plugin: 'file', params: [fx.raw.path] });
-    try {
-      const m = await runMixed(nk.uri, secs);
-      add('raw image on local disk', 'nbdkit file', LOCAL_LINK, m.alone, m.withCopy, m.copy);
-    } finally {
-      await nk.stop();
-    }
-    for (const format of FORMATS) {
-      const image = fx.images[format];
-      const alone = await withLarder(ctx, async (s) => (await runFioJobs(s.nbdUri(image), [RANDOM_READ_JOB], secs)).jobs.get('random'));
-      const both = await withLarder(ctx, async (s) => (await runFioJobs(s.nbdUri(image), [RANDOM_READ_JOB, SEQUENTIAL_COPY_JOB], secs)).jobs);
-      const withCopy = both?.get('random');
-      const copy = both?.get('copy');
-      if (alone && withCopy && copy) add(formatCase(format), 'Larder (cold)', ctx.linkLabel, alone, withCopy, copy);
+    for (const set of await imageSets(ctx)) {
+      ctx.log(`baseline: fio mixed against nbdkit file plugin, ${set.label}`);
+      const nk = await startNbdkit({ plugin: 'file', params: [set.raw.path] });
+      try {
+        const m = await runMixed(nk.uri, secs);
+        add(`${set.label}, raw on local disk`, 'nbdkit file', LOCAL_LINK, m.alone, m.withCopy, m.copy);
+      } finally {
+        await nk.stop();
+      }
+      for (const format of FORMATS) {
+        const image = set.images[format];
+        const alone = await withLarder(ctx, async (s) => (await runFioJobs(s.nbdUri(image), [RANDOM_READ_JOB], secs)).jobs.get('random'));
+        const both = await withLarder(ctx, async (s) => (await runFioJobs(s.nbdUri(image), [RANDOM_READ_JOB, SEQUENTIAL_COPY_JOB], secs)).jobs);
+        const withCopy = both?.get('random');
+        const copy = both?.get('copy');
+        if (alone && withCopy && copy) add(setCase(set, format), 'Larder (cold)', ctx.linkLabel, alone, withCopy, copy);
+      }
     }
     if (!ctx.larder) out.note(LARDER_NOT_WIRED);
     return out.done();
