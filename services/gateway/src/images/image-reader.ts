@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, read as readCb } from 'node:fs';
-import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, isFormatError, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
+import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, isFormatError, rememberZeroDigests, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
 import type { ChunkStore } from '../chunk-store.js';
 import { StatusError } from '@larder/errors';
 import type { OpenChunkFile, OpenChunkFiles } from './open-chunk-files.js';
@@ -75,6 +75,7 @@ export class ImageReader {
   private readonly pbs: boolean;
   private zeroLength = -1;
   private zeroHex = '';
+  private zerosRemembered = false;
 
   constructor(
     readonly image: ImageInfo,
@@ -253,6 +254,18 @@ export class ImageReader {
 
   private zeroDigest(len: number): string {
     if (len !== this.zeroLength) {
+      if (!this.zerosRemembered) {
+        // casync chunks have nearly as many lengths as chunks: their zero digests all at once, for the cost of the longest.
+        this.zerosRemembered = true;
+        const { index } = this.image;
+        if (index.chunkCount > 1)
+          rememberZeroDigests(
+            this.alg,
+            (function* () {
+              for (let i = 0; i < index.chunkCount; i++) yield index.chunkEnd(i) - index.chunkStart(i);
+            })(),
+          );
+      }
       this.zeroHex = zeroChunkDigest(this.alg, len);
       this.zeroLength = len;
     }
