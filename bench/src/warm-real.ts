@@ -14,6 +14,7 @@ import { makeLink } from './link.js';
 import { startNbdkit } from './nbdkit.js';
 import { killAllChildren } from './processes.js';
 import { startPrivateRedis } from './redis-bench.js';
+import { readRss } from './rss.js';
 import { makeS3Client, withRetry } from './s3-client.js';
 import { rssWhileReading } from './scenarios/memory.js';
 import { startWanS3 } from './wan-s3.js';
@@ -87,6 +88,9 @@ try {
       lines.push(line);
     }
     if (process.env.WARM_RSS !== '0') {
+      const idle = await Promise.all(stack.gatewayPids().map((pid) => readRss(pid)));
+      const status = (await (await fetch(`${stack.gatewayUrl}/v1/status`)).json()) as { decodedCache?: unknown };
+      log(`gateway before the 8 reads: RSS ${(idle.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(0)} MiB, decoded cache ${JSON.stringify(status.decodedCache)}`);
       const order = ['ext4-pbs', 'ext4-casync'];
       const uris = Array.from({ length: 8 }, (_, i) => stack.nbdUri(images[order[i % 2] as string] as ChunkedImage));
       const r = await rssWhileReading(uris, () => stack.gatewayPids());

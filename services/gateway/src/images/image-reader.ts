@@ -5,10 +5,13 @@ import { StatusError } from '@larder/errors';
 import type { OpenChunkFile, OpenChunkFiles } from './open-chunk-files.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
+import { ScratchBuffers } from './scratch-buffers.js';
 
 const PLAIN_HEADER = BLOB_HEADER_SIZE.plain;
 
 const zeroBuffers = new Map<number, Buffer>();
+/** Chunk files read to be decoded, shared by every image. */
+const scratchBuffers = new ScratchBuffers();
 
 /** A shared read-only buffer of zeros (memoized per length, bounded). */
 function zeroBuffer(length: number): Buffer {
@@ -324,17 +327,25 @@ export class ImageReader {
   private async loadOnce(digest: string, what: string, mayQuarantine: boolean): Promise<Buffer | undefined> {
     const { store } = this.image;
     const decode = async (fd: number, size: number): Promise<Buffer | undefined> => {
-      // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them).
-      const raw = Buffer.allocUnsafe(size);
-      await preadFully(fd, raw, 0, size, 0, what);
+      // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them), into a reused buffer.
+      const scratch = scratchBuffers.take(size);
+      let plain: Buffer | undefined;
       try {
-        return this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
-      } catch (err) {
-        const quarantine = this.deps.chunks.quarantine?.bind(this.deps.chunks);
-        if (!isFormatError(err) || !quarantine || !mayQuarantine)
-          throw new StatusError(502, `${what} failed verification on the volume: ${(err as Error).message}`, { cause: err });
-        await quarantine(store, digest, fd, err.message);
-        return undefined;
+        const raw = scratch.subarray(0, size);
+        await preadFully(fd, raw, 0, size, 0, what);
+        try {
+          plain = this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
+          return plain;
+        } catch (err) {
+          const quarantine = this.deps.chunks.quarantine?.bind(this.deps.chunks);
+          if (!isFormatError(err) || !quarantine || !mayQuarantine)
+            throw new StatusError(502, `${what} failed verification on the volume: ${(err as Error).message}`, { cause: err });
+          await quarantine(store, digest, fd, err.message);
+          return undefined;
+        }
+      } finally {
+        // Not when the decoded data is a view of it (an uncompressed blob): that is kept (the decoded cache).
+        if (plain?.buffer !== scratch.buffer) scratchBuffers.give(scratch);
       }
     };
     if (this.pbs) {
