@@ -6,6 +6,8 @@ import type { OpenChunkFile, OpenChunkFiles } from './open-chunk-files.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
 import { ScratchBuffers } from './scratch-buffers.js';
+import type { DecodedSpill, SpillExtent } from './decoded-spill.js';
+import { chunkKey } from '@larder/volume';
 
 const PLAIN_HEADER = BLOB_HEADER_SIZE.plain;
 
@@ -37,9 +39,10 @@ export function newCursor(): ReadCursor {
   return { lastEnd: -1, window: 0, ahead: -1 };
 }
 
-/** One chunk's part of a read, once at hand: a plain blob's open file, decoded data, or (neither) zeros. */
+/** One chunk's part of a read, once at hand: a plain blob's open file, its decoded copy on the volume, decoded data, or (none) zeros. */
 interface PieceSource {
   file?: OpenChunkFile;
+  extent?: SpillExtent;
   data?: Buffer;
 }
 
@@ -83,9 +86,11 @@ export class ImageReader {
   constructor(
     readonly image: ImageInfo,
     private readonly deps: {
-      chunks: Pick<ChunkStore, 'open'> & Partial<Pick<ChunkStore, 'quarantine'>>;
+      chunks: Pick<ChunkStore, 'open'> & Partial<Pick<ChunkStore, 'quarantine' | 'recordUse'>>;
       files: OpenChunkFiles;
       cache: DecodedChunkCache;
+      /** Decoded copies of compressed chunks on the volume (absent: every read of one is served from memory or decoded). */
+      spill?: DecodedSpill;
       maxReadahead: () => number;
     },
   ) {
@@ -199,6 +204,11 @@ export class ImageReader {
     const len = index.chunkEnd(i) - index.chunkStart(i);
     const digest = index.chunkDigest(i);
     if (digest === this.zeroDigest(len)) return {};
+    const extent = this.deps.spill?.acquire(`${store}/${digest}`);
+    if (extent) {
+      this.deps.chunks.recordUse?.(chunkKey(store, digest)); // read: the chunk stays recent in the cache-index too
+      return { extent };
+    }
     if (this.pbs) {
       const { files } = this.deps;
       const file = await files.acquire(store, digest);
@@ -219,7 +229,10 @@ export class ImageReader {
   }
 
   private release(sources: PieceSource[]): void {
-    for (const src of sources) if (src.file) this.deps.files.release(src.file);
+    for (const src of sources) {
+      if (src.file) this.deps.files.release(src.file);
+      if (src.extent) this.deps.spill?.release(src.extent);
+    }
   }
 
   /** Bytes [from, from + n) of a piece into `target` at `at`; gives back the piece's file reference. */
@@ -232,6 +245,13 @@ export class ImageReader {
         await preadFully(src.file.fd, target, at, n, PLAIN_HEADER + from, `chunk file ${src.file.key}`);
       } finally {
         this.deps.files.release(src.file);
+      }
+    } else if (src.extent) {
+      // Written by this process from bytes it decoded from a verified chunk file (see DecodedSpill).
+      try {
+        await preadFully(src.extent.fd, target, at, n, src.extent.offset + from, 'decoded chunk copy on the volume');
+      } finally {
+        this.deps.spill?.release(src.extent);
       }
     } else if (src.data) {
       src.data.copy(target, at, from, from + n);
@@ -248,6 +268,7 @@ export class ImageReader {
   /** Start decoding a chunk into the cache if the budget has room; true when it is there or on its way. */
   private decodeAhead(digest: string, len: number): boolean {
     const key = `${this.image.store}/${digest}`;
+    if (this.deps.spill?.has(key)) return true;
     return this.deps.cache.has(key) || this.deps.cache.tryPrefetch(key, len, () => this.load(digest, len));
   }
 
@@ -320,6 +341,7 @@ export class ImageReader {
     if (plain.byteLength !== expected) {
       throw new StatusError(502, `${what} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
     }
+    this.deps.spill?.put(`${this.image.store}/${digest}`, plain);
     return plain;
   }
 
