@@ -82,4 +82,14 @@ describe('DecodedChunkCache', () => {
     c.setBudget(300);
     expect(c.usedBytes).toBeLessThanOrEqual(300);
   });
+
+  it('gives back the memory of a chunk deleted (kept elsewhere)', async () => {
+    const c = new DecodedChunkCache(1000);
+    await c.get('a', 100, async () => buf(100));
+    await scan(c, 3, 1, 'b');
+    const used = c.usedBytes;
+    c.delete('a');
+    expect(c.has('a')).toBe(false);
+    expect(c.usedBytes).toBe(used - 100);
+  });
 });

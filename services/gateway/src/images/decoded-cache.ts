@@ -65,6 +65,20 @@ export class DecodedChunkCache {
     return this.start(key, expected, load);
   }
 
+  /** Drop a chunk held (its decoded copy is kept elsewhere now: the volume's spill). */
+  delete(key: string): void {
+    const w = this.window.get(key);
+    if (w) {
+      this.window.delete(key);
+      this.windowBytes -= w.byteLength;
+    }
+    const m = this.main.get(key);
+    if (m) {
+      this.main.delete(key);
+      this.mainBytes -= m.byteLength;
+    }
+  }
+
   /** Start loading a chunk only if the window has room for it now (readahead); false when refused or already there. */
   tryPrefetch(key: string, expected: number, load: () => Promise<Buffer>): boolean {
     if (this.has(key)) return false;

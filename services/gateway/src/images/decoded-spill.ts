@@ -71,8 +71,8 @@ export class DecodedSpill {
     closeIfUnused(e.segment);
   }
 
-  /** Keep a copy of `data`, the decoded bytes of chunk `key` (written in the thread pool; held once written). */
-  put(key: string, data: Buffer): void {
+  /** Keep a copy of `data`, the decoded bytes of chunk `key` (written in the thread pool; `onHeld` once it is held). */
+  put(key: string, data: Buffer, onHeld?: () => void): void {
     const budget = this.budget();
     const seg = budget > 0 && !this.extents.has(key) && !this.writing.has(key) ? this.segmentFor(data.length, budget) : undefined;
     if (!seg) return;
@@ -90,6 +90,7 @@ export class DecodedSpill {
         else if (!seg.dropped) {
           this.extents.set(key, { fd: seg.fd, offset, length: data.length, segment: seg });
           seg.keys.push(key);
+          onHeld?.();
         }
         closeIfUnused(seg);
       });

@@ -230,12 +230,13 @@ describe('ImageReader, casync', () => {
     const src = opener();
     const spill = new DecodedSpill(path.join(dir, 'spill'), () => 2 ** 20);
     files = new OpenChunkFiles(src, { idleMs: 0 });
-    // A decoded cache too small to hold anything: every warm read would decode again without the spill.
-    const r = new ImageReader(info(index, 'casync'), { chunks: src, files, cache: new DecodedChunkCache(1), spill, maxReadahead: () => 1 });
+    const cache = new DecodedChunkCache(64 * 2 ** 20);
+    const r = new ImageReader(info(index, 'casync'), { chunks: src, files, cache, spill, maxReadahead: () => 1 });
     const image = Buffer.concat(chunks);
     expect((await r.read(0, image.length)).equals(image)).toBe(true);
     for (let i = 0; i < 200 && spill.count < 4; i++) await new Promise((res) => setTimeout(res, 5));
     expect(spill.count).toBe(4); // every chunk but the zero one
+    expect(cache.usedBytes).toBe(0); // their memory given back once on the volume
     const opens = src.opens.length;
     for (let k = 0; k < 30; k++) {
       const offset = Math.floor(Math.random() * image.length);

@@ -341,7 +341,9 @@ export class ImageReader {
     if (plain.byteLength !== expected) {
       throw new StatusError(502, `${what} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
     }
-    this.deps.spill?.put(`${this.image.store}/${digest}`, plain);
+    // Once on the volume, its memory is given back: later reads are positional reads of the copy.
+    const key = `${this.image.store}/${digest}`;
+    this.deps.spill?.put(key, plain, () => this.deps.cache.delete(key));
     return plain;
   }
 
