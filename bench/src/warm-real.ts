@@ -80,6 +80,15 @@ try {
   });
   try {
     const lines: string[] = [];
+    const order = ['ext4-pbs', 'ext4-casync'];
+    const eight = () => Array.from({ length: 8 }, (_, i) => stack.nbdUri(images[order[i % 2] as string] as ChunkedImage));
+    if (process.env.WARM_RSS !== '0') {
+      // The stack is fresh: the memory scenario's case (8 cold reads at once), on the realistic image.
+      const r = await rssWhileReading(eight(), () => stack.gatewayPids());
+      const line = `8 cold reads at once (ext4 pbs/casync alternately): gateway peak RSS ${r.rss.peakMiB.toFixed(0)} MiB, mean ${r.rss.meanMiB.toFixed(0)} MiB, ${r.mibPerSec.toFixed(0)} MiB/s`;
+      log(line);
+      lines.push(line);
+    }
     for (const [name, raw] of cases) {
       const image = images[name] as ChunkedImage;
       const r = await medianCopy(stack.nbdUri(image), repeats);
@@ -91,9 +100,7 @@ try {
       const idle = await Promise.all(stack.gatewayPids().map((pid) => readRss(pid)));
       const status = (await (await fetch(`${stack.gatewayUrl}/v1/status`)).json()) as { decodedCache?: unknown };
       log(`gateway before the 8 reads: RSS ${(idle.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(0)} MiB, decoded cache ${JSON.stringify(status.decodedCache)}`);
-      const order = ['ext4-pbs', 'ext4-casync'];
-      const uris = Array.from({ length: 8 }, (_, i) => stack.nbdUri(images[order[i % 2] as string] as ChunkedImage));
-      const r = await rssWhileReading(uris, () => stack.gatewayPids());
+      const r = await rssWhileReading(eight(), () => stack.gatewayPids());
       const line = `8 reads at once (ext4 pbs/casync alternately, warm volume): gateway peak RSS ${r.rss.peakMiB.toFixed(0)} MiB, mean ${r.rss.meanMiB.toFixed(0)} MiB, ${r.mibPerSec.toFixed(0)} MiB/s`;
       log(line);
       lines.push(line);
