@@ -244,6 +244,9 @@ describe('ImageReader, casync', () => {
       const target = Buffer.alloc(length);
       await r.readInto(offset, length, () => target, newCursor());
       expect(target.equals(image.subarray(offset, offset + length)), `${offset}+${length}`).toBe(true);
+      // read() too (HTTP Range), also within one chunk.
+      const short = Math.min(length, 1 + (k % 7) * 1000);
+      expect((await r.read(offset, short)).equals(image.subarray(offset, offset + short)), `read ${offset}+${short}`).toBe(true);
     }
     expect(src.opens.length).toBe(opens);
     spill.close();

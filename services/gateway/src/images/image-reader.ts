@@ -110,7 +110,7 @@ export class ImageReader {
       const from = offset - this.image.index.chunkStart(first);
       const src = await this.source(first);
       // Within one decoded (or zero) chunk: a view of it, no copy.
-      if (!src.file) return (src.data ?? zeroBuffer(this.chunkLength(first))).subarray(from, from + length);
+      if (!src.file && !src.extent) return (src.data ?? zeroBuffer(this.chunkLength(first))).subarray(from, from + length);
       const out = Buffer.allocUnsafe(length);
       await this.copyOut(src, from, length, out, 0);
       return out;
