@@ -1,4 +1,4 @@
-import { close as closeCb, closeSync, mkdirSync, openSync, unlinkSync, write as writeCb } from 'node:fs';
+import { close as closeCb, closeSync, mkdirSync, openSync, statfsSync, unlinkSync, write as writeCb } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -26,7 +26,9 @@ export interface SpillExtent {
  * reader has just decoded from a verified chunk file; appended to segment files (`segmentBytes` each) that are
  * unlinked as soon as they are created, so they vanish with the process (nothing stale after a crash, and nothing a
  * later process could mistake for its own). Bounded by `budget()` bytes: the oldest segment goes first, closed when
- * the last read in progress releases it. The bytes come out of the volume's file system, beside the chunk cache.
+ * the last read in progress releases it. The bytes come out of the volume's file system, beside the chunk cache, which
+ * comes first: a segment is added only while it is at most an eighth of the free space, and when it is not, the
+ * oldest segment is dropped instead.
  */
 export class DecodedSpill {
   private readonly extents = new Map<string, SpillExtent>();
@@ -113,6 +115,14 @@ export class DecodedSpill {
     try {
       if (!this.dirMade) mkdirSync(this.dir, { recursive: true });
       this.dirMade = true;
+      // The chunk cache comes first: a new segment only while it takes at most an eighth of the free space; else
+      // the oldest segment gives its space back.
+      const st = statfsSync(this.dir);
+      if (cap > (st.bavail * st.bsize) / 8) {
+        const oldest = this.segments.shift();
+        if (oldest) this.drop(oldest);
+        return undefined;
+      }
       const file = path.join(this.dir, `spill-${process.pid}-${randomBytes(6).toString('hex')}`);
       const fd = openSync(file, 'w+', 0o600);
       try {
