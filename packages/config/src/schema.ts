@@ -251,13 +251,15 @@ export const configSchema = z
     images: z
       .object({
         decodedCacheSize: size.default(256 * 2 ** 20),
+        /** Decoded copies of compressed chunks kept on the volume (beside the chunk cache) for warm image reads; 0 turns them off. */
+        decodedSpillSize: size.default(2 * 2 ** 30),
         readahead: z.number().int().min(0).max(256).default(16),
         indexTtl: duration.default(60_000),
         /** Memory for the digest → position map behind readahead on the chunk routes (about 70 bytes per chunk of an index); 0 turns that readahead off. */
         indexMapSize: size.default(64 * 2 ** 20),
       })
       .strict()
-      .default({ decodedCacheSize: 256 * 2 ** 20, readahead: 16, indexTtl: 60_000, indexMapSize: 64 * 2 ** 20 }),
+      .default({ decodedCacheSize: 256 * 2 ** 20, decodedSpillSize: 2 * 2 ** 30, readahead: 16, indexTtl: 60_000, indexMapSize: 64 * 2 ** 20 }),
     /**
      * S3 list prices the status estimates cost and savings from (defaults: AWS S3 Standard, us-east-1). GET-class: GET,
      * HEAD; PUT-class: PUT, POST (copy, multipart), LIST; DELETE: its own price (free on AWS); egress: bytes downloaded.

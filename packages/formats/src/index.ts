@@ -24,7 +24,7 @@ export { ZSTD_MAGIC, zstdCompress, zstdDecompress } from './zstd.js';
 export { BLOB_HEADER_SIZE, BLOB_MAGIC, blobKind, decodeDataBlob, encodeDataBlob } from './blob.js';
 export { decodeCasyncChunk, encodeCasyncChunk } from './casync-chunk.js';
 export { decodeAndVerifyChunk, encodeChunk, layoutDigestAlgorithm } from './chunk.js';
-export { zeroChunkDigest } from './zero.js';
+export { rememberZeroDigests, zeroChunkDigest } from './zero.js';
 export { DIDX_MAGIC, FIDX_MAGIC, PBS_HEADER_SIZE } from './pbs-header.js';
 export { parseFixedIndex, writeFixedIndex } from './fixed-index.js';
 export { parseDynamicIndex, writeDynamicIndex } from './dynamic-index.js';

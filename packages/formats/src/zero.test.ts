@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { digest } from './digest.js';
-import { zeroChunkDigest } from './zero.js';
+import { rememberZeroDigests, zeroChunkDigest } from './zero.js';
 
 describe('zeroChunkDigest', () => {
   it('is the digest of that many zero bytes, for both algorithms and lengths across the shared block', () => {
@@ -11,5 +11,11 @@ describe('zeroChunkDigest', () => {
       }
     }
     expect(zeroChunkDigest('sha256', 10)).not.toBe(zeroChunkDigest('sha512-256', 10));
+  });
+
+  it('remembers many lengths at once, each the digest of that many zeros', () => {
+    const lengths = [70_001, 3, 65_536, 3, 200_000, 131_072];
+    rememberZeroDigests('sha512-256', lengths);
+    for (const len of lengths) expect(zeroChunkDigest('sha512-256', len)).toBe(digest('sha512-256', Buffer.alloc(len)).toString('hex'));
   });
 });

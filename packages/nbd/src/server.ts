@@ -47,6 +47,7 @@ export function resolveSettings(opts: NbdServerOptions): ServerSettings {
     preferredBlockSize,
     handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', opts.handshakeTimeoutMs ?? 10_000),
     maxInflightBytes: Math.max(maxReadLength, 64 * MiB),
+    serverInflight: { bytes: 0, max: Math.max(maxReadLength, positiveInteger('maxInflightBytes', opts.maxInflightBytes ?? 64 * MiB)) },
     logger: opts.logger ?? defaultLogger,
     replyBuffers: new ReplyBufferPool(),
     tls: opts.tls ? resolveTls(opts.tls) : undefined,

@@ -228,6 +228,35 @@ describe('transmission with simple replies', () => {
     expect(seen.size).toBe(20);
   });
 
+  it('keeps the bytes being read across connections within maxInflightBytes (each connection may have one read)', async () => {
+    await server.close();
+    await start({ maxReadLength: 1024, maxInflightBytes: 1024 });
+    const gates: ReturnType<typeof deferred<void>>[] = [];
+    provider.readHook = (_call, data) => {
+      const gate = deferred<void>();
+      gates.push(gate);
+      return gate.promise.then(() => data);
+    };
+    const a = await attach();
+    const b = await attach();
+    const lengths = new Map<bigint, number>();
+    for (let i = 0; i < 4; i++) {
+      a.request(NBD_CMD_READ, BigInt(i), i * 1024, 1024);
+      b.request(NBD_CMD_READ, BigInt(i), i * 1024, 1024);
+      lengths.set(BigInt(i), 1024);
+    }
+    await waitFor(() => provider.reads.length === 2, 2000, 'one read per connection');
+    await sleep(50);
+    expect(provider.reads).toHaveLength(2);
+    gates[0]!.resolve();
+    await waitFor(() => provider.reads.length === 3, 2000, 'a third read');
+    await sleep(20);
+    expect(provider.reads).toHaveLength(3);
+    provider.readHook = undefined;
+    for (const g of gates) g.resolve();
+    for (const c of [a, b]) for (let i = 0; i < 4; i++) expect((await readSimpleRead(c, lengths)).error).toBe(0);
+  });
+
   it('stops taking requests while the client does not read its replies (write back-pressure)', async () => {
     const c = await attach();
     const count = 200;

@@ -172,14 +172,17 @@ export async function serveTransmission(ctx: TransmissionContext): Promise<Trans
     return writer.write(encodeSimpleReply(req.cookie, 0), data);
   };
 
+  const shared = settings.serverInflight;
   const startRead = (req: NbdRequest, offset: number): void => {
     inflightBytes += req.length;
+    shared.bytes += req.length;
     const p: Promise<void> = performRead(req, offset)
       .catch((err: unknown) => {
         settings.logger.warn('nbd: sending read reply failed', { peer: ctx.peer, error: describeError(err) });
       })
       .finally(() => {
         inflightBytes -= req.length;
+        shared.bytes -= req.length;
         inflight.delete(p);
       });
     inflight.add(p);
@@ -202,7 +205,8 @@ export async function serveTransmission(ctx: TransmissionContext): Promise<Trans
         } else if (req.length === 0) {
           await sendStatus(req, 0, '');
         } else {
-          while (inflight.size > 0 && inflightBytes + req.length > settings.maxInflightBytes && !socketClosed) {
+          const over = () => inflightBytes + req.length > settings.maxInflightBytes || shared.bytes + req.length > shared.max;
+          while (inflight.size > 0 && over() && !socketClosed) {
             await waitForSlot();
           }
           if (!socketClosed) startRead(req, Number(req.offset));

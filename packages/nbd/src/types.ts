@@ -64,6 +64,8 @@ export interface NbdServerOptions {
   port?: number;
   /** Default 64 concurrent reads per connection. */
   maxInflightPerConnection?: number;
+  /** Bytes being read at once across every connection (reply buffers held); default 64 MiB (at least maxReadLength). */
+  maxInflightBytes?: number;
   /** Default 32 MiB; a larger read gets EINVAL (also advertised as maximum block size). */
   maxReadLength?: number;
   /** Default 64 KiB (advertised via NBD_INFO_BLOCK_SIZE; the minimum block size is 1). */
@@ -106,6 +108,12 @@ export interface ServerSettings {
   readonly handshakeTimeoutMs: number;
   /** Upper bound of bytes being read for one connection at once (soft: one read may exceed it). */
   readonly maxInflightBytes: number;
+  /**
+   * Bytes being read (reply buffers held) across every connection, and their bound: a connection with a read in
+   * flight takes no further read past it (soft: each connection may always have one read), so that many clients at
+   * once cannot hold a connection's window each (8 nbdcopy runs of 4 connections: 2 GiB).
+   */
+  readonly serverInflight: { bytes: number; readonly max: number };
   readonly logger: NbdLogger;
   /** Reply buffers reused across the server's connections (for exports with `readInto`). */
   readonly replyBuffers: ReplyBufferPool;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/api';
@@ -17,6 +18,7 @@ import { TouchBatcher } from './touch-batcher.js';
 import { createNbdServer, type NbdServer } from '@larder/nbd';
 import { OpenChunkFiles } from './images/open-chunk-files.js';
 import { DecodedChunkCache } from './images/decoded-cache.js';
+import { DecodedSpill } from './images/decoded-spill.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { ImageReader } from './images/image-reader.js';
 import { imageExports } from './images/nbd-exports.js';
@@ -99,6 +101,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   // Image reads fetch a chunk again when a full volume evicted it between its fetch and its open.
   const imageChunks = { open: (store: string, digest: string) => chunks.openRefetching(store, digest), recordUse: (key: string) => chunks.recordUse(key) };
   const chunkFiles = new OpenChunkFiles(imageChunks);
+  const spill = new DecodedSpill(path.join(deps.config().volume.path, deps.config().namespace, 'decoded-spill'), () => deps.config().images.decodedSpillSize);
   chunks.onQuarantine((key) => chunkFiles.forget(key));
   // Evicted files held open here are closed at once (or when their read ends), so that a full volume gets its space back.
   const evictedSub = deps.nc.subscribe(subjects(deps.config().namespace).indexEvicted, {
@@ -115,7 +118,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const catalog = new ImageCatalog(deps.config, new SavedIndexes(deps.config().volume.path, deps.config().namespace, { fsync: deps.config().volume.fsync }));
   const reader = async (store: string, name: string) => {
     decodedCache.setBudget(deps.config().images.decodedCacheSize);
-    return new ImageReader(await catalog.open(store, name), { chunks: imageChunks, files: chunkFiles, cache: decodedCache, maxReadahead: () => deps.config().images.readahead });
+    return new ImageReader(await catalog.open(store, name), {
+      chunks: imageChunks,
+      files: chunkFiles,
+      cache: decodedCache,
+      spill,
+      maxReadahead: () => deps.config().images.readahead,
+    });
   };
   const chunkReadahead = new ChunkReadahead(new IndexMap(deps.config, catalog), (store, digest) => chunks.prefetch(store, digest), deps.config);
   // Gauges read at scrape time; removed when this gateway stops.
@@ -220,6 +229,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       evictedSub.unsubscribe();
       for (const fn of unregister) fn();
       chunkFiles.close();
+      spill.close();
       fetcher.close();
       catalog.close();
       await touches.stop();

@@ -33,8 +33,8 @@ const images: Record<'demo' | 'cas', { name: string; chunks: Chunk[]; image: Buf
 };
 
 beforeAll(async () => {
-  // A decoded-chunk cache too small to keep anything: every image read of a compressed or casync chunk reads its file.
-  stack = await startTestStack({ fetchers: 1, config: { images: { decodedCacheSize: 1 } } });
+  // A decoded-chunk cache too small to keep anything, and no decoded copies on the volume: every image read of a compressed or casync chunk reads its file.
+  stack = await startTestStack({ fetchers: 1, config: { images: { decodedCacheSize: 1, decodedSpillSize: 0 } } });
   for (const store of ['demo', 'cas'] as const) {
     const size = store === 'demo' ? PBS_CHUNK : CAS_CHUNK;
     const plains = [randomBytes(size), Buffer.alloc(size, `larder ${store} `), randomBytes(size)];

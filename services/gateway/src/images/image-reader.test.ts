@@ -10,6 +10,7 @@ import { OpenChunkFiles, type ChunkOpener } from './open-chunk-files.js';
 import { DecodedChunkCache } from './decoded-cache.js';
 import { RecentChunks, type ImageInfo } from './image-catalog.js';
 import { ImageReader, newCursor } from './image-reader.js';
+import { DecodedSpill } from './decoded-spill.js';
 
 const CHUNK = 64 * 1024;
 let dir: string;
@@ -218,5 +219,36 @@ describe('ImageReader, casync', () => {
       expect(target.equals(image.subarray(offset, offset + length)), `${offset}+${length}`).toBe(true);
     }
     expect(src.opens).not.toContain(digests[1]);
+  });
+
+  it('serves warm reads of compressed chunks from their decoded copies on the volume, without opening the chunk files', async () => {
+    const chunks = [randomBytes(50_000), Buffer.alloc(70_001), Buffer.alloc(123_456, 'abc'), randomBytes(99_999), randomBytes(17)];
+    const digests = store(chunks, (plain, i) => (i === 1 ? undefined : encodeCasyncChunk(plain)));
+    let end = 0;
+    const entries = chunks.map((c, i) => ({ end: (end += c.length), digest: digestFromHex(digests[i] as string) }));
+    const index = parseIndex('t.caibx', writeCaibx({ entries, featureFlags: CAIBX_DEFAULT_FEATURE_FLAGS & ~CA_FORMAT_SHA512_256 }));
+    const src = opener();
+    const spill = new DecodedSpill(path.join(dir, 'spill'), () => 2 ** 20);
+    files = new OpenChunkFiles(src, { idleMs: 0 });
+    const cache = new DecodedChunkCache(64 * 2 ** 20);
+    const r = new ImageReader(info(index, 'casync'), { chunks: src, files, cache, spill, maxReadahead: () => 1 });
+    const image = Buffer.concat(chunks);
+    expect((await r.read(0, image.length)).equals(image)).toBe(true);
+    for (let i = 0; i < 200 && spill.count < 4; i++) await new Promise((res) => setTimeout(res, 5));
+    expect(spill.count).toBe(4); // every chunk but the zero one
+    expect(cache.usedBytes).toBe(0); // their memory given back once on the volume
+    const opens = src.opens.length;
+    for (let k = 0; k < 30; k++) {
+      const offset = Math.floor(Math.random() * image.length);
+      const length = 1 + Math.floor(Math.random() * (image.length - offset));
+      const target = Buffer.alloc(length);
+      await r.readInto(offset, length, () => target, newCursor());
+      expect(target.equals(image.subarray(offset, offset + length)), `${offset}+${length}`).toBe(true);
+      // read() too (HTTP Range), also within one chunk.
+      const short = Math.min(length, 1 + (k % 7) * 1000);
+      expect((await r.read(offset, short)).equals(image.subarray(offset, offset + short)), `read ${offset}+${short}`).toBe(true);
+    }
+    expect(src.opens.length).toBe(opens);
+    spill.close();
   });
 });

@@ -1,14 +1,19 @@
 import { closeSync, fstatSync, read as readCb } from 'node:fs';
-import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, isFormatError, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
+import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, isFormatError, rememberZeroDigests, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
 import type { ChunkStore } from '../chunk-store.js';
 import { StatusError } from '@larder/errors';
 import type { OpenChunkFile, OpenChunkFiles } from './open-chunk-files.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
+import { ScratchBuffers } from './scratch-buffers.js';
+import type { DecodedSpill, SpillExtent } from './decoded-spill.js';
+import { chunkKey } from '@larder/volume';
 
 const PLAIN_HEADER = BLOB_HEADER_SIZE.plain;
 
 const zeroBuffers = new Map<number, Buffer>();
+/** Chunk files read to be decoded, shared by every image. */
+const scratchBuffers = new ScratchBuffers();
 
 /** A shared read-only buffer of zeros (memoized per length, bounded). */
 function zeroBuffer(length: number): Buffer {
@@ -34,9 +39,10 @@ export function newCursor(): ReadCursor {
   return { lastEnd: -1, window: 0, ahead: -1 };
 }
 
-/** One chunk's part of a read, once at hand: a plain blob's open file, decoded data, or (neither) zeros. */
+/** One chunk's part of a read, once at hand: a plain blob's open file, its decoded copy on the volume, decoded data, or (none) zeros. */
 interface PieceSource {
   file?: OpenChunkFile;
+  extent?: SpillExtent;
   data?: Buffer;
 }
 
@@ -75,13 +81,16 @@ export class ImageReader {
   private readonly pbs: boolean;
   private zeroLength = -1;
   private zeroHex = '';
+  private zerosRemembered = false;
 
   constructor(
     readonly image: ImageInfo,
     private readonly deps: {
-      chunks: Pick<ChunkStore, 'open'> & Partial<Pick<ChunkStore, 'quarantine'>>;
+      chunks: Pick<ChunkStore, 'open'> & Partial<Pick<ChunkStore, 'quarantine' | 'recordUse'>>;
       files: OpenChunkFiles;
       cache: DecodedChunkCache;
+      /** Decoded copies of compressed chunks on the volume (absent: every read of one is served from memory or decoded). */
+      spill?: DecodedSpill;
       maxReadahead: () => number;
     },
   ) {
@@ -101,7 +110,7 @@ export class ImageReader {
       const from = offset - this.image.index.chunkStart(first);
       const src = await this.source(first);
       // Within one decoded (or zero) chunk: a view of it, no copy.
-      if (!src.file) return (src.data ?? zeroBuffer(this.chunkLength(first))).subarray(from, from + length);
+      if (!src.file && !src.extent) return (src.data ?? zeroBuffer(this.chunkLength(first))).subarray(from, from + length);
       const out = Buffer.allocUnsafe(length);
       await this.copyOut(src, from, length, out, 0);
       return out;
@@ -195,6 +204,11 @@ export class ImageReader {
     const len = index.chunkEnd(i) - index.chunkStart(i);
     const digest = index.chunkDigest(i);
     if (digest === this.zeroDigest(len)) return {};
+    const extent = this.deps.spill?.acquire(`${store}/${digest}`);
+    if (extent) {
+      this.deps.chunks.recordUse?.(chunkKey(store, digest)); // read: the chunk stays recent in the cache-index too
+      return { extent };
+    }
     if (this.pbs) {
       const { files } = this.deps;
       const file = await files.acquire(store, digest);
@@ -215,7 +229,10 @@ export class ImageReader {
   }
 
   private release(sources: PieceSource[]): void {
-    for (const src of sources) if (src.file) this.deps.files.release(src.file);
+    for (const src of sources) {
+      if (src.file) this.deps.files.release(src.file);
+      if (src.extent) this.deps.spill?.release(src.extent);
+    }
   }
 
   /** Bytes [from, from + n) of a piece into `target` at `at`; gives back the piece's file reference. */
@@ -228,6 +245,13 @@ export class ImageReader {
         await preadFully(src.file.fd, target, at, n, PLAIN_HEADER + from, `chunk file ${src.file.key}`);
       } finally {
         this.deps.files.release(src.file);
+      }
+    } else if (src.extent) {
+      // Written by this process from bytes it decoded from a verified chunk file (see DecodedSpill).
+      try {
+        await preadFully(src.extent.fd, target, at, n, src.extent.offset + from, 'decoded chunk copy on the volume');
+      } finally {
+        this.deps.spill?.release(src.extent);
       }
     } else if (src.data) {
       src.data.copy(target, at, from, from + n);
@@ -244,6 +268,7 @@ export class ImageReader {
   /** Start decoding a chunk into the cache if the budget has room; true when it is there or on its way. */
   private decodeAhead(digest: string, len: number): boolean {
     const key = `${this.image.store}/${digest}`;
+    if (this.deps.spill?.has(key)) return true;
     return this.deps.cache.has(key) || this.deps.cache.tryPrefetch(key, len, () => this.load(digest, len));
   }
 
@@ -253,6 +278,18 @@ export class ImageReader {
 
   private zeroDigest(len: number): string {
     if (len !== this.zeroLength) {
+      if (!this.zerosRemembered) {
+        // casync chunks have nearly as many lengths as chunks: their zero digests all at once, for the cost of the longest.
+        this.zerosRemembered = true;
+        const { index } = this.image;
+        if (index.chunkCount > 1)
+          rememberZeroDigests(
+            this.alg,
+            (function* () {
+              for (let i = 0; i < index.chunkCount; i++) yield index.chunkEnd(i) - index.chunkStart(i);
+            })(),
+          );
+      }
       this.zeroHex = zeroChunkDigest(this.alg, len);
       this.zeroLength = len;
     }
@@ -304,6 +341,9 @@ export class ImageReader {
     if (plain.byteLength !== expected) {
       throw new StatusError(502, `${what} decodes to ${plain.byteLength} bytes but the index says ${expected}`);
     }
+    // Once on the volume, its memory is given back: later reads are positional reads of the copy.
+    const key = `${this.image.store}/${digest}`;
+    this.deps.spill?.put(key, plain, () => this.deps.cache.delete(key));
     return plain;
   }
 
@@ -311,17 +351,25 @@ export class ImageReader {
   private async loadOnce(digest: string, what: string, mayQuarantine: boolean): Promise<Buffer | undefined> {
     const { store } = this.image;
     const decode = async (fd: number, size: number): Promise<Buffer | undefined> => {
-      // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them).
-      const raw = Buffer.allocUnsafe(size);
-      await preadFully(fd, raw, 0, size, 0, what);
+      // One read of the whole file (readFile would read it in 512 KiB pieces and concatenate them), into a reused buffer.
+      const scratch = scratchBuffers.take(size);
+      let plain: Buffer | undefined;
       try {
-        return this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
-      } catch (err) {
-        const quarantine = this.deps.chunks.quarantine?.bind(this.deps.chunks);
-        if (!isFormatError(err) || !quarantine || !mayQuarantine)
-          throw new StatusError(502, `${what} failed verification on the volume: ${(err as Error).message}`, { cause: err });
-        await quarantine(store, digest, fd, err.message);
-        return undefined;
+        const raw = scratch.subarray(0, size);
+        await preadFully(fd, raw, 0, size, 0, what);
+        try {
+          plain = this.pbs ? decodeDataBlob(raw) : decodeCasyncChunk(raw);
+          return plain;
+        } catch (err) {
+          const quarantine = this.deps.chunks.quarantine?.bind(this.deps.chunks);
+          if (!isFormatError(err) || !quarantine || !mayQuarantine)
+            throw new StatusError(502, `${what} failed verification on the volume: ${(err as Error).message}`, { cause: err });
+          await quarantine(store, digest, fd, err.message);
+          return undefined;
+        }
+      } finally {
+        // Not when the decoded data is a view of it (an uncompressed blob): that is kept (the decoded cache).
+        if (plain?.buffer !== scratch.buffer) scratchBuffers.give(scratch);
       }
     };
     if (this.pbs) {
