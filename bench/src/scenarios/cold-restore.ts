@@ -102,7 +102,7 @@ export const coldRestore: Scenario = {
     }
     if (!ctx.larder) out.note(LARDER_NOT_WIRED);
     out.note(
-      "Throughput is in image bytes per second everywhere: the GET baselines move stored (compressed) bytes, counted in the plain bytes of the chunks they read. CPU columns: seconds of CPU (utime + stime from /proc/PID/stat) per GiB of image delivered, for each Larder process, the S3 emulation (s3rver and the WAN proxy, one process) and the client (nbdcopy).",
+      'Throughput is in image bytes per second everywhere: the GET baselines move stored (compressed) bytes, counted in the plain bytes of the chunks they read. CPU columns: seconds of CPU (utime + stime from /proc/PID/stat) per GiB of image delivered, for each Larder process, the S3 emulation (s3rver and the WAN proxy, one process) and the client (nbdcopy).',
     );
     out.note('Baselines (b) and (d) read the image\'s chunk objects for a bounded time; "est. time for image" extrapolates their rate to the whole image.');
     out.note(

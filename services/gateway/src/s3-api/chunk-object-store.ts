@@ -170,7 +170,7 @@ export class ChunkObjectStore implements ChunkObjects {
     this.counters.deletes += digests.length;
     const keys = digests.map((d) => chunkKey(ds.name, d));
     // A PUT's caching still under way would admit the chunk after it was removed: let it finish first.
-    await Promise.all(keys.map((k) => this.caching.get(k)));
+    await Promise.all(keys.flatMap((k) => this.caching.get(k) ?? []));
     await known.forget(ds.name, digests);
     for (const [i, d] of digests.entries()) {
       await volume.removeChunk(ds.name, d).catch((err: unknown) => log.warn('cannot remove a deleted chunk from the volume', { store: ds.name, digest: d, err }));
