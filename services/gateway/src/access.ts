@@ -26,7 +26,7 @@ function accessOf(route: Route, method: string): 'open' | 'read' | 'admin' {
 /**
  * Check a request's token against the configured tokens before its handler runs (so a refused request changes
  * nothing); returns the token, or undefined when none is needed. No tokens configured: everything is allowed (the
- * gateway then listens on loopback only, see {@link exposureProblems}) — unless `exposed` (it listens on the
+ * gateway then listens on loopback only, see {@link exposureProblem}) — unless `exposed` (it listens on the
  * network, tokens having been configured at start): then it stays closed.
  */
 export function authorize(config: Config, req: IncomingMessage, route: Route, params: string[], exposed = false): Token | undefined {
