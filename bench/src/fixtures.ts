@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startWanS3 } from './wan-s3.js';
 import type { WanS3 } from './wan-s3.js';
 import { uploadChunkedImage, uploadFileObject, writeRandomImage } from './image-fixture.js';
 import type { ChunkEncoder, ChunkedImage, ImageFormat } from './image-fixture.js';
 import type { LarderHook } from './larder-hook.js';
 import type { LinkSpec } from './link.js';
-import { makeS3Client, withRetry } from './s3-client.js';
+import { objectPutter } from './s3-client.js';
 import { objectUrl } from './s3-gets.js';
 import { runPool } from './pool.js';
 
@@ -130,14 +129,7 @@ async function uploadImageSet(opts: FixtureOptions, s3: WanS3, kind: ImageKind, 
   await uploadFileObject(s3.directEndpoint, BENCH_BUCKET, rawKey, rawPath);
   const images = {} as Record<ImageFormat, ChunkedImage>;
   const stored = {} as ImageStats['stored'];
-  const put = async (key: string, body: Buffer) => {
-    const c = makeS3Client(s3.directEndpoint, 1);
-    try {
-      await withRetry(() => c.client.send(new PutObjectCommand({ Bucket: BENCH_BUCKET, Key: key, Body: body })));
-    } finally {
-      c.destroy();
-    }
-  };
+  const put = objectPutter(s3.directEndpoint, BENCH_BUCKET);
   for (const format of ['pbs', 'casync'] as const) {
     opts.log(`fixtures: uploading the ${kind} image's ${format} chunk store`);
     const sizes = new Map<string, number>();

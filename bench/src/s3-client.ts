@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { sleep } from './pool.js';
 
@@ -54,4 +54,16 @@ export async function withRetry<T>(fn: () => Promise<T>, attempts = 5, onRetry?:
       await sleep(10 * i);
     }
   }
+}
+
+/** A function that stores one small object in `bucket` (its own client per call, retried as {@link withRetry}): what an index writer is handed. */
+export function objectPutter(endpoint: string, bucket: string): (key: string, body: Buffer) => Promise<void> {
+  return async (key, body) => {
+    const c = makeS3Client(endpoint, 1);
+    try {
+      await withRetry(() => c.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
+    } finally {
+      c.destroy();
+    }
+  };
 }

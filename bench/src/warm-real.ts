@@ -4,7 +4,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { medianCopy } from './baselines.js';
 import { makeExt4Image } from './ext4-fixture.js';
 import { BENCH_BUCKET } from './fixtures.js';
@@ -15,7 +14,7 @@ import { startNbdkit } from './nbdkit.js';
 import { killAllChildren } from './processes.js';
 import { startPrivateRedis } from './redis-bench.js';
 import { readRss } from './rss.js';
-import { makeS3Client, withRetry } from './s3-client.js';
+import { objectPutter } from './s3-client.js';
 import { rssWhileReading } from './scenarios/memory.js';
 import { startWanS3 } from './wan-s3.js';
 
@@ -31,14 +30,7 @@ try {
   log(`building ${mib} MiB images`);
   await makeExt4Image(raws.ext4, mib * 2 ** 20);
   await writeRandomImage(raws.random, mib * 2 ** 20);
-  const put = async (key: string, body: Buffer) => {
-    const c = makeS3Client(s3.directEndpoint, 1);
-    try {
-      await withRetry(() => c.client.send(new PutObjectCommand({ Bucket: BENCH_BUCKET, Key: key, Body: body })));
-    } finally {
-      c.destroy();
-    }
-  };
+  const put = objectPutter(s3.directEndpoint, BENCH_BUCKET);
   const images: Record<string, ChunkedImage> = {};
   const cases: [string, keyof typeof raws, ImageFormat][] = [
     ['ext4-pbs', 'ext4', 'pbs'],

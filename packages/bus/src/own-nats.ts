@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from '@larder/config/testing';
 
 /** A nats-server on a free port of 127.0.0.1, for one test file. */
 export interface OwnNats {
@@ -23,16 +24,6 @@ export interface OwnNatsOptions {
   /** A config file (`-c`), e.g. infra/nats/nats.conf; `env` for the variables it names. */
   configFile?: string;
   env?: NodeJS.ProcessEnv;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** Debian installs nats-server in /usr/sbin, which is not on every PATH. */

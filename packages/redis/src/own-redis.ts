@@ -1,6 +1,7 @@
 // A redis-server of a test's own, never the shared one (the `@larder/redis/testing` entry: tests of every package use it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { freePort } from '@larder/config/testing';
 
 /** A redis-server on a free port that a test may flush, stop and start again. */
 export interface OwnRedis {
@@ -11,16 +12,6 @@ export interface OwnRedis {
   stop(): Promise<void>;
   /** Start it again on the same port (empty unless it persists). */
   start(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** Options of {@link startOwnRedis}. */
