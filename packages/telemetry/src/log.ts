@@ -1,5 +1,3 @@
-import { readEnvironment } from '@larder/config';
-
 /** A structured logger: one JSON line per event on stderr. */
 export interface Logger {
   debug(msg: string, meta?: object): void;
@@ -11,9 +9,9 @@ export interface Logger {
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 type Level = keyof typeof LEVELS;
 
+/** Read on every call (tests change it at run time), but only the one variable: a filtered debug line must cost nothing. */
 function threshold(): number {
-  const l = readEnvironment().logLevel as Level;
-  return LEVELS[l] ?? LEVELS.info;
+  return LEVELS[(process.env.LARDER_LOG_LEVEL ?? 'info') as Level] ?? LEVELS.info;
 }
 
 /** A logger for one component; LARDER_LOG_LEVEL (debug, info, warn, error, silent) filters it. */
