@@ -5,7 +5,7 @@ import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/a
 import { StatusError, statusOf } from '@larder/errors';
 import { FetchClient, decodeJson, subjects, type EvictedEvent, type NatsConnection } from '@larder/bus';
 import { parseListen, type Config } from '@larder/config';
-import { ChunkTouches, KnownChunks, type ChunkIndex, type Redis } from '@larder/redis';
+import { ChunkTouches, FlightLocks, KnownChunks, type ChunkIndex, type Redis } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
 import { configGeneration, decodedCacheBudgetBytes, decodedCacheBytes, openChunkFiles, renderMetrics } from '@larder/metrics';
 import { SavedIndexes, type Volume } from '@larder/volume';
@@ -191,7 +191,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const chunkTouches = new ChunkTouches(deps.redis, deps.config().namespace, {
     onError: (op, err) => log.warn('chunk touches: Redis did not answer', { op, err: err.message }),
   });
-  const defaultChunkObjects = (node: ChunkObjectNode) => (chunkObjects = new ChunkObjectStore({ ...node, known, touches: chunkTouches }));
+  // One upload of a new chunk per node, whichever of its gateways the PUTs reach.
+  const uploadLocks = new FlightLocks(deps.redis, deps.config().namespace);
+  const defaultChunkObjects = (node: ChunkObjectNode) => (chunkObjects = new ChunkObjectStore({ ...node, known, touches: chunkTouches, locks: uploadLocks }));
   if (s3Listen !== false) {
     try {
       s3 = await startS3Server({

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedDatastore } from '@larder/config';
 import { encodeChunk, encodeDataBlob } from '@larder/formats';
 import { ChunkObjectStore, S3ApiError, type ChunkUpload } from '@larder/gateway';
-import { ChunkTouches, KnownChunks, createRedis } from '@larder/redis';
+import { ChunkTouches, FlightLocks, KnownChunks, createRedis } from '@larder/redis';
 import { startOwnRedis } from '@larder/redis/testing';
 import { chunkObjectKey, deleteObject, headObjectSize, putObjectBytes, s3ClientFor } from '@larder/s3';
 import { chunkKey } from '@larder/volume';
@@ -114,6 +114,84 @@ describe('ChunkObjectStore', () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => putSettled(objects, pbs, digest, bytes, upload, { ifNoneMatch: false })));
     expect(calls).toHaveLength(1);
     for (const r of results) expect(r).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
+  });
+
+  describe('across the processes of a node (upload locks in Redis)', () => {
+    const locks = new FlightLocks(redis, stack.ns);
+    /** A store as another gateway process has it: its own in-process single flight, the node's Redis. */
+    const processStore = () => new ChunkObjectStore({ config: () => stack.config, chunks: g.chunks, readahead: g.chunkReadahead, known, touches, volume, index, nc, locks });
+    /** An upload that takes a while, so that PUTs in other processes arrive during it; `fail` throws after the wait. */
+    const slowUploader = (ds: ResolvedDatastore, digest: string, ms: number, fail = false) => {
+      const u = uploader(ds, digest);
+      const upload: ChunkUpload = async (body, opts) => {
+        await sleep(ms);
+        if (fail) {
+          u.calls.push(opts);
+          throw new Error('upstream PUT failed');
+        }
+        return u.upload(body, opts);
+      };
+      return { upload, calls: u.calls };
+    };
+
+    it('uploads a new chunk once when PUTs of it reach two processes at once; the other PUT sends nothing and succeeds', async () => {
+      const { digest, bytes } = chunk(pbs);
+      const [a, b] = [processStore(), processStore()];
+      const ua = slowUploader(pbs, digest, 300);
+      const ub = slowUploader(pbs, digest, 300);
+      const puts = stack.s3!.stats.puts;
+      const [ra, rb] = await Promise.all([
+        putSettled(a, pbs, digest, bytes, ua.upload, { ifNoneMatch: false }),
+        sleep(50).then(() => putSettled(b, pbs, digest, bytes, ub.upload, { ifNoneMatch: false })),
+      ]);
+      expect(ua.calls.length + ub.calls.length).toBe(1);
+      expect(stack.s3!.stats.puts).toBe(puts + 1);
+      expect(ra).toEqual({ etag: md5(bytes), uploaded: true, preconditionFailed: false });
+      expect(rb).toEqual({ etag: md5(bytes), uploaded: false, preconditionFailed: false });
+      expect(b.status().putsJoinedNode).toBe(1);
+      expect(await inS3(pbs, digest)).toBe(bytes.byteLength);
+    });
+
+    it('answers the waiting PUT with If-None-Match 412, as S3 would once the other upload made the object', async () => {
+      const { digest, bytes } = chunk(pbs);
+      const [a, b] = [processStore(), processStore()];
+      const ua = slowUploader(pbs, digest, 300);
+      const ub = slowUploader(pbs, digest, 300);
+      const [ra, rb] = await Promise.all([
+        putSettled(a, pbs, digest, bytes, ua.upload, { ifNoneMatch: true }),
+        sleep(50).then(() => putSettled(b, pbs, digest, bytes, ub.upload, { ifNoneMatch: true })),
+      ]);
+      expect(ua.calls.length + ub.calls.length).toBe(1);
+      expect(ra.preconditionFailed).toBe(false);
+      expect(rb.preconditionFailed).toBe(true);
+    });
+
+    it('uploads it itself when the other process fails its upload (the lock is given back)', async () => {
+      const { digest, bytes } = chunk(pbs);
+      const [a, b] = [processStore(), processStore()];
+      const ua = slowUploader(pbs, digest, 200, true);
+      const ub = slowUploader(pbs, digest, 0);
+      const [ra, rb] = await Promise.allSettled([
+        putSettled(a, pbs, digest, bytes, ua.upload, { ifNoneMatch: false }),
+        sleep(50).then(() => putSettled(b, pbs, digest, bytes, ub.upload, { ifNoneMatch: false })),
+      ]);
+      expect(ra.status).toBe('rejected');
+      expect(rb).toMatchObject({ status: 'fulfilled', value: { uploaded: true } });
+      expect(ub.calls).toHaveLength(1);
+      expect(await inS3(pbs, digest)).toBe(bytes.byteLength);
+    });
+
+    it('uploads it itself once the lease of a process that died mid-upload runs out', async () => {
+      const { digest, bytes } = chunk(pbs);
+      // A process took the lock and was killed: its lease (short here) is all that is left of it.
+      expect(await locks.acquire(`${chunkKey('demo', digest)}:upload`, 400)).toBeDefined();
+      const u = uploader(pbs, digest);
+      const t0 = Date.now();
+      const r = await putSettled(processStore(), pbs, digest, bytes, u.upload, { ifNoneMatch: false });
+      expect(r.uploaded).toBe(true);
+      expect(u.calls).toHaveLength(1);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    });
   });
 
   it('refuses a body that is not the chunk its key names: nothing uploaded, written or recorded', async () => {

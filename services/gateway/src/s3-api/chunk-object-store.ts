@@ -1,11 +1,12 @@
 import { closeSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeJson, requestEviction, subjects, type EvictedEvent, type NatsConnection } from '@larder/bus';
 import type { Config, ResolvedDatastore } from '@larder/config';
 import { statusOf } from '@larder/errors';
 import { SingleFlight } from '@larder/flight';
 import { decodeAndVerifyChunk, isFormatError } from '@larder/formats';
-import { ClaimWaitTimeoutError, type ChunkIndex, type KnownChunks, type WriterTouches } from '@larder/redis';
+import { ClaimWaitTimeoutError, type ChunkIndex, type FlightLocks, type KnownChunks, type WriterTouches } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
 import { chunkDigestOfKey } from '@larder/s3';
 import { ChunkWriter, chunkKey, fileIdentity, type Volume } from '@larder/volume';
@@ -23,6 +24,16 @@ const PUT_CACHE_WAIT_MS = 2000;
 /** How long, at most, a PUT of a chunk that GC claimed (it is deleting it) waits for the claim to end, then SlowDown. */
 export const PUT_CLAIM_WAIT_MS = 30_000;
 
+/**
+ * The lease of a cross-process upload lock (renewed every third while the upload runs): a process that dies mid-upload
+ * holds up the others' PUTs of that chunk for at most this long.
+ */
+const UPLOAD_LOCK_TTL_MS = 15_000;
+/** How often a PUT waiting for another process's upload of its chunk looks at the record. */
+const UPLOAD_WAIT_POLL_MS = 50;
+/** How long, at most, a PUT waits for other processes' uploads of its chunk before it uploads it itself (never a hang). */
+const UPLOAD_WAIT_MS = 2 * UPLOAD_LOCK_TTL_MS;
+
 /** An ETag that is an MD5 (S3's for a single-part PUT). */
 const MD5_ETAG = /^"[0-9a-fA-F]{32}"$/;
 
@@ -37,6 +48,11 @@ export interface ChunkObjectStoreDeps {
   touches: WriterTouches;
   /** How long a PUT of a claimed chunk waits (default {@link PUT_CLAIM_WAIT_MS}). */
   claimWaitMs?: number;
+  /**
+   * Single flight of uploads across the node's processes (several gateways behind one endpoint): one process uploads a
+   * new chunk, the others' PUTs of it wait for the record of that upload. Without it, only PUTs within this process share one.
+   */
+  locks?: FlightLocks;
   volume: Volume;
   index: ChunkIndex;
   /** For room on a full volume (`indexEvict`), the pressure signal, and telling every gateway of the node about deleted chunks. */
@@ -53,6 +69,8 @@ export interface ChunkObjectStats {
   putsClaimWaits: number;
   /** Chunk PUTs S3 answered 412 to (If-None-Match: the object was there). */
   putsExisting: number;
+  /** Chunk PUTs not sent because another process of the node was uploading the chunk (they waited for its upload). */
+  putsJoinedNode: number;
   /** Body bytes of the PUTs not sent. */
   bytesNotUploaded: number;
   /** PUTs refused because the body is not the chunk its key names. */
@@ -85,6 +103,7 @@ export class ChunkObjectStore implements ChunkObjects {
     putsKnown: 0,
     putsClaimWaits: 0,
     putsExisting: 0,
+    putsJoinedNode: 0,
     bytesNotUploaded: 0,
     verifyRefused: 0,
     cacheFailures: 0,
@@ -228,13 +247,22 @@ export class ChunkObjectStore implements ChunkObjects {
       this.counters.putsKnown++;
       this.counters.bytesNotUploaded += body.byteLength;
     } else {
-      const answer = await upload(body, { ifNoneMatch: opts.ifNoneMatch });
-      outcome = answer.preconditionFailed ? 'existing' : 'uploaded';
-      if (answer.preconditionFailed) this.counters.putsExisting++;
-      else this.counters.putsUploaded++;
-      if (answer.etag && MD5_ETAG.test(answer.etag)) etag = answer.etag.toLowerCase();
-      // S3 has it now (a known record is not refreshed: only S3's word restarts the time-to-trust).
-      await known.record(ds.name, [digest]);
+      const sent = await this.uploadOnNode(ds, digest, async () => {
+        const answer = await upload(body, { ifNoneMatch: opts.ifNoneMatch });
+        if (answer.preconditionFailed) this.counters.putsExisting++;
+        else this.counters.putsUploaded++;
+        // S3 has it now (a known record is not refreshed: only S3's word restarts the time-to-trust).
+        await known.record(ds.name, [digest]);
+        return answer;
+      });
+      if (sent) {
+        outcome = sent.preconditionFailed ? 'existing' : 'uploaded';
+        if (sent.etag && MD5_ETAG.test(sent.etag)) etag = sent.etag.toLowerCase();
+      } else {
+        outcome = 'existing';
+        this.counters.putsJoinedNode++;
+        this.counters.bytesNotUploaded += body.byteLength;
+      }
     }
     etag ??= md5Etag(body);
     const key = chunkKey(ds.name, digest);
@@ -243,6 +271,39 @@ export class ChunkObjectStore implements ChunkObjects {
     });
     this.caching.set(key, caching);
     return { outcome, etag };
+  }
+
+  /**
+   * Run `send` (the upload and its record) unless another process of the node is uploading the same chunk: then wait
+   * for that upload's record and resolve undefined (the chunk is in S3; nothing sent). Should the other upload fail
+   * or its process die (its lease ends), this one takes the lock and sends; after {@link UPLOAD_WAIT_MS} it sends
+   * regardless. Redis down: sends, as without the lock (an upload twice rather than a PUT refused).
+   */
+  private async uploadOnNode<T>(ds: ResolvedDatastore, digest: string, send: () => Promise<T>): Promise<T | undefined> {
+    const { locks, known, config } = this.deps;
+    if (!locks) return send();
+    const lockKey = `${chunkKey(ds.name, digest)}:upload`;
+    const deadline = Date.now() + UPLOAD_WAIT_MS;
+    for (;;) {
+      const token = await locks.acquire(lockKey, UPLOAD_LOCK_TTL_MS).catch((err: unknown) => {
+        log.warn('upload lock: Redis did not answer; uploading without it', { key: lockKey, err: (err as Error).message });
+        return null;
+      });
+      if (token === null) return send();
+      if (token !== undefined) {
+        const renew = setInterval(() => void locks.extend(lockKey, token, UPLOAD_LOCK_TTL_MS).catch(() => {}), UPLOAD_LOCK_TTL_MS / 3);
+        try {
+          return await send();
+        } finally {
+          clearInterval(renew);
+          await locks.release(lockKey, token).catch(() => {});
+        }
+      }
+      await sleep(UPLOAD_WAIT_POLL_MS);
+      const [isKnown] = await known.known(ds.name, [digest], config().gateway.knownChunkTtl);
+      if (isKnown) return undefined;
+      if (Date.now() >= deadline) return send();
+    }
   }
 
   /**
