@@ -62,11 +62,13 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
   await writeFile(file, stringify(config));
   const env = { ...process.env, LARDER_CONFIG: file, LARDER_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const services: Service[] = [];
+  const stackStarted = new Date().toISOString().slice(11, 19).replace(/:/g, '');
   const roles: { role: string; service: Service }[] = [];
   const spawnNode = (service: string) => {
-    // LARDER_BENCH_PROFILE_DIR=DIR writes a CPU profile of every Larder process (read them to see where time goes).
+    // LARDER_BENCH_PROFILE_DIR=DIR writes a CPU profile of every Larder process (read them to see where time goes);
+    // named by the stack's start time, so that a scenario starting several stacks keeps every one.
     const prof = process.env.LARDER_BENCH_PROFILE_DIR
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LARDER_BENCH_PROFILE_DIR}`, `--cpu-prof-name=${service}-${services.length}.cpuprofile`]
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LARDER_BENCH_PROFILE_DIR}`, `--cpu-prof-name=${stackStarted}-${service}-${services.length}.cpuprofile`]
       : [];
     const s = spawnService(process.execPath, [...prof, main(service)], { env });
     services.push(s);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { encodeDataBlob, parseFixedIndex } from '@larder/formats';
@@ -51,14 +51,16 @@ export async function pbsS3Backup(src: PbsBackupSource, target: PbsS3Target, opt
   let bodyBytes = 0;
   let retries = 0;
 
-  const send = (key: string, body: Buffer, headers: Record<string, string>): Promise<Answer> => {
+  const send = async (key: string, body: Buffer, headers: Record<string, string>): Promise<Answer> => {
     const t = objectTarget(ep, target.bucket, key, true);
     const signed = signer.sign({
       method: 'PUT',
       host: t.host,
       path: t.path,
       headers: { ...headers, 'content-length': String(body.length), 'content-type': 'application/octet-stream' },
-      payloadHash: createHash('sha256').update(body).digest('hex'),
+      // Hashed off the event loop (WebCrypto runs in the thread pool), as PBS hashes its uploads on the worker threads of
+      // its async runtime: a client hashing 8 uploads one after another on one thread would be the bottleneck itself.
+      payloadHash: Buffer.from(await webcrypto.subtle.digest('SHA-256', body)).toString('hex'),
     });
     bodyBytes += body.length;
     return new Promise((resolve, reject) => {

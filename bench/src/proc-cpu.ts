@@ -43,3 +43,20 @@ export async function reapedChildrenCpuMs(): Promise<number> {
 export async function cpuMsOfAll(pids: readonly number[]): Promise<number> {
   return (await Promise.all(pids.map(cpuMsOf))).reduce((a, b) => a + b, 0);
 }
+
+/**
+ * Wait until `pids` together use under `busyShare` of one core over a `windowMs` window (background work of a previous
+ * step finished), or `timeoutMs` passed; the ms waited. A timed step that follows must not be billed for an earlier one.
+ */
+export async function waitForIdle(pids: readonly number[], opts: { windowMs?: number; busyShare?: number; timeoutMs?: number } = {}): Promise<number> {
+  const { windowMs = 500, busyShare = 0.05, timeoutMs = 60_000 } = opts;
+  const t0 = performance.now();
+  let before = await cpuMsOfAll(pids);
+  while (performance.now() - t0 < timeoutMs) {
+    await new Promise((r) => setTimeout(r, windowMs));
+    const now = await cpuMsOfAll(pids);
+    if (now - before < windowMs * busyShare) break;
+    before = now;
+  }
+  return performance.now() - t0;
+}
