@@ -1,5 +1,5 @@
 import { LinkedList, type ListNode } from './linked-list.js';
-import type { Policy } from './policy.js';
+import { OrderedMap, type Policy } from './policy.js';
 
 /** Share of the capacity for resident HIR chunks (the paper's 1%). */
 export const LIRS_HIR_SHARE = 0.01;
@@ -34,7 +34,7 @@ export class Lirs implements Policy {
   private readonly stack = new LinkedList<Entry>();
   private readonly queue = new LinkedList<Entry>();
   /** Ghost keys in the order they became ghosts (for the bound). */
-  private readonly ghosts = new Map<number, Entry>();
+  private readonly ghosts = new OrderedMap<Entry>();
   private lirUsed = 0;
   private hirUsed = 0;
   private ghostUsed = 0;
@@ -71,7 +71,7 @@ export class Lirs implements Policy {
     // Making room may have pruned this key's ghost out of S.
     const ghost = this.entries.get(key);
     if (ghost) {
-      this.ghosts.delete(key);
+      this.ghosts.map.delete(key);
       this.ghostUsed -= ghost.size;
       ghost.size = size;
       ghost.state = HIR;
@@ -133,7 +133,7 @@ export class Lirs implements Policy {
     this.hirUsed -= victim.size;
     if (victim.s) {
       victim.state = GHOST;
-      this.ghosts.set(victim.key, victim);
+      this.ghosts.map.set(victim.key, victim);
       this.ghostUsed += victim.size;
     } else this.entries.delete(victim.key);
   }
@@ -150,7 +150,7 @@ export class Lirs implements Policy {
 
   private trimGhosts(): void {
     while (this.ghostUsed > this.ghostTarget) {
-      const [, e] = this.ghosts.entries().next().value as [number, Entry];
+      const [, e] = this.ghosts.shift() as [number, Entry];
       this.stack.remove(e.s as ListNode<Entry>);
       e.s = undefined;
       this.forget(e);
@@ -158,7 +158,7 @@ export class Lirs implements Policy {
   }
 
   private forget(e: Entry): void {
-    this.ghosts.delete(e.key);
+    this.ghosts.map.delete(e.key);
     this.ghostUsed -= e.size;
     this.entries.delete(e.key);
   }
