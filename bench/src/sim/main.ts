@@ -16,13 +16,13 @@ const CACHED_SAMPLE = join(BENCH, '.cache/sim/cloudPhysicsIO.csv');
 
 const USAGE = `Usage: pnpm sim [--fetch] [--variants] [--trace FORMAT:PATH]... [--out DIR]
 
-Replays block traces against eviction policies (LRU, S3-FIFO, 2Q, ARC, W-TinyLFU, adaptive S3-FIFO; and Belady's
-OPT as a bound) at 1%, 5%, 10% and 25% of each trace's working set
+Replays block traces against eviction policies (LRU, S3-FIFO, 2Q, ARC, W-TinyLFU, adaptive S3-FIFO, LIRS, SIEVE,
+LRU with a scan hint; and Belady's OPT as a bound) at 1%, 5%, 10% and 25% of each trace's working set
 and writes latest.md and latest.json to DIR (default bench/results/sim). Works offline on the synthetic traces; the
 public CloudPhysics sample is replayed when it is in bench/.cache/sim (put there by --fetch).
 
   --fetch               download the public CloudPhysics sample (about 3 MB) first
-  --variants            also replay parameter variants of S3-FIFO, 2Q and W-TinyLFU (about twice as long)
+  --variants            also replay parameter variants of S3-FIFO, 2Q, W-TinyLFU, LIRS (about twice as long)
   --trace FORMAT:PATH   also replay a local block trace; FORMAT is msr (MSR Cambridge CSV, e.g. from SNIA IOTTA,
                         .csv or .csv.gz) or cloudphysics (CSV version,time,op,size,lbn)
   --out DIR             where the report goes
