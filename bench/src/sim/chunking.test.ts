@@ -64,4 +64,15 @@ describe('traces', () => {
     expect(Buffer.from(a.refs.buffer).equals(Buffer.from(b.refs.buffer))).toBe(true);
     expect(a.uniqueBytes).toBe(b.uniqueBytes);
   });
+
+  it('marks the references of restores and verifies as scans, and no others', () => {
+    expect(syntheticTrace('boot-storm', 'fixed4m').scan.every((s) => s === 0)).toBe(true);
+    const scans = syntheticTrace('scans', 'fixed4m');
+    expect(scans.scan.length).toBe(scans.refs.length);
+    expect(scans.scan.every((s) => s === 1)).toBe(true);
+    const mixed = syntheticTrace('mixed', 'fixed4m').scan;
+    const share = mixed.reduce((n, s) => n + s, 0) / mixed.length;
+    expect(share).toBeGreaterThan(0.02);
+    expect(share).toBeLessThan(0.5);
+  });
 });

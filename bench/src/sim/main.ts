@@ -6,6 +6,7 @@ import type { ChunkingKind } from './chunking.js';
 import { POLICIES, POLICY_VARIANTS, type PolicyFactory } from './policies/index.js';
 import { OPTIMAL, replayOptimal } from './optimal.js';
 import { CACHE_SHARES, replay } from './replay.js';
+import { reuseDistances, reuseReport } from './reuse.js';
 import { type SimReport, type TraceResults, decide, markdown } from './report.js';
 import type { Trace } from './trace.js';
 import { CLOUDPHYSICS_SAMPLE, type PublicTraceFile, fetchCloudPhysics, publicTrace } from './traces/public.js';
@@ -14,15 +15,17 @@ import { SYNTHETIC_WORKLOADS, syntheticTrace } from './traces/synthetic.js';
 const BENCH = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CACHED_SAMPLE = join(BENCH, '.cache/sim/cloudPhysicsIO.csv');
 
-const USAGE = `Usage: pnpm sim [--fetch] [--variants] [--trace FORMAT:PATH]... [--out DIR]
+const USAGE = `Usage: pnpm sim [--fetch] [--variants] [--reuse] [--trace FORMAT:PATH]... [--out DIR]
 
-Replays block traces against eviction policies (LRU, S3-FIFO, 2Q, ARC, W-TinyLFU, adaptive S3-FIFO; and Belady's
-OPT as a bound) at 1%, 5%, 10% and 25% of each trace's working set
+Replays block traces against eviction policies (LRU, S3-FIFO, 2Q, ARC, W-TinyLFU, adaptive S3-FIFO, LIRS, SIEVE,
+LRU with a scan hint; and Belady's OPT as a bound) at 1%, 5%, 10% and 25% of each trace's working set
 and writes latest.md and latest.json to DIR (default bench/results/sim). Works offline on the synthetic traces; the
 public CloudPhysics sample is replayed when it is in bench/.cache/sim (put there by --fetch).
 
   --fetch               download the public CloudPhysics sample (about 3 MB) first
-  --variants            also replay parameter variants of S3-FIFO, 2Q and W-TinyLFU (about twice as long)
+  --variants            also replay parameter variants of S3-FIFO, 2Q, W-TinyLFU, LIRS (about twice as long)
+  --reuse               instead of replaying policies, print where LRU misses (first references, reuse distance
+                        in capacities) and how often a reuse LRU misses follows simple signals, at 5-25%
   --trace FORMAT:PATH   also replay a local block trace; FORMAT is msr (MSR Cambridge CSV, e.g. from SNIA IOTTA,
                         .csv or .csv.gz) or cloudphysics (CSV version,time,op,size,lbn)
   --out DIR             where the report goes
@@ -31,18 +34,20 @@ public CloudPhysics sample is replayed when it is in bench/.cache/sim (put there
 interface Args {
   fetch: boolean;
   variants: boolean;
+  reuse: boolean;
   traces: PublicTraceFile[];
   out: string;
 }
 
 function parseArgs(argv: readonly string[]): Args | undefined {
-  const args: Args = { fetch: false, variants: false, traces: [], out: join(BENCH, 'results/sim') };
+  const args: Args = { fetch: false, variants: false, reuse: false, traces: [], out: join(BENCH, 'results/sim') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--') continue;
     if (a === '--help' || a === '-h') return undefined;
     if (a === '--fetch') args.fetch = true;
     else if (a === '--variants') args.variants = true;
+    else if (a === '--reuse') args.reuse = true;
     else if (a === '--out') args.out = resolve(argv[++i] ?? '');
     else if (a === '--trace') {
       const spec = argv[++i] ?? '';
@@ -72,6 +77,20 @@ function results(trace: Trace, policies: readonly { name: string; make: PolicyFa
   };
 }
 
+function printReuse(trace: Trace): void {
+  const distances = reuseDistances(trace);
+  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+  for (const share of [0.05, 0.1, 0.25]) {
+    const r = reuseReport(trace, distances, share);
+    const m = r.missesBy;
+    const l = r.longReuse;
+    process.stdout.write(
+      `${trace.workload} (${trace.chunking}) ${pct(share)}: LRU misses ${r.lruMisses}: first refs ${pct(m.cold)}, reuse <2x ${pct(m.upTo2x)}, 2-4x ${pct(m.upTo4x)}, 4-8x ${pct(m.upTo8x)}, >8x ${pct(m.beyond8x)}; ` +
+        `P(reuse in 1-4x): all ${pct(l.all)}, first reuse ${pct(l.firstReuse)}, previous also 1-4x ${pct(l.previousAlsoLong)}, >=8 earlier refs ${pct(l.eightPlusEarlierRefs)}\n`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   let args: Args | undefined;
   try {
@@ -98,6 +117,11 @@ async function main(): Promise<void> {
   else missing.push('the public CloudPhysics sample (run `pnpm sim --fetch` to download it to bench/.cache/sim/)');
 
   const chunkings: ChunkingKind[] = ['fixed4m', 'cdc64k'];
+  if (args.reuse) {
+    for (const file of publicFiles) for (const c of chunkings) printReuse(await publicTrace(file, c));
+    for (const w of SYNTHETIC_WORKLOADS) for (const c of chunkings) printReuse(syntheticTrace(w, c));
+    return;
+  }
   const policies = args.variants ? [...POLICIES, ...POLICY_VARIANTS] : POLICIES;
   const traces: TraceResults[] = [];
   for (const file of publicFiles) for (const c of chunkings) traces.push(results(await publicTrace(file, c), policies));

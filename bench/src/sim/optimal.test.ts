@@ -10,6 +10,7 @@ const trace = (refs: number[], sizes: number[]): Trace => ({
   chunking: 'fixed4m',
   description: '',
   refs: Uint32Array.from(refs),
+  scan: new Uint8Array(refs.length),
   sizes: Float64Array.from(sizes),
   uniqueBytes: sizes.reduce((s, v) => s + v, 0),
 });

@@ -21,13 +21,13 @@ export interface ReplayResult {
 export function replay(trace: Trace, policy: { name: string; make: PolicyFactory }, share: number): ReplayResult {
   const capacityBytes = Math.floor(trace.uniqueBytes * share);
   const cache = policy.make(capacityBytes);
-  const { refs, sizes } = trace;
+  const { refs, sizes, scan } = trace;
   let misses = 0;
   let bytesFetched = 0;
   for (let i = 0; i < refs.length; i++) {
     const id = refs[i] as number;
     const size = sizes[id] as number;
-    if (!cache.access(id, size)) {
+    if (!cache.access(id, size, scan[i] === 1)) {
       misses++;
       bytesFetched += size;
     }

@@ -1,14 +1,20 @@
 import { Arc } from './arc.js';
+import { Lirs } from './lirs.js';
 import { Lru } from './lru.js';
 import type { PolicyFactory } from './policy.js';
 import { S3Fifo } from './s3fifo.js';
 import { S3FifoAdaptive } from './s3fifo-adaptive.js';
+import { ScanHintLru } from './scan-hint-lru.js';
+import { Sieve } from './sieve.js';
 import { WTinyLfu } from './tinylfu.js';
 import { TwoQ } from './two-q.js';
 
 export type { Policy, PolicyFactory } from './policy.js';
 export { Lru } from './lru.js';
 export { Arc } from './arc.js';
+export { Lirs } from './lirs.js';
+export { ScanHintLru } from './scan-hint-lru.js';
+export { Sieve } from './sieve.js';
 export { S3Fifo } from './s3fifo.js';
 export { S3FifoAdaptive } from './s3fifo-adaptive.js';
 export { FrequencySketch, WTinyLfu } from './tinylfu.js';
@@ -22,11 +28,14 @@ export const POLICIES: readonly { name: string; make: PolicyFactory }[] = [
   { name: 'ARC', make: (c) => new Arc(c) },
   { name: 'W-TinyLFU', make: (c) => new WTinyLfu(c) },
   { name: 'S3-FIFO adaptive', make: (c) => new S3FifoAdaptive(c) },
+  { name: 'LIRS', make: (c) => new Lirs(c) },
+  { name: 'SIEVE', make: (c) => new Sieve(c) },
+  { name: 'LRU + scan hint', make: (c) => new ScanHintLru(c) },
 ];
 
 /**
  * Parameter variants, to see whether the comparison is an artefact of the papers' defaults: S3-FIFO with a larger
- * small queue or a higher bar to enter M, 2Q with a larger ghost or A1in.
+ * small queue or a higher bar to enter M, 2Q with a larger ghost or A1in, LIRS with more room for HIR chunks.
  */
 export const POLICY_VARIANTS: readonly { name: string; make: PolicyFactory }[] = [
   { name: 'S3-FIFO S=20%', make: (c) => new S3Fifo(c, 0.2) },
@@ -37,4 +46,7 @@ export const POLICY_VARIANTS: readonly { name: string; make: PolicyFactory }[] =
   { name: 'W-TinyLFU W=20%', make: (c) => new WTinyLfu(c, 0.2) },
   { name: 'W-TinyLFU climbing', make: (c) => new WTinyLfu(c, 0.01, true) },
   { name: 'S3-FIFO adaptive, GM to S', make: (c) => new S3FifoAdaptive(c, 0.01, 0.9, false) },
+  { name: 'LIRS HIR=5%', make: (c) => new Lirs(c, 0.05) },
+  { name: 'LIRS HIR=10%', make: (c) => new Lirs(c, 0.1) },
+  { name: 'LRU + scan hint, scan hits refresh', make: (c) => new ScanHintLru(c, true) },
 ];

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Arc } from './arc.js';
+import { LinkedList } from './linked-list.js';
+import { Lirs } from './lirs.js';
 import { Lru } from './lru.js';
 import { OrderedMap, type Policy } from './policy.js';
 import { S3Fifo } from './s3fifo.js';
 import { S3FifoAdaptive } from './s3fifo-adaptive.js';
+import { ScanHintLru } from './scan-hint-lru.js';
+import { Sieve } from './sieve.js';
 import { FrequencySketch, WTinyLfu } from './tinylfu.js';
 import { TwoQ } from './two-q.js';
 
@@ -164,5 +168,125 @@ describe('S3-FIFO adaptive', () => {
     expect(m.lru).toBe(300);
     expect(m.plain).toBeGreaterThanOrEqual(600); // each chunk misses again when its second reader comes
     expect(m.adaptive).toBeLessThan(1.25 * m.lru);
+  });
+});
+
+describe('LinkedList', () => {
+  it('pushes at the tail', () => {
+    const l = new LinkedList<number>();
+    l.push(1);
+    l.unshift(0);
+    l.push(2);
+    expect([l.head?.value, l.head?.next?.value, l.tail?.value, l.tail?.prev?.value, l.length]).toEqual([0, 1, 2, 1, 3]);
+  });
+
+  it('unshifts at the head, removes from the middle, moves to the head', () => {
+    const l = new LinkedList<number>();
+    const [a, b, c] = [1, 2, 3].map((v) => l.unshift(v)) as [ReturnType<typeof l.unshift>, ReturnType<typeof l.unshift>, ReturnType<typeof l.unshift>];
+    l.remove(b);
+    l.moveToHead(a);
+    expect([l.head?.value, l.tail?.value, l.length]).toEqual([1, 3, 2]);
+    l.remove(c);
+    l.remove(a);
+    expect([l.head, l.tail, l.length]).toEqual([undefined, undefined, 0]);
+  });
+});
+
+describe.each([
+  ['LIRS', (c: number) => new Lirs(c)],
+  ['LIRS HIR=10%', (c: number) => new Lirs(c, 0.1)],
+  ['SIEVE', (c: number) => new Sieve(c)],
+])('%s', (_name, make) => {
+  it('stays within its capacity in bytes with chunks of varied sizes', () => {
+    const p = make(1000);
+    for (let i = 0; i < 20_000; i++) {
+      const k = i % 7 === 0 ? 10_000 + i : i % 300;
+      p.access(k, 1 + ((k * 7) % 60));
+      expect(p.usedBytes()).toBeLessThanOrEqual(1000);
+    }
+  });
+
+  it('never admits a chunk larger than the cache', () => {
+    const p = make(10);
+    p.access(1, 5);
+    expect(p.access(2, 11)).toBe(false);
+    expect(p.access(1, 5)).toBe(true);
+    expect(p.usedBytes()).toBe(5);
+  });
+});
+
+describe('LIRS', () => {
+  it('keeps the hot set through a one-pass scan larger than the cache', () => {
+    const p = new Lirs(100);
+    warm(p);
+    hits(p, range(1000, 500));
+    expect(hits(p, range(0, 50))).toBeGreaterThanOrEqual(45);
+  });
+
+  it('keeps part of a loop larger than the cache resident, where LRU hits nothing', () => {
+    const loop = [...range(0, 150), ...range(0, 150), ...range(0, 150), ...range(0, 150)];
+    const lru = new Lru(100);
+    const lirs = new Lirs(100);
+    expect(hits(lru, loop)).toBe(0);
+    expect(hits(lirs, loop)).toBeGreaterThanOrEqual(3 * 90);
+  });
+
+  it('makes a chunk LIR when it comes back while its key is still in the stack', () => {
+    const p = new Lirs(10, 0.1);
+    hits(p, range(0, 9)); // 9 LIR chunks fill the LIR share
+    p.access(100, 1); // HIR
+    p.access(101, 1); // HIR; 100 is evicted, its key stays in S as a ghost
+    expect(p.access(100, 1)).toBe(false);
+    hits(p, range(200, 5)); // new HIR chunks come and go through Q
+    expect(p.access(100, 1)).toBe(true); // it became LIR on its return
+  });
+});
+
+describe('SIEVE', () => {
+  it('loses the hot set to a one-pass scan of half the cache once the hand has cleared its bits', () => {
+    // One visited bit buys a chunk one pass of the hand; the warm-up's last pass cleared them.
+    const p = new Sieve(100);
+    warm(p);
+    hits(p, range(1000, 50));
+    expect(hits(p, range(0, 50))).toBe(0);
+  });
+
+  it('evicts a new chunk before an older one that was hit', () => {
+    const p = new Sieve(3);
+    hits(p, [1, 2, 3, 1]);
+    p.access(4, 1); // the hand clears 1's bit and evicts 2
+    expect(hits(p, [1, 3, 4])).toBe(3);
+    p.access(5, 1); // the hand, past 2, evicts 3 (unvisited since the bit of 1 was cleared)
+    expect(p.access(3, 1)).toBe(false);
+  });
+});
+
+describe('LRU + scan hint', () => {
+  it('is LRU without hints', () => {
+    const refs = Array.from({ length: 3000 }, (_, i) => (i * 7919) % 173);
+    const lru = new Lru(100);
+    const hinted = new ScanHintLru(100);
+    expect(refs.map((k) => hinted.access(k, 1 + (k % 3)))).toEqual(refs.map((k) => lru.access(k, 1 + (k % 3))));
+  });
+
+  it('keeps the hot set through a hinted scan larger than the cache; a client hit still counts', () => {
+    const p = new ScanHintLru(100);
+    hits(p, range(0, 50));
+    for (const k of range(1000, 500)) p.access(k, 1, true);
+    p.access(1499, 1); // the scan's last chunk, used by a client: now the most recent
+    expect(hits(p, range(0, 50))).toBe(50);
+    expect(p.access(1499, 1)).toBe(true);
+  });
+
+  it('does not refresh a chunk on a scan hit, unless told to', () => {
+    const plain = new ScanHintLru(2);
+    const refresh = new ScanHintLru(2, true);
+    for (const p of [plain, refresh]) {
+      p.access(1, 1);
+      p.access(2, 1);
+      p.access(1, 1, true);
+      p.access(3, 1);
+    }
+    expect([plain.access(1, 1), refresh.access(1, 1)]).toEqual([false, true]);
   });
 });

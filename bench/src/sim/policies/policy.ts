@@ -4,8 +4,8 @@
  */
 export interface Policy {
   readonly name: string;
-  /** Reference chunk `key` of `size` bytes; true on a hit. */
-  access(key: number, size: number): boolean;
+  /** Reference chunk `key` of `size` bytes, `scan` if a whole-image scan asks (most policies ignore it); true on a hit. */
+  access(key: number, size: number, scan?: boolean): boolean;
   /** Bytes of the chunks held now (never above the capacity after an access). */
   usedBytes(): number;
 }

@@ -111,7 +111,7 @@ export function restoreStream(fleet: Fleet, vm: number, streamId: number): Strea
   return {
     weight: 4,
     step(out) {
-      out.read(streamId, image, offset, MiB);
+      out.read(streamId, image, offset, MiB, true);
       offset += MiB;
       return offset < image.sizeBytes;
     },
@@ -143,7 +143,7 @@ export function verifyStream(fleet: Fleet, streamId: number): Stream {
         index++;
         if (seen.has(key)) continue;
         seen.add(key);
-        out.ref(streamId, key, size);
+        out.ref(streamId, key, size, true);
         bytes += size;
       }
       return vm < fleet.vms.length;
