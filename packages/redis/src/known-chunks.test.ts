@@ -65,6 +65,33 @@ describe('KnownChunks', () => {
     expect(await known.count('trim2')).toBe(3);
   });
 
+  it('recordSoon gathers what many callers record into one write per datastore', async () => {
+    const own = await startOwnRedis();
+    const conn = createRedis({ url: own.url });
+    const k = new KnownChunks(conn, ns);
+    const zadds = async () => Number(/cmdstat_zadd:calls=(\d+)/.exec(await conn.info('commandstats'))?.[1] ?? 0);
+    try {
+      const a = Array.from({ length: 40 }, digest);
+      const b = Array.from({ length: 3 }, digest);
+      const before = await zadds();
+      for (const d of a) k.recordSoon('demo', d);
+      for (const d of b) k.recordSoon('cas', d);
+      expect(await k.known('demo', a, DAY)).toEqual(a.map(() => false));
+      // Sent on its own after a moment; flush() sends at once (a stopping process).
+      for (let i = 0; i < 100 && !(await k.known('demo', a, DAY)).every(Boolean); i++) await new Promise((r) => setTimeout(r, 10));
+      expect((await k.known('demo', a, DAY)).every(Boolean)).toBe(true);
+      expect((await k.known('cas', b, DAY)).every(Boolean)).toBe(true);
+      expect((await zadds()) - before).toBe(2);
+      const c = digest();
+      k.recordSoon('demo', c);
+      expect(await k.flush()).toBe(true);
+      expect(await k.known('demo', [c], DAY)).toEqual([true]);
+    } finally {
+      conn.disconnect();
+      await own.stop();
+    }
+  });
+
   it('degrades while Redis is unreachable: nothing known, recording reported and not thrown', async () => {
     const own = await startOwnRedis();
     const conn = createRedis({ url: own.url });

@@ -162,7 +162,7 @@ export class FetchWorker {
           throw failed;
         }
         // S3 has it: a client's PUT of it needs no upload (best effort, never waited for).
-        void this.deps.known?.record(ds.name, [digest]);
+        this.deps.known?.recordSoon(ds.name, digest);
         const reply = await this.writeAdmit(ds, digest, key, lock, bytes, gets, t1);
         nc.publish(done, encodeJson({ ok: true, size: bytes.byteLength } satisfies FetchOutcome));
         return reply;

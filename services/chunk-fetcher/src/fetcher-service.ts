@@ -186,6 +186,7 @@ export async function startChunkFetcher(deps: {
     stop: async () => {
       for (const fn of unregister) fn();
       await service.stop();
+      await known?.flush();
     },
   };
 }

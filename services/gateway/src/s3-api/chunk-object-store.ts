@@ -204,7 +204,7 @@ export class ChunkObjectStore implements ChunkObjects {
   }
 
   seen(ds: ResolvedDatastore, digest: string): void {
-    void this.deps.known.record(ds.name, [digest]);
+    this.deps.known.recordSoon(ds.name, digest);
   }
 
   /** The counters, for `/v1/status` (`s3Chunks`). */
