@@ -125,6 +125,20 @@ export const chunkCount = new SummedGauge('larder_cache_chunks', 'Chunks in the 
 export const decodedCacheBytes = new SummedGauge('larder_decoded_cache_bytes', 'Bytes held by the gateways’ decoded-chunk caches.');
 /** Decoded-chunk cache budget. */
 export const decodedCacheBudgetBytes = new SummedGauge('larder_decoded_cache_budget_bytes', 'Budget of the gateways’ decoded-chunk caches.');
+/** Decoded copies of chunks on the volume (DecodedSpill). */
+export const decodedSpillBytes = new SummedGauge('larder_decoded_spill_bytes', 'Bytes of the gateways’ decoded chunk copies on the volume (segment files).');
+export const decodedSpillBudgetBytes = new SummedGauge('larder_decoded_spill_budget_bytes', 'Budget of the gateways’ decoded chunk copies on the volume.');
+export const decodedSpillChunks = new SummedGauge('larder_decoded_spill_chunks', 'Chunks held as decoded copies on the volume by the gateways.');
+export const decodedSpillCorrupt = new Counter({
+  name: 'larder_decoded_spill_corrupt_total',
+  help: 'Decoded chunk copies on the volume that failed their CRC check when read (dropped, decoded from the chunk file again).',
+  registers,
+});
+export const decodedSpillFailedWrites = new Counter({
+  name: 'larder_decoded_spill_failed_writes_total',
+  help: 'Decoded chunk copies the gateways failed to write to the volume.',
+  registers,
+});
 /** Chunk files the image readers hold open. */
 export const openChunkFiles = new SummedGauge('larder_open_chunk_files', 'Chunk files the gateways’ image readers hold open.');
 /** The config generation in use (the largest among this process's services). */

@@ -7,7 +7,18 @@ import { FetchClient, decodeJson, subjects, type EvictedEvent, type NatsConnecti
 import { parseListen, type Config } from '@larder/config';
 import { ChunkTouches, FlightLocks, KnownChunks, type ChunkIndex, type Redis } from '@larder/redis';
 import { createLogger, tracer } from '@larder/telemetry';
-import { configGeneration, decodedCacheBudgetBytes, decodedCacheBytes, openChunkFiles, renderMetrics } from '@larder/metrics';
+import {
+  configGeneration,
+  decodedCacheBudgetBytes,
+  decodedCacheBytes,
+  decodedSpillBudgetBytes,
+  decodedSpillBytes,
+  decodedSpillChunks,
+  decodedSpillCorrupt,
+  decodedSpillFailedWrites,
+  openChunkFiles,
+  renderMetrics,
+} from '@larder/metrics';
 import { SavedIndexes, type Volume } from '@larder/volume';
 import { ChunkStore } from './chunk-store.js';
 import { matchRoute, sendError, type Route } from './http-kit.js';
@@ -19,6 +30,7 @@ import { createNbdServer, type NbdServer } from '@larder/nbd';
 import { OpenChunkFiles } from './images/open-chunk-files.js';
 import { DecodedChunkCache } from './images/decoded-cache.js';
 import { DecodedSpill } from './images/decoded-spill.js';
+import { SpillScrubber } from './images/spill-scrubber.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { ImageReader } from './images/image-reader.js';
 import { imageExports } from './images/nbd-exports.js';
@@ -75,6 +87,9 @@ export interface Gateway {
   readonly s3Url: string | undefined;
   readonly s3Port: number | undefined;
   readonly decodedCache: DecodedChunkCache;
+  /** Decoded copies of compressed chunks on the volume, and their background check. */
+  readonly decodedSpill: DecodedSpill;
+  readonly spillScrubber: SpillScrubber;
   /** Readahead for chunk-by-chunk clients (the chunk and casync routes). */
   readonly chunkReadahead: ChunkReadahead;
   stop(): Promise<void>;
@@ -101,7 +116,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   // Image reads fetch a chunk again when a full volume evicted it between its fetch and its open.
   const imageChunks = { open: (store: string, digest: string) => chunks.openRefetching(store, digest), recordUse: (key: string) => chunks.recordUse(key) };
   const chunkFiles = new OpenChunkFiles(imageChunks);
-  const spill = new DecodedSpill(path.join(deps.config().volume.path, deps.config().namespace, 'decoded-spill'), () => deps.config().images.decodedSpillSize);
+  const spill = new DecodedSpill(path.join(deps.config().volume.path, deps.config().namespace, 'decoded-spill'), () => deps.config().images.decodedSpillSize, {
+    onCorrupt: () => decodedSpillCorrupt.inc(),
+    onFailedWrite: () => decodedSpillFailedWrites.inc(),
+  });
+  // Its copies re-checked in the background at the volume's scrub rate, as the chunk files are by the cache-index.
+  const spillScrubber = new SpillScrubber(spill, () => deps.config().volume.scrubRate);
+  spillScrubber.start();
   chunks.onQuarantine((key) => chunkFiles.forget(key));
   // Evicted files held open here are closed at once (or when their read ends), so that a full volume gets its space back.
   const evictedSub = deps.nc.subscribe(subjects(deps.config().namespace).indexEvicted, {
@@ -131,6 +152,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const unregister = [
     decodedCacheBytes.add(() => decodedCache.usedBytes),
     decodedCacheBudgetBytes.add(() => deps.config().images.decodedCacheSize),
+    decodedSpillBytes.add(() => spill.usedBytes),
+    decodedSpillBudgetBytes.add(() => deps.config().images.decodedSpillSize),
+    decodedSpillChunks.add(() => spill.count),
     openChunkFiles.add(() => chunkFiles.openCount),
     configGeneration.add(() => (deps.configStatus?.() as { generation?: number } | undefined)?.generation),
   ];
@@ -146,6 +170,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       touches,
       s3Usage,
       decodedCache,
+      decodedSpill: spill,
+      spillScrub: () => spillScrubber.status,
       chunkFiles,
       chunkReadahead,
       images: () => catalog.status(),
@@ -220,6 +246,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     s3Url: s3?.url,
     s3Port: s3?.port,
     decodedCache,
+    decodedSpill: spill,
+    spillScrubber,
     chunkReadahead,
     stop: async () => {
       await nbd?.close();
@@ -231,6 +259,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       evictedSub.unsubscribe();
       for (const fn of unregister) fn();
       chunkFiles.close();
+      await spillScrubber.stop();
       spill.close();
       fetcher.close();
       catalog.close();

@@ -64,6 +64,8 @@ describe.skipIf(!haveChromium)('status page in Chromium', () => {
     expect(await page.textContent('#used')).toBe(formatSize(s.usedBytes));
     expect(await page.textContent('#s3-gets')).toBe(String(s.s3Gets));
     expect(await page.textContent('#live')).toMatch(/^live/);
+    // The gateway's decoded copies on the volume: nothing yet, of a 2 GiB budget, none corrupt.
+    expect(await page.locator('#images tr:has-text("decoded on volume") td').textContent()).toBe('0 B of 2.00 GiB · 0 chunks · 0 corrupt · 0 failed writes · 0 scrub passes');
     // No external assets: every request the page made went to the gateway.
     expect(requested.length).toBeGreaterThan(0);
     for (const u of requested) expect(u.startsWith(`${stack.gateway()}/`)).toBe(true);

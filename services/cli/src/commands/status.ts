@@ -2,6 +2,7 @@ import { formatSize } from '@larder/config';
 import type { Command } from '../command.js';
 import { gatewayGet } from '../gateway-client.js';
 import { s3CostLines } from './s3-cost-lines.js';
+import { decodedLines } from './decoded-lines.js';
 
 /** A datastore's GC in /v1/status (the fields printed here). */
 interface GcRun {
@@ -60,6 +61,7 @@ export const status: Command = {
         `fetchers         ${n('fetchersOnline')} online, ${n('fetchesInFlight')} fetches in flight`,
         `cache-index      ${s.cacheIndexOnline ? 'online' : 'OFFLINE'}`,
         `verify failures  ${n('verifyFailures')} (${n('quarantined')} chunk files quarantined)`,
+        ...decodedLines(s),
         ...(s.gcWorkersOnline === undefined ? [] : [`gc-workers       ${n('gcWorkersOnline')} online`]),
         ...gcLines(s.gc as GcEntry[] | null | undefined),
         '',

@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DecodedSpill } from './decoded-spill.js';
+import { DecodedSpill, SPILL_BLOCK } from './decoded-spill.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -35,7 +35,7 @@ function readExtent(s: DecodedSpill, key: string): Buffer | undefined {
 
 describe('DecodedSpill', () => {
   it('gives back the bytes put, from files that are already unlinked', async () => {
-    const s = new DecodedSpill(tmp(), () => 1 << 20, 4096);
+    const s = new DecodedSpill(tmp(), () => 1 << 20, { segmentBytes: 4096 });
     const a = Buffer.alloc(3000, 7);
     const b = Buffer.from(Array.from({ length: 3000 }, (_, i) => i & 255));
     s.put('st/a', a);
@@ -50,7 +50,7 @@ describe('DecodedSpill', () => {
   });
 
   it('drops the oldest segment past the budget, and keeps an extent readable until released', async () => {
-    const s = new DecodedSpill(tmp(), () => 8192, 4096);
+    const s = new DecodedSpill(tmp(), () => 8192, { segmentBytes: 4096 });
     const first = Buffer.alloc(4096, 1);
     s.put('k0', first);
     await held(s, 'k0');
@@ -68,6 +68,46 @@ describe('DecodedSpill', () => {
     expect(out).toEqual(first);
     s.release(e!);
     expect(readExtent(s, 'k3')).toEqual(Buffer.alloc(4096, 4));
+    s.close();
+  });
+
+  it('verifies an extent whole against its blocks’ CRCs; one that rotted on the volume is dropped and counted once', async () => {
+    let events = 0;
+    const s = new DecodedSpill(tmp(), () => 2 ** 20, { onCorrupt: () => events++ });
+    const data = Buffer.from(Array.from({ length: 3 * SPILL_BLOCK + 1000 }, (_, i) => (i * 7) & 255)); // a short last block
+    const other = Buffer.alloc(5000, 'q');
+    s.put('st/a', data);
+    s.put('st/b', other);
+    await held(s, 'st/a');
+    await held(s, 'st/b');
+    expect(
+      s
+        .held()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['st/a', 'st/b']);
+    const buf = Buffer.alloc(data.length);
+    const e = s.acquire('st/a')!;
+    expect(await s.verify(e, buf)).toBe(true);
+    expect(buf.equals(data)).toBe(true);
+    // A bit flipped on the volume in the short last block (the segment is unlinked: written through its descriptor).
+    const at = 3 * SPILL_BLOCK + 500;
+    writeSync(e.fd, Buffer.from([data[at]! ^ 0x10]), 0, 1, e.offset + at);
+    expect(await s.verify(e, buf)).toBe(false);
+    expect(s.has('st/a')).toBe(false);
+    // Checked again by someone who still held it: still corrupt, counted once.
+    expect(await s.verify(e, buf)).toBe(false);
+    s.release(e);
+    expect(s.corrupt).toBe(1);
+    expect(events).toBe(1);
+    expect(readExtent(s, 'st/b')).toEqual(other);
+    // Written again (as after the reader decoded it anew), it reads back right.
+    s.put('st/a', data);
+    await held(s, 'st/a');
+    expect(readExtent(s, 'st/a')).toEqual(data);
+    const again = s.acquire('st/a')!;
+    expect(await s.verify(again, buf)).toBe(true);
+    s.release(again);
     s.close();
   });
 

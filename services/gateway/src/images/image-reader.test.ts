@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ResolvedDatastore } from '@larder/config';
@@ -11,6 +11,7 @@ import { DecodedChunkCache } from './decoded-cache.js';
 import { RecentChunks, type ImageInfo } from './image-catalog.js';
 import { ImageReader, newCursor } from './image-reader.js';
 import { DecodedSpill } from './decoded-spill.js';
+import { SpillScrubber } from './spill-scrubber.js';
 
 const CHUNK = 64 * 1024;
 let dir: string;
@@ -249,6 +250,47 @@ describe('ImageReader, casync', () => {
       expect((await r.read(offset, short)).equals(image.subarray(offset, offset + short)), `read ${offset}+${short}`).toBe(true);
     }
     expect(src.opens.length).toBe(opens);
+    spill.close();
+  });
+
+  it('serves the right bytes once the scrubber found a decoded copy rotted on the volume: dropped, counted, decoded again', async () => {
+    const chunks = [randomBytes(150_000), Buffer.alloc(200_000, 'rot'), randomBytes(90_000)];
+    const digests = store(chunks, (plain) => encodeCasyncChunk(plain));
+    let end = 0;
+    const entries = chunks.map((c, i) => ({ end: (end += c.length), digest: digestFromHex(digests[i] as string) }));
+    const index = parseIndex('t.caibx', writeCaibx({ entries, featureFlags: CAIBX_DEFAULT_FEATURE_FLAGS & ~CA_FORMAT_SHA512_256 }));
+    const src = opener();
+    const spill = new DecodedSpill(path.join(dir, 'spill'), () => 2 ** 20);
+    files = new OpenChunkFiles(src, { idleMs: 0 });
+    const r = new ImageReader(info(index, 'casync'), { chunks: src, files, cache: new DecodedChunkCache(64 * 2 ** 20), spill, maxReadahead: () => 1 });
+    const image = Buffer.concat(chunks);
+    expect((await r.read(0, image.length)).equals(image)).toBe(true);
+    for (let i = 0; i < 200 && spill.count < 3; i++) await new Promise((res) => setTimeout(res, 5));
+    expect(spill.count).toBe(3);
+    // Flip a byte of the middle chunk's copy (its segment is unlinked: written through the descriptor).
+    const key = `s/${digests[1]}`;
+    const e = spill.acquire(key)!;
+    const flip = 70_000;
+    const byte = Buffer.alloc(1);
+    readSync(e.fd, byte, 0, 1, e.offset + flip);
+    writeSync(e.fd, Buffer.from([byte[0]! ^ 0x01]), 0, 1, e.offset + flip);
+    spill.release(e);
+    expect(await new SpillScrubber(spill, () => 0).pass()).toBe(1);
+    expect(spill.corrupt).toBe(1);
+    const opens = src.opens.length;
+    // A read across the rotted block and into the next chunk: the right bytes, from the chunk file decoded again.
+    const at = chunks[0]!.length + 60_000;
+    const target = Buffer.alloc(200_000);
+    await r.readInto(at, target.length, () => target, newCursor());
+    expect(target.equals(image.subarray(at, at + target.length))).toBe(true);
+    expect(spill.corrupt).toBe(1);
+    expect(src.opens.length).toBe(opens + 1);
+    // Written anew from that decode: later reads are served from the volume again, and right.
+    for (let i = 0; i < 200 && !spill.has(key); i++) await new Promise((res) => setTimeout(res, 5));
+    expect(spill.has(key)).toBe(true);
+    expect((await r.read(0, image.length)).equals(image)).toBe(true);
+    expect(spill.corrupt).toBe(1);
+    expect(src.opens.length).toBe(opens + 1);
     spill.close();
   });
 });

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, read as readCb } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { BLOB_HEADER_SIZE, decodeCasyncChunk, decodeDataBlob, isFormatError, rememberZeroDigests, zeroChunkDigest, type CaibxIndex } from '@larder/formats';
 import type { ChunkStore } from '../chunk-store.js';
 import { StatusError } from '@larder/errors';
@@ -6,6 +6,7 @@ import type { OpenChunkFile, OpenChunkFiles } from './open-chunk-files.js';
 import type { DecodedChunkCache } from './decoded-cache.js';
 import type { ImageInfo } from './image-catalog.js';
 import { ScratchBuffers } from './scratch-buffers.js';
+import { preadFully } from './pread-fully.js';
 import type { DecodedSpill, SpillExtent } from './decoded-spill.js';
 import { chunkKey } from '@larder/volume';
 
@@ -49,21 +50,6 @@ interface PieceSource {
 /** Whether a chunk file is an uncompressed, unencrypted DataBlob holding exactly `length` bytes of data. */
 function isPlainBlob(file: OpenChunkFile, length: number): boolean {
   return file.blob === 'plain' && file.size === PLAIN_HEADER + length;
-}
-
-/** Read exactly `length` bytes at `position` of a file into `buf` at `at` (positional reads in the thread pool). */
-function preadFully(fd: number, buf: Buffer, at: number, length: number, position: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (done: number): void => {
-      readCb(fd, buf, at + done, length - done, position + done, (err, n) => {
-        if (err) reject(new StatusError(500, `${what}: reading from the volume failed: ${err.message}`, { cause: err }));
-        else if (done + n === length) resolve();
-        else if (n === 0) reject(new StatusError(500, `${what}: short read from the volume (${done} of ${length} bytes)`));
-        else step(done + n);
-      });
-    };
-    step(0);
-  });
 }
 
 /**
@@ -247,7 +233,8 @@ export class ImageReader {
         this.deps.files.release(src.file);
       }
     } else if (src.extent) {
-      // Written by this process from bytes it decoded from a verified chunk file (see DecodedSpill).
+      // Written by this process from bytes it decoded from a verified chunk file; re-checked against their CRCs in
+      // the background, not per read (see DecodedSpill).
       try {
         await preadFully(src.extent.fd, target, at, n, src.extent.offset + from, 'decoded chunk copy on the volume');
       } finally {

@@ -206,11 +206,13 @@ export const STATUS_PAGE = String.raw`<!doctype html>
       ['last update', cfg.lastUpdate],
       ['last error', cfg.lastError ? { text: String(cfg.lastError), cls: 'warn' } : 'none'],
     ] : [['source', 'config file (no config-service)']]);
-    var im = s.images || {}, dc = s.decodedCache || {};
+    var im = s.images || {}, dc = s.decodedCache || {}, sp = s.decodedSpill;
     table('images', [
       ['NBD clients', s.nbd ? count(s.nbd.clients) : 'no NBD server'],
       ['open chunk files', count(s.openChunkFiles)],
       ['decoded cache', size(dc.usedBytes) + ' of ' + size(dc.budgetBytes) + ' · ' + count(dc.hits) + ' hits / ' + count(dc.misses) + ' misses'],
+      // Decoded copies on the volume; corrupt ones (failed their CRC check when scrubbed, decoded again) are a warning.
+      ['decoded on volume', sp ? { text: size(sp.usedBytes) + ' of ' + size(sp.budgetBytes) + ' · ' + count(sp.chunks) + ' chunks · ' + count(sp.corrupt) + ' corrupt · ' + count(sp.failedWrites) + ' failed writes' + (sp.scrub ? ' · ' + count(sp.scrub.passes) + ' scrub passes' : ''), cls: sp.corrupt || sp.failedWrites ? 'warn' : '' } : null],
       // null: no image index read yet.
       ['S3 for indexes', im.s3Reachable === null || im.s3Reachable === undefined ? 'not asked yet' : yesNo(im.s3Reachable, 'reachable', 'UNREACHABLE')],
       ['from last good index', (im.servedFromLastGood || []).join(', ') || 'none'],

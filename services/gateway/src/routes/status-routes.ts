@@ -7,6 +7,8 @@ import type { S3UsageCounter } from '../s3-usage.js';
 import { s3CostStatus } from '../s3-cost.js';
 import type { OpenChunkFiles } from '../images/open-chunk-files.js';
 import type { DecodedChunkCache } from '../images/decoded-cache.js';
+import type { DecodedSpill } from '../images/decoded-spill.js';
+import type { SpillScrubStatus } from '../images/spill-scrubber.js';
 import type { ChunkReadahead } from '../chunk-readahead/index.js';
 import type { RecentError } from '../recent-errors.js';
 import { STATUS_PAGE } from './status-page.js';
@@ -79,6 +81,10 @@ export function statusRoutes(deps: {
   touches: TouchBatcher;
   s3Usage?: S3UsageCounter;
   decodedCache: DecodedChunkCache;
+  /** Decoded copies of chunks on the volume (absent: the section is null). */
+  decodedSpill?: Pick<DecodedSpill, 'usedBytes' | 'count' | 'failedWrites' | 'corrupt'>;
+  /** Its background check (absent: `scrub` is null). */
+  spillScrub?: () => SpillScrubStatus;
   chunkFiles?: OpenChunkFiles;
   configStatus?: () => object;
   images?: () => Promise<object>;
@@ -181,6 +187,17 @@ export function statusRoutes(deps: {
             hits: deps.decodedCache.hits,
             misses: deps.decodedCache.misses,
           },
+          // This process's decoded copies on the volume; `corrupt`: copies that failed their CRC check when scrubbed.
+          decodedSpill: deps.decodedSpill
+            ? {
+                budgetBytes: cfg.images.decodedSpillSize,
+                usedBytes: deps.decodedSpill.usedBytes,
+                chunks: deps.decodedSpill.count,
+                failedWrites: deps.decodedSpill.failedWrites,
+                corrupt: deps.decodedSpill.corrupt,
+                scrub: deps.spillScrub?.() ?? null,
+              }
+            : null,
           openChunkFiles: deps.chunkFiles?.openCount ?? 0,
           // S3 as the image catalog sees it, and the images served from their last good index while it is unreachable.
           images,

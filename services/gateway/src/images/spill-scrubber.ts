@@ -1,0 +1,106 @@
+import { createLogger } from '@larder/telemetry';
+import type { DecodedSpill } from './decoded-spill.js';
+
+const log = createLogger('gateway');
+
+/** The shortest time between two passes (a spill of a few chunks is not walked in a loop). */
+const PASS_PAUSE_MS = 5_000;
+/** How often a scrubber turned off (rate 0) looks at its rate again. */
+const IDLE_CHECK_MS = 5_000;
+
+/** What the scrubber has done since start: shown in `decodedSpill` of /v1/status. */
+export interface SpillScrubStatus {
+  rateBytesPerSec: number;
+  passes: number;
+  bytes: number;
+}
+
+/**
+ * Re-reads the spill's extents in the background, in the order they were written, at `rate()` bytes per second (the volume's
+ * `volume.scrubRate`, as the chunk scrubber) and checks them against the CRCs taken when they were written: a copy that
+ * rotted on the volume is dropped before long (DecodedSpill.verify), where a check on every read would cost warm
+ * restores about as much CPU as the rest of the read. One pass after another; none while the spill is empty.
+ */
+export class SpillScrubber {
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private buf = Buffer.alloc(0);
+  passes = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly spill: DecodedSpill,
+    private readonly rate: () => number,
+  ) {}
+
+  get status(): SpillScrubStatus {
+    return { rateBytesPerSec: this.rate(), passes: this.passes, bytes: this.bytes };
+  }
+
+  /** Run passes in the background until {@link stop}. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /**
+   * One pass over the extents held now; `paced`: at `rate()` bytes per second (else as fast as it reads: tests, and a
+   * pass on demand). Returns the extents found corrupt.
+   */
+  async pass(paced = false): Promise<number> {
+    const before = this.spill.corrupt;
+    for (const held of this.spill.held()) {
+      if (this.stopped) break;
+      const e = this.spill.acquire(held.key);
+      if (e !== held) {
+        if (e) this.spill.release(e);
+        continue; // dropped, or written anew, since the pass began
+      }
+      const t0 = Date.now();
+      try {
+        if (this.buf.length < e.length) this.buf = Buffer.allocUnsafeSlow(e.length);
+        await this.spill.verify(e, this.buf);
+        this.bytes += e.length;
+      } catch (err) {
+        log.warn('decoded chunk copies: a scrub read failed', { chunk: e.key, err: (err as Error).message });
+      } finally {
+        this.spill.release(e);
+      }
+      const rate = this.rate();
+      if (paced && rate > 0) await this.sleep((e.length / rate) * 1000 - (Date.now() - t0));
+    }
+    this.passes++;
+    return this.spill.corrupt - before;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      if (this.rate() <= 0 || this.spill.count === 0) {
+        await this.sleep(IDLE_CHECK_MS);
+        continue;
+      }
+      const t0 = Date.now();
+      await this.pass(true);
+      await this.sleep(PASS_PAUSE_MS - (Date.now() - t0));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      t.unref();
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
