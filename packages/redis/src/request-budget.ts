@@ -153,6 +153,11 @@ export class RequestBudgets {
     this.renewer.unref();
   }
 
+  /** Whether any budget is configured (else no request waits, and callers need not scope theirs). */
+  active(): boolean {
+    return Object.keys(this.settings()).length > 0;
+  }
+
   /** Wait for a slot of budget `name` for a request of class `cls`; rejects with BudgetTimeoutError when `signal` aborts first. */
   acquire(name: string, cls: BudgetClass, priority: BudgetPriority = 'client', signal?: AbortSignal): Promise<BudgetLease> {
     const settings = this.settings()[name];

@@ -18,6 +18,8 @@ export interface S3BudgetLease {
 /** The node's request budgets, by name (the datastores' `budget`). */
 export interface S3Budgets {
   acquire(name: string, cls: S3RequestClass, priority: S3Priority, signal?: AbortSignal): Promise<S3BudgetLease>;
+  /** Whether any budget is configured now (absent: assumed so). */
+  active?(): boolean;
 }
 
 /** S3 answered with a throttle status of the datastore's budget: worth retrying (through the budget, after a backoff). */
@@ -47,14 +49,23 @@ export function useRequestBudgets(budgets: S3Budgets): () => void {
   };
 }
 
+/**
+ * Whether requests need their priority and attempt scopes: only a configured budget reads them. On Node 20 the first
+ * `AsyncLocalStorage.run` turns on promise hooks for the rest of the process — a cost on every promise (4% of a warm
+ * NBD read's gateway profile) that a node without budgets should not pay.
+ */
+function scoped(): boolean {
+  return installed !== undefined && (installed.active?.() ?? true);
+}
+
 /** Run `fn` with its S3 requests at `priority` (default: client). */
 export function withS3Priority<T>(priority: S3Priority, fn: () => T): T {
-  return priorityScope.run(priority, fn);
+  return scoped() ? priorityScope.run(priority, fn) : fn();
 }
 
 /** Run one attempt of an S3 operation: its budget wait ends with the attempt's `signal` (withRetry sets it). */
 export function inS3Attempt<T>(signal: AbortSignal, fn: () => T): T {
-  return attemptScope.run(signal, fn);
+  return scoped() ? attemptScope.run(signal, fn) : fn();
 }
 
 /**
