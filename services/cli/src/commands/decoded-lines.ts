@@ -8,7 +8,7 @@ interface DecodedStatus {
 
 /**
  * `larder status` lines for the decoded chunks of image reads: in memory, and their copies on the volume (with the
- * copies found corrupt when read and the writes that failed). Per gateway process: the one that answered.
+ * copies the spill's scrubber found corrupt and the writes that failed). Per gateway process: the one that answered.
  */
 export function decodedLines(s: DecodedStatus): string[] {
   const lines: string[] = [];
