@@ -35,6 +35,9 @@ export async function startConfigService(opts: ConfigServiceOptions): Promise<Co
     await startupState(file, history, log),
   );
   const service = await serveEndpoints(opts.nc, opts.namespace, owner, history, log, () => tokensOf(owner.tokens()));
+  // Once started it answers: its subscriptions are at the server before the caller asks (else a request sent at once
+  // from another connection may find no responders).
+  await opts.nc.flush();
   if (tokensOf(owner.tokens()).length === 0) log.warn('no tokens configured: anyone on NATS may change the config (secrets are still served redacted)');
 
   // The TTL: re-read the file to catch hand edits.
