@@ -12,6 +12,7 @@ import { configFromMapping, parseConfig, resolveDatastore, resolveDatastores, ty
 import { ChunkIndex, createRedis, redisOptionsFrom } from '@larder/redis';
 import { destroyObjectGetters, destroyS3Clients, ensureBucket, s3ClientFor } from '@larder/s3';
 import { startEmbeddedS3, type EmbeddedS3 } from '@larder/s3-server';
+import { freePort } from '@larder/config/testing';
 import { writeServedConfig } from './test-config.js';
 
 /** The services a node runs, by the folder of their dist/main.js. */
@@ -20,16 +21,7 @@ export type ServiceName = 'config-service' | 'cache-index' | 'chunk-fetcher' | '
 const mainOf = (name: ServiceName | 'cli') => fileURLToPath(new URL(`../../${name}/dist/main.js`, import.meta.url));
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort };
 
 /** Wait (bounded) until `cond` holds. */
 export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
