@@ -18,3 +18,5 @@ export { VolumeSpace, volumeSpace, isShortfall, isNoSpace } from './space.js';
 export type { SpaceLease, SpaceShortfall } from './space.js';
 export { ChunkWriter } from './chunk-writer.js';
 export type { ChunkWriterDeps, ChunkWriterSettings, RoomRequest } from './chunk-writer.js';
+export { ScrubLoop } from './scrub-loop.js';
+export type { ScrubLoopOptions } from './scrub-loop.js';

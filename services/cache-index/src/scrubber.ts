@@ -2,14 +2,9 @@ import { closeSync, fstatSync } from 'node:fs';
 import { resolveDatastore, type Config } from '@larder/config';
 import type { ChunkIndex } from '@larder/redis';
 import { createLogger } from '@larder/telemetry';
-import { parseChunkKey, quarantineChunk, verifyChunkFile, type Volume } from '@larder/volume';
+import { ScrubLoop, parseChunkKey, quarantineChunk, verifyChunkFile, type Volume } from '@larder/volume';
 
 const log = createLogger('cache-index');
-
-/** The shortest pause between two passes (an empty or tiny volume is not walked in a loop). */
-const PASS_PAUSE_MS = 5_000;
-/** How often a disabled scrubber (`volume.scrubRate: 0`) looks at the config again. */
-const IDLE_CHECK_MS = 5_000;
 
 /** A chunk file the scrubber found bad and quarantined. */
 export interface ScrubFinding {
@@ -55,9 +50,11 @@ export interface ScrubReport {
  * cannot see: damage below the file system that leaves the file's metadata as it was.
  */
 export class Scrubber {
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new ScrubLoop({
+    enabled: () => this.rate() > 0,
+    pass: () => this.pass(() => this.rate()),
+    onError: (err) => log.warn('scrub pass failed', { err }),
+  });
   private readonly state: ScrubStatus = {
     rateBytesPerSec: 0,
     passes: 0,
@@ -79,13 +76,11 @@ export class Scrubber {
 
   /** Run passes in the background until {@link stop}. */
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One whole pass now, at `rate` bytes per second (default: as fast as it goes). */
@@ -95,17 +90,6 @@ export class Scrubber {
 
   private rate(): number {
     return this.deps.config().volume.scrubRate;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      if (this.rate() <= 0) {
-        await this.sleep(IDLE_CHECK_MS);
-        continue;
-      }
-      await this.pass(() => this.rate()).catch((err) => log.warn('scrub pass failed', { err }));
-      await this.sleep(PASS_PAUSE_MS);
-    }
   }
 
   /** Check every chunk file once, paced to `rate()` bytes per second (a rate of 0 ends the pass). */
@@ -121,7 +105,7 @@ export class Scrubber {
     let lastRate = rate();
     for await (const f of this.deps.volume.listChunks()) {
       const r = rate();
-      if (this.stopped || r <= 0) break;
+      if (this.loop.stopped || r <= 0) break;
       if (r !== lastRate) [paced, paceStart, lastRate] = [0, Date.now(), r];
       const bytes = f.size;
       await this.check(f.key, report);
@@ -134,12 +118,12 @@ export class Scrubber {
       paced += bytes;
       if (Number.isFinite(r)) {
         const ahead = paceStart + (paced / r) * 1000 - Date.now();
-        if (ahead > 0) await this.sleep(ahead);
+        if (ahead > 0) await this.loop.sleep(ahead);
       }
     }
     s.passStartedAtMs = null;
     s.lastPassEndedAtMs = Date.now();
-    if (!this.stopped) s.passes++;
+    if (!this.loop.stopped) s.passes++;
     if (report.quarantined > 0) log.warn('scrub pass quarantined chunk files', { ...report, ms: Date.now() - t0 });
     return report;
   }
@@ -171,18 +155,5 @@ export class Scrubber {
     } finally {
       closeSync(fd);
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }

@@ -1,12 +1,8 @@
 import { createLogger } from '@larder/telemetry';
+import { ScrubLoop } from '@larder/volume';
 import type { DecodedSpill } from './decoded-spill.js';
 
 const log = createLogger('gateway');
-
-/** The shortest time between two passes (a spill of a few chunks is not walked in a loop). */
-const PASS_PAUSE_MS = 5_000;
-/** How often a scrubber turned off (rate 0) looks at its rate again. */
-const IDLE_CHECK_MS = 5_000;
 
 /** What the scrubber has done since start: shown in `decodedSpill` of /v1/status. */
 export interface SpillScrubStatus {
@@ -22,9 +18,10 @@ export interface SpillScrubStatus {
  * restores about as much CPU as the rest of the read. One pass after another; none while the spill is empty.
  */
 export class SpillScrubber {
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new ScrubLoop({
+    enabled: () => this.rate() > 0 && this.spill.count > 0,
+    pass: () => this.pass(true),
+  });
   private buf = Buffer.alloc(0);
   passes = 0;
   bytes = 0;
@@ -40,13 +37,11 @@ export class SpillScrubber {
 
   /** Run passes in the background until {@link stop}. */
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /**
@@ -56,7 +51,7 @@ export class SpillScrubber {
   async pass(paced = false): Promise<number> {
     const before = this.spill.corrupt;
     for (const held of this.spill.held()) {
-      if (this.stopped) break;
+      if (this.loop.stopped) break;
       const e = this.spill.acquire(held.key);
       if (e !== held) {
         if (e) this.spill.release(e);
@@ -73,34 +68,9 @@ export class SpillScrubber {
         this.spill.release(e);
       }
       const rate = this.rate();
-      if (paced && rate > 0) await this.sleep((e.length / rate) * 1000 - (Date.now() - t0));
+      if (paced && rate > 0) await this.loop.sleep((e.length / rate) * 1000 - (Date.now() - t0));
     }
     this.passes++;
     return this.spill.corrupt - before;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      if (this.rate() <= 0 || this.spill.count === 0) {
-        await this.sleep(IDLE_CHECK_MS);
-        continue;
-      }
-      const t0 = Date.now();
-      await this.pass(true);
-      await this.sleep(PASS_PAUSE_MS - (Date.now() - t0));
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      t.unref();
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }
