@@ -147,6 +147,8 @@ export async function startCacheIndex(deps: { config: () => Config; nc: NatsConn
       );
     },
   });
+  // Requests sent right after start find the endpoints subscribed (as the gc-worker and config-service do).
+  await deps.nc.flush();
 
   return {
     evict: (roomBytes?: number, largestBytes?: number) => evictor.run(roomBytes, largestBytes),

@@ -179,6 +179,8 @@ export async function startChunkFetcher(deps: {
       void handle(msg);
     },
   });
+  // Requests sent right after start find the endpoint subscribed (as the gc-worker and config-service do).
+  await deps.nc.flush();
 
   return {
     id: service.info().id,

@@ -35,8 +35,8 @@ export async function startConfigService(opts: ConfigServiceOptions): Promise<Co
     await startupState(file, history, log),
   );
   const service = await serveEndpoints(opts.nc, opts.namespace, owner, history, log, () => tokensOf(owner.tokens()));
-  // Once started it answers: its subscriptions are at the server before the caller asks (else a request sent at once
-  // from another connection may find no responders).
+  // Requests sent right after start find the endpoints subscribed (else one from another connection may find no
+  // responders), as in every service of the node.
   await opts.nc.flush();
   if (tokensOf(owner.tokens()).length === 0) log.warn('no tokens configured: anyone on NATS may change the config (secrets are still served redacted)');
 
