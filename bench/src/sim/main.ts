@@ -23,7 +23,7 @@ and writes latest.md and latest.json to DIR (default bench/results/sim). Works o
 public CloudPhysics sample is replayed when it is in bench/.cache/sim (put there by --fetch).
 
   --fetch               download the public CloudPhysics sample (about 3 MB) first
-  --variants            also replay parameter variants of S3-FIFO, 2Q, W-TinyLFU, LIRS (about twice as long)
+  --variants            also replay parameter variants of S3-FIFO, 2Q, W-TinyLFU, LIRS, DIP (about twice as long)
   --reuse               instead of replaying policies, print where LRU misses (first references, reuse distance
                         in capacities) and how often a reuse LRU misses follows simple signals, at 5-25%
   --trace FORMAT:PATH   also replay a local block trace; FORMAT is msr (MSR Cambridge CSV, e.g. from SNIA IOTTA,

@@ -1,4 +1,5 @@
 import { Arc } from './arc.js';
+import { Dip } from './dip.js';
 import { Lirs } from './lirs.js';
 import { Lru } from './lru.js';
 import type { PolicyFactory } from './policy.js';
@@ -12,6 +13,7 @@ import { TwoQ } from './two-q.js';
 export type { Policy, PolicyFactory } from './policy.js';
 export { Lru } from './lru.js';
 export { Arc } from './arc.js';
+export { Dip } from './dip.js';
 export { Lirs } from './lirs.js';
 export { ScanHintLru } from './scan-hint-lru.js';
 export { Sieve } from './sieve.js';
@@ -31,11 +33,13 @@ export const POLICIES: readonly { name: string; make: PolicyFactory }[] = [
   { name: 'LIRS', make: (c) => new Lirs(c) },
   { name: 'SIEVE', make: (c) => new Sieve(c) },
   { name: 'LRU + scan hint', make: (c) => new ScanHintLru(c) },
+  { name: 'DIP', make: (c) => new Dip(c) },
 ];
 
 /**
  * Parameter variants, to see whether the comparison is an artefact of the papers' defaults: S3-FIFO with a larger
- * small queue or a higher bar to enter M, 2Q with a larger ghost or A1in, LIRS with more room for HIR chunks.
+ * small queue or a higher bar to enter M, 2Q with a larger ghost or A1in, LIRS with more room for HIR chunks, DIP
+ * always inserting bimodally or duelling on every key.
  */
 export const POLICY_VARIANTS: readonly { name: string; make: PolicyFactory }[] = [
   { name: 'S3-FIFO S=20%', make: (c) => new S3Fifo(c, 0.2) },
@@ -49,4 +53,6 @@ export const POLICY_VARIANTS: readonly { name: string; make: PolicyFactory }[] =
   { name: 'LIRS HIR=5%', make: (c) => new Lirs(c, 0.05) },
   { name: 'LIRS HIR=10%', make: (c) => new Lirs(c, 0.1) },
   { name: 'LRU + scan hint, scan hits refresh', make: (c) => new ScanHintLru(c, true) },
+  { name: 'BIP (DIP without duelling)', make: (c) => new Dip(c, 16, 32, 256, 'bip') },
+  { name: 'DIP, unsampled shadows', make: (c) => new Dip(c, 1) },
 ];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Arc } from './arc.js';
+import { Dip } from './dip.js';
 import { LinkedList } from './linked-list.js';
 import { Lirs } from './lirs.js';
 import { Lru } from './lru.js';
@@ -196,6 +197,8 @@ describe.each([
   ['LIRS', (c: number) => new Lirs(c)],
   ['LIRS HIR=10%', (c: number) => new Lirs(c, 0.1)],
   ['SIEVE', (c: number) => new Sieve(c)],
+  ['DIP', (c: number) => new Dip(c)],
+  ['BIP', (c: number) => new Dip(c, 16, 32, 256, 'bip')],
 ])('%s', (_name, make) => {
   it('stays within its capacity in bytes with chunks of varied sizes', () => {
     const p = make(1000);
@@ -239,6 +242,27 @@ describe('LIRS', () => {
     expect(p.access(100, 1)).toBe(false);
     hits(p, range(200, 5)); // new HIR chunks come and go through Q
     expect(p.access(100, 1)).toBe(true); // it became LIR on its return
+  });
+});
+
+describe('DIP', () => {
+  const loop = [...range(0, 150), ...range(0, 150), ...range(0, 150), ...range(0, 150)];
+
+  it('under BIP keeps part of a loop larger than the cache resident, where LRU hits nothing', () => {
+    expect(hits(new Lru(100), loop)).toBe(0);
+    expect(hits(new Dip(100, 16, 32, 256, 'bip'), loop)).toBeGreaterThanOrEqual(3 * 80);
+  });
+
+  it('turns to BIP when its shadows see a loop, and stays LRU on a recency-friendly stream', () => {
+    const looped = new Dip(100, 1);
+    hits(looped, loop); // the shadows learn while the real cache still inserts as LRU
+    expect(hits(looped, [...range(0, 150), ...range(0, 150)])).toBeGreaterThanOrEqual(120);
+    const recent = new Dip(100, 1);
+    // Each key comes back once, 40 new keys later: LRU hits every return, BIP drops most before it.
+    const stream = range(0, 2000).flatMap((i) => (i >= 40 ? [i, i - 40] : [i]));
+    expect(hits(new Lru(100), stream)).toBe(1960);
+    expect(hits(new Dip(100, 16, 32, 256, 'bip'), stream)).toBeLessThan(200);
+    expect(hits(recent, stream)).toBeGreaterThanOrEqual(1900);
   });
 });
 
