@@ -120,8 +120,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     onCorrupt: () => decodedSpillCorrupt.inc(),
     onFailedWrite: () => decodedSpillFailedWrites.inc(),
   });
-  // Its copies re-checked in the background at the volume's scrub rate, as the chunk files are by the cache-index.
-  const spillScrubber = new SpillScrubber(spill, () => deps.config().volume.scrubRate);
+  // Its copies re-checked in the background at the volume's scrub rate, as the chunk files are by the cache-index; the
+  // gateway's worker processes (each with its own spill) share that rate, so that more workers read the volume no faster.
+  const spillScrubber = new SpillScrubber(spill, () => deps.config().volume.scrubRate / (deps.worker?.count ?? 1));
   spillScrubber.start();
   chunks.onQuarantine((key) => chunkFiles.forget(key));
   // Evicted files held open here are closed at once (or when their read ends), so that a full volume gets its space back.

@@ -32,9 +32,12 @@ function client() {
     get,
     /** Which worker answers on this connection. */
     worker: async () => {
-      const s = JSON.parse((await get('/v1/status')).body.toString()) as { gatewayProcess: { pid: number; worker: number; workers: number } };
+      const s = JSON.parse((await get('/v1/status')).body.toString()) as {
+        gatewayProcess: { pid: number; worker: number; workers: number };
+        decodedSpill: { scrub: { rateBytesPerSec: number } };
+      };
       workerPids.add(s.gatewayProcess.pid);
-      return s.gatewayProcess;
+      return { ...s.gatewayProcess, spillScrubRate: s.decodedSpill.scrub.rateBytesPerSec };
     },
     close: () => agent.destroy(),
   };
@@ -86,6 +89,7 @@ describe('gateway.workers: 2', () => {
       const c = client();
       const w = await c.worker();
       expect(w.workers).toBe(2);
+      expect(w.spillScrubRate).toBe(2 * 2 ** 20); // volume.scrubRate (4 MiB/s) shared by the two workers' spills
       const r = await c.get(chunkPath(digests[0] as string));
       expect(r.status).toBe(200);
       expect(r.headers['x-larder-cache']).toBe('hit');
