@@ -95,6 +95,8 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
     // The port answers once one worker listens; a measurement must not start while the others still load (they would
     // take the CPU, and the connections made meanwhile all go to the first).
     if ((opts.gatewayWorkers ?? 1) > 1) await allWorkersAnswer(httpPort, opts.gatewayWorkers ?? 1, 60_000);
+    // With `gateway.workers` > 1 the gateway's pid is the supervisor's: its workers are its children.
+    const gatewayPids = () => (gateway.child.pid ? [gateway.child.pid, ...childPids(gateway.child.pid)] : []);
     return {
       gatewayUrl,
       // A gateway without the S3 endpoint never opens the port.
@@ -105,9 +107,12 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
         ),
       storeName,
       nbdUri: (image) => `nbd://127.0.0.1:${nbdPort}/${storeName(image)}/${indexName(image)}`,
-      // With `gateway.workers` > 1 the gateway's pid is the supervisor's: its workers are its children.
-      gatewayPids: () => (gateway.child.pid ? [gateway.child.pid, ...childPids(gateway.child.pid)] : []),
-      processes: () => roles.flatMap((r) => (r.service.child.pid ? [{ role: r.role, pid: r.service.child.pid }] : [])),
+      gatewayPids,
+      // The gateway's workers count as the gateway (their CPU is the gateway's).
+      processes: () =>
+        roles.flatMap((r) =>
+          r.service === gateway ? gatewayPids().map((pid) => ({ role: r.role, pid })) : r.service.child.pid ? [{ role: r.role, pid: r.service.child.pid }] : [],
+        ),
       stop,
     };
   } catch (err) {

@@ -76,6 +76,7 @@ describe('createNbdServer', () => {
     const cs = await Promise.all([client(port), client(port), client(port)]);
     await Promise.all(cs.map((c) => c.handshake('demo/disk1')));
     expect(server.connections).toBe(3);
+    expect(server.accepted).toBe(3);
     await Promise.all(
       cs.map(async (c, i) => {
         c.request(NBD_CMD_READ, BigInt(i), i * 100, 100);

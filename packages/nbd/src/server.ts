@@ -60,6 +60,7 @@ export function createNbdServer(opts: NbdServerOptions): NbdServer {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 10809;
   const live = new Set<NbdConnection>();
+  let accepted = 0;
   let server: Server | undefined;
   let closing: Promise<void> | undefined;
 
@@ -69,6 +70,7 @@ export function createNbdServer(opts: NbdServerOptions): NbdServer {
       return;
     }
     const conn = new NbdConnection(socket, settings);
+    accepted++;
     live.add(conn);
     void conn.closed.then(() => live.delete(conn));
     void conn.run();
@@ -77,6 +79,10 @@ export function createNbdServer(opts: NbdServerOptions): NbdServer {
   return {
     get connections(): number {
       return live.size;
+    },
+
+    get accepted(): number {
+      return accepted;
     },
 
     async listen(): Promise<{ host: string; port: number }> {

@@ -97,6 +97,8 @@ export interface NbdServer {
   close(): Promise<void>;
   /** Number of open client connections. */
   readonly connections: number;
+  /** Client connections accepted since start. */
+  readonly accepted: number;
 }
 
 /** Resolved server settings shared by every connection. */

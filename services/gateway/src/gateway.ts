@@ -177,7 +177,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       chunkReadahead,
       images: () => catalog.status(),
       s3Endpoint: () => (s3 ? { ...s3.stats.snapshot(), chunks: chunkObjects?.status() } : null),
-      nbd: () => (nbd ? { clients: nbd.connections, tls: nbdTls ? (nbdTls.require === false ? 'optional' : 'required') : 'off' } : null),
+      nbd: () => (nbd ? { clients: nbd.connections, accepted: nbd.accepted, tls: nbdTls ? (nbdTls.require === false ? 'optional' : 'required') : 'off' } : null),
       recentErrors: () => recentErrors.list(),
     }),
   ];

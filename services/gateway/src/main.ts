@@ -24,8 +24,9 @@ if (cluster.isPrimary && workers > 1) {
   joinClusterMetrics();
   await runMain('gateway', async ({ config, configStatus }) => {
     const deps = await connectNodeDeps(config, 'gateway');
-    // NBD and the S3 endpoint run in worker 0 only (their ports are not shared); every worker serves HTTP.
-    const single = worker.index === 0 ? {} : { nbdListen: false as const, s3Listen: false as const };
+    // Every worker serves HTTP and NBD (node:cluster shares both ports: a multi-conn NBD client's connections are
+    // spread over the workers, each connection served whole by one); the S3 endpoint runs in worker 0 only.
+    const single = worker.index === 0 ? {} : { s3Listen: false as const };
     const gateway = await startGateway({ ...deps, config, configStatus, worker, ...single });
     shareProofs(gateway.chunks);
     process.stdout.write(`Larder gateway: ${gateway.url}${worker.count > 1 ? ` (worker ${worker.index} of ${worker.count})` : ''}\n`);

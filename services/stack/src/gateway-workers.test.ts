@@ -1,14 +1,20 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '@larder/config/testing';
 import { importRawImage } from '@larder/datastore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcessStack, until, type ProcessStack } from './test-processes.js';
 
-// `gateway.workers: 2` with the gateway as its own process (dist/main.js): a supervisor and two HTTP workers on one port.
+// `gateway.workers: 2` with the gateway as its own process (dist/main.js): a supervisor and two workers sharing the
+// HTTP and the NBD port.
 
 let stack: ProcessStack;
+let nbdPort: number;
+let image: Buffer;
 const digests: string[] = [];
 const workerPids = new Set<number>();
 
@@ -35,9 +41,10 @@ function client() {
       const s = JSON.parse((await get('/v1/status')).body.toString()) as {
         gatewayProcess: { pid: number; worker: number; workers: number };
         decodedSpill: { scrub: { rateBytesPerSec: number } };
+        nbd: { accepted: number } | null;
       };
       workerPids.add(s.gatewayProcess.pid);
-      return { ...s.gatewayProcess, spillScrubRate: s.decodedSpill.scrub.rateBytesPerSec };
+      return { ...s.gatewayProcess, spillScrubRate: s.decodedSpill.scrub.rateBytesPerSec, nbdAccepted: s.nbd?.accepted };
     },
     close: () => agent.destroy(),
   };
@@ -55,8 +62,9 @@ function alive(pid: number): boolean {
 }
 
 beforeAll(async () => {
-  stack = await startProcessStack({ config: { gateway: { workers: 2 } } });
-  const image = randomBytes(8 * 2 ** 20);
+  nbdPort = await freePort();
+  stack = await startProcessStack({ config: { gateway: { workers: 2, nbdListen: `127.0.0.1:${nbdPort}` } } });
+  image = randomBytes(8 * 2 ** 20);
   const file = path.join(stack.dir, 'img.raw');
   await writeFile(file, image);
   await importRawImage({ ds: stack.ds('demo'), file, name: 'img' });
@@ -139,5 +147,30 @@ describe('gateway.workers: 2', () => {
     );
     // The supervisor itself lives on.
     expect(alive(stack.services.gateway.pid() as number)).toBe(true);
+  }, 120_000);
+
+  it('serves NBD from every worker: a multi-conn client’s connections are spread over both, the bytes are the image', async () => {
+    const out = path.join(stack.dir, 'nbd-copy.raw');
+    // nbdcopy opens 4 connections to an export that advertises multi-conn; the cluster hands them to the workers in turn.
+    await promisify(execFile)('nbdcopy', ['--connections=4', `nbd://127.0.0.1:${nbdPort}/demo/img.fidx`, out], { timeout: 60_000 });
+    expect(
+      createHash('sha256')
+        .update(await readFile(out))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(image).digest('hex'));
+    const accepted = new Map<number, number>();
+    await until(
+      'both workers to have answered /v1/status',
+      async () => {
+        const c = client();
+        const w = await c.worker();
+        c.close();
+        accepted.set(w.worker, w.nbdAccepted ?? 0);
+        return accepted.size === 2;
+      },
+      30_000,
+    );
+    expect(accepted.get(0)).toBeGreaterThan(0);
+    expect(accepted.get(1)).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -16,7 +16,7 @@ interface Status {
   chunkCount: number;
   s3Gets: number;
   hits: number;
-  nbd: { clients: number; tls: string } | null;
+  nbd: { clients: number; accepted: number; tls: string } | null;
   recentErrors: { status: number; method: string; path: string; message: string }[];
 }
 
@@ -108,7 +108,8 @@ describe.skipIf(!haveChromium)('status page in Chromium', () => {
     try {
       await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
       await expect.poll(() => nbdCell.textContent(), { timeout: 10_000, interval: 100 }).toBe('1');
-      expect((await status()).nbd).toEqual({ clients: 1, tls: 'off' });
+      expect((await status()).nbd).toMatchObject({ clients: 1, tls: 'off' });
+      expect((await status()).nbd?.accepted).toBeGreaterThanOrEqual(1);
     } finally {
       sock.destroy();
     }

@@ -148,10 +148,10 @@ export async function startProcessStack(
     // The gateway listens on a port fixed here, so that a replacement answers at the same address.
     gateway: {
       touchFlushInterval: '100ms',
-      ...(opts.config?.gateway as object | undefined),
-      listen: `127.0.0.1:${gatewayPort}`,
       nbdListen: '127.0.0.1:0',
       s3Listen: '127.0.0.1:0',
+      ...(opts.config?.gateway as object | undefined),
+      listen: `127.0.0.1:${gatewayPort}`,
     },
   });
   for (const d of resolveDatastores(config)) await ensureBucket(s3ClientFor(d), d.bucket);

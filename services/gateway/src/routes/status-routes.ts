@@ -92,7 +92,7 @@ export function statusRoutes(deps: {
   /** The S3 endpoint's counters (null: none runs). */
   s3Endpoint?: () => (object & { chunks?: { putsKnown?: number } }) | null;
   /** The NBD server's clients (null: none runs). */
-  nbd?: () => { clients: number } | null;
+  nbd?: () => { clients: number; accepted: number } | null;
   /** The last failed requests of this process, newest first. */
   recentErrors?: () => RecentError[];
   /** The node's S3 request budgets. */
