@@ -31,33 +31,26 @@ export const warmRestore: Scenario = {
         note: `median of ${file.runs.length} read(s) after a warm-up read (${file.runs.map((r) => r.toFixed(0)).join(', ')} MiB/s) with \`${scrubPorts(file.command)}\` from \`${scrubPorts(file.server)}\``,
       });
       for (const format of FORMATS) {
-        // One gateway process, then two (`gateway.workers: 2`): nbdcopy's 4 connections are spread over both workers.
-        for (const workers of [1, 2]) {
-          const image = set.images[format];
-          const larder = await withLarder(
-            ctx,
-            async (stack) => {
-              ctx.log(`larder: warm reads of the ${set.kind} ${format} image (${workers} gateway worker${workers > 1 ? 's' : ''})`);
-              const uri = stack.nbdUri(image);
-              await nbdCopyToNull(uri);
-              // CPU over the timed (warm) reads only, not the warm-up read that fills the cache.
-              const meter = await startCpuMeter(larderCpuGroups(stack.processes(), fx.s3.pid));
-              const r = await medianCopy(uri, ctx.sizes.warmRepeats, false);
-              const cpu = await meter.stop(r.bytes * r.runs.length);
-              return { ...r, cpu };
-            },
-            workers > 1 ? { gatewayWorkers: workers } : {},
-          );
-          if (!larder) continue;
-          const row = out.row({
-            case: setCase(set, format),
-            system: workers > 1 ? `Larder (all cached), ${workers} gateway workers` : 'Larder (all cached)',
-            link: `${ctx.linkLabel} (unused: every chunk cached)`,
-            figures: [fig('throughput', larder.mibPerSec, 'MiB/s', 'higher'), fig('time for image', larder.ms / 1000, 's', 'lower'), ...cpuFigures(larder.cpu)],
-            note: `median of ${larder.runs.length} read(s) after a warm-up read (${larder.runs.map((r) => r.toFixed(0)).join(', ')} MiB/s), \`${scrubPorts(larder.command)}\`; ${cpuNote(larder.cpu)} (over the timed reads)`,
-          });
-          out.ratio(setCase(set, format), workers > 1 ? `Larder, ${workers} workers / nbdkit file` : 'Larder / nbdkit file', 'throughput', row, fileRow);
-        }
+        const image = set.images[format];
+        const larder = await withLarder(ctx, async (stack) => {
+          ctx.log(`larder: warm reads of the ${set.kind} ${format} image`);
+          const uri = stack.nbdUri(image);
+          await nbdCopyToNull(uri);
+          // CPU over the timed (warm) reads only, not the warm-up read that fills the cache.
+          const meter = await startCpuMeter(larderCpuGroups(stack.processes(), fx.s3.pid));
+          const r = await medianCopy(uri, ctx.sizes.warmRepeats, false);
+          const cpu = await meter.stop(r.bytes * r.runs.length);
+          return { ...r, cpu };
+        });
+        if (!larder) continue;
+        const row = out.row({
+          case: setCase(set, format),
+          system: 'Larder (all cached)',
+          link: `${ctx.linkLabel} (unused: every chunk cached)`,
+          figures: [fig('throughput', larder.mibPerSec, 'MiB/s', 'higher'), fig('time for image', larder.ms / 1000, 's', 'lower'), ...cpuFigures(larder.cpu)],
+          note: `median of ${larder.runs.length} read(s) after a warm-up read (${larder.runs.map((r) => r.toFixed(0)).join(', ')} MiB/s), \`${scrubPorts(larder.command)}\`; ${cpuNote(larder.cpu)} (over the timed reads)`,
+        });
+        out.ratio(setCase(set, format), 'Larder / nbdkit file', 'throughput', row, fileRow);
       }
     }
     if (!ctx.larder) out.note(LARDER_NOT_WIRED);

@@ -24,9 +24,10 @@ if (cluster.isPrimary && workers > 1) {
   joinClusterMetrics();
   await runMain('gateway', async ({ config, configStatus }) => {
     const deps = await connectNodeDeps(config, 'gateway');
-    // Every worker serves HTTP and NBD (node:cluster shares both ports: a multi-conn NBD client's connections are
-    // spread over the workers, each connection served whole by one); the S3 endpoint runs in worker 0 only.
-    const single = worker.index === 0 ? {} : { s3Listen: false as const };
+    // Every worker serves HTTP; NBD and the S3 endpoint run in worker 0 only. NBD in every worker (node:cluster would
+    // share the port and spread a multi-conn client's connections) was measured: each worker decodes and keeps its own
+    // copies of compressed chunks, so a warm casync restore with 2 workers ran at 0.4× one worker's speed (bench README).
+    const single = worker.index === 0 ? {} : { nbdListen: false as const, s3Listen: false as const };
     const gateway = await startGateway({ ...deps, config, configStatus, worker, ...single });
     shareProofs(gateway.chunks);
     process.stdout.write(`Larder gateway: ${gateway.url}${worker.count > 1 ? ` (worker ${worker.index} of ${worker.count})` : ''}\n`);
