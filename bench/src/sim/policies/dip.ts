@@ -1,5 +1,5 @@
-import { LinkedList, type ListNode } from './linked-list.js';
 import type { Policy } from './policy.js';
+import { ScanHintLru } from './scan-hint-lru.js';
 
 /**
  * LRU order with an adaptive insertion point (DIP: Qureshi et al., "Adaptive Insertion Policies for High Performance
@@ -54,39 +54,28 @@ function sampled(key: number, every: number): boolean {
   return every <= 1 || (Math.imul(key, 0x9e3779b1) >>> 0) % every === 0;
 }
 
-/** LRU whose misses enter at the hot end, or (bimodal) at the cold end but for one in `bipEvery`. */
+/**
+ * LRU whose misses enter at the hot end, or (bimodal) at the cold end but for one in `bipEvery`: the scan-hint LRU
+ * with every hit refreshing recency, a cold admission being a "scan" one.
+ */
 class InsertionLru {
-  private readonly entries = new Map<number, ListNode<[number, number]>>();
-  /** Head = most recently used, tail = next to evict. */
-  private readonly order = new LinkedList<[number, number]>();
-  private used = 0;
-  private admitted = 0;
+  private readonly lru: ScanHintLru;
+  private bimodalMisses = 0;
 
   constructor(
-    private readonly capacity: number,
+    capacity: number,
     private readonly bipEvery: number,
-  ) {}
+  ) {
+    this.lru = new ScanHintLru(capacity, true);
+  }
 
   access(key: number, size: number, bimodal: boolean): boolean {
-    const held = this.entries.get(key);
-    if (held) {
-      this.order.moveToHead(held);
-      return true;
-    }
-    if (size > this.capacity) return false;
-    while (this.used + size > this.capacity) {
-      const victim = this.order.tail as ListNode<[number, number]>;
-      this.order.remove(victim);
-      this.entries.delete(victim.value[0]);
-      this.used -= victim.value[1];
-    }
-    const hot = !bimodal || this.admitted++ % this.bipEvery === 0;
-    this.entries.set(key, hot ? this.order.unshift([key, size]) : this.order.push([key, size]));
-    this.used += size;
-    return false;
+    const hit = this.lru.access(key, size, bimodal && this.bimodalMisses % this.bipEvery !== 0);
+    if (!hit && bimodal) this.bimodalMisses++;
+    return hit;
   }
 
   usedBytes(): number {
-    return this.used;
+    return this.lru.usedBytes();
   }
 }
