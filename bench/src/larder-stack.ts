@@ -109,10 +109,7 @@ async function start(opts: LarderStartOptions): Promise<LarderStack> {
       nbdUri: (image) => `nbd://127.0.0.1:${nbdPort}/${storeName(image)}/${indexName(image)}`,
       gatewayPids,
       // The gateway's workers count as the gateway (their CPU is the gateway's).
-      processes: () =>
-        roles.flatMap((r) =>
-          r.service === gateway ? gatewayPids().map((pid) => ({ role: r.role, pid })) : r.service.child.pid ? [{ role: r.role, pid: r.service.child.pid }] : [],
-        ),
+      processes: () => roles.flatMap((r) => (r.service === gateway ? gatewayPids() : r.service.child.pid ? [r.service.child.pid] : []).map((pid) => ({ role: r.role, pid }))),
       stop,
     };
   } catch (err) {
